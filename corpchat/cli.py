@@ -1,0 +1,88 @@
+"""`python -m corpchat.cli <command>`: what `make run` and `make test` call.
+
+  init-env   write a random JWT_SECRET into .env when none is set
+  db-url     print the database URL (starting the embedded server if needed)
+  migrate    alembic upgrade head
+  serve      all of the above, then `reflex run --env prod`
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+
+from corpchat.config import PROJECT_ROOT
+
+ENV_FILE = PROJECT_ROOT / ".env"
+
+
+def init_env() -> None:
+    existing = ENV_FILE.read_text() if ENV_FILE.exists() else ""
+    if os.environ.get("JWT_SECRET") or "JWT_SECRET=" in existing:
+        return
+    with ENV_FILE.open("a") as f:
+        f.write(f"JWT_SECRET={secrets.token_urlsafe(48)}\n")
+    os.chmod(ENV_FILE, 0o600)
+    print("wrote a new random JWT_SECRET to .env")
+
+
+def db_url() -> str:
+    from corpchat.db import database_url
+
+    return database_url()
+
+
+def migrate(url: str | None = None) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg.attributes["configure_logger"] = False
+    if url:
+        cfg.attributes["database_url"] = url
+    command.upgrade(cfg, "head")
+
+
+def serve() -> None:
+    init_env()
+    # .env may have just been written: load it before the settings are read.
+    from dotenv import load_dotenv
+
+    load_dotenv(ENV_FILE, override=False)
+    from corpchat.config import load
+    from corpchat.runtime_checks import check_startup
+
+    settings = load()
+    check_startup(settings)
+    url = db_url()
+    migrate(url)
+    env = dict(os.environ, DATABASE_URL=url, REFLEX_USE_NPM="1")
+    port = env.get("PORT", "3000")
+    env.setdefault("APP_ORIGIN", f"http://127.0.0.1:{port}")
+    env.setdefault("REFLEX_CORS_ALLOWED_ORIGINS", f"{env['APP_ORIGIN']},http://localhost:{port}")
+    cmd = [sys.executable, "-m", "reflex", "run", "--env", "prod", "--frontend-port", port,
+           "--backend-port", port]
+    print("CorpChat on", env["APP_ORIGIN"], flush=True)
+    os.execvpe(cmd[0], cmd, env)
+
+
+def main(argv: list[str]) -> int:
+    command = argv[1] if len(argv) > 1 else ""
+    if command == "init-env":
+        init_env()
+    elif command == "db-url":
+        print(db_url())
+    elif command == "migrate":
+        migrate()
+    elif command == "serve":
+        serve()
+    else:
+        print(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,73 @@
+"""The message composer: Enter sends, Shift+Enter breaks the line, Up edits the last message."""
+
+from __future__ import annotations
+
+import reflex as rx
+from reflex_base.vars import Var
+
+from corpchat.components.common import tr
+from corpchat.components.emoji_picker import emoji_picker
+from corpchat.state.chat import ChatState
+
+COMPOSER_ID = "composer"
+
+
+def _key_and_empty(e) -> tuple[Var[str], Var[bool]]:
+    """The key, and whether the textarea it was pressed in is empty."""
+    return (e.key.to(str), Var(f"((({e}).target.value || '').trim() === '')").to(bool))
+
+
+class KeyScope(rx.el.Div):
+    """A div that reports key presses inside it together with the field's emptiness."""
+
+    on_key_down: rx.EventHandler[_key_and_empty]
+
+
+def _emoji_button() -> rx.Component:
+    return rx.popover.root(
+        rx.popover.trigger(rx.icon_button(rx.icon("smile"), variant="ghost", type="button", id="emoji-button",
+                                          aria_label="emoji")),
+        rx.popover.content(emoji_picker(insert_into=COMPOSER_ID), padding="0"),
+    )
+
+
+def composer() -> rx.Component:
+    return rx.form(
+        KeyScope.create(
+            rx.hstack(
+                _emoji_button(),
+                rx.text_area(
+                    name="text", id=COMPOSER_ID, placeholder=tr("chat.placeholder"),
+                    enter_key_submit=True, auto_height=True, rows="1", max_length=10000,
+                    flex="1", size="2", resize="none", max_height="40vh",
+                ),
+                rx.icon_button(rx.icon("send"), type="submit", id="send-button", aria_label="send"),
+                align="end", width="100%", spacing="2",
+            ),
+            on_key_down=ChatState.composer_key,
+            width="100%",
+        ),
+        on_submit=ChatState.send_message,
+        reset_on_submit=True,
+        width="100%", padding="8px",
+        border_top="1px solid var(--gray-a5)",
+    )
+
+
+def edit_box(message) -> rx.Component:
+    return rx.form(
+        KeyScope.create(
+            rx.text_area(name="text", default_value=ChatState.editing_text, enter_key_submit=True,
+                         auto_height=True, id="edit-box", auto_focus=True, width="100%"),
+            on_key_down=ChatState.edit_key,
+        ),
+        rx.hstack(
+            rx.text(tr("chat.editing"), size="1", color_scheme="gray"),
+            rx.spacer(),
+            rx.button(tr("chat.cancel"), type="button", variant="soft", size="1", on_click=ChatState.cancel_edit),
+            rx.button(tr("auth.save"), type="submit", size="1", id="edit-save"),
+            width="100%",
+        ),
+        on_submit=ChatState.save_edit,
+        width="100%",
+    )

@@ -1,0 +1,162 @@
+"""The open chat: header, message window, bubbles, reactions."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from corpchat.components.common import avatar, tr
+from corpchat.components.composer import composer, edit_box
+from corpchat.components.emoji_picker import emoji_picker
+from corpchat.state.chat import ChatState
+
+QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏", "🔥", "🎉"]
+
+
+def header() -> rx.Component:
+    return rx.hstack(
+        rx.icon_button(rx.icon("arrow-left"), variant="ghost", on_click=ChatState.close_room,
+                       display=["flex", "flex", "none"], aria_label=tr("chat.back")),
+        avatar(ChatState.room_initials, "2"),
+        rx.text(ChatState.room_title, weight="bold", id="room-title", flex="1"),
+        rx.menu.root(
+            rx.menu.trigger(rx.icon_button(rx.icon("ellipsis-vertical"), variant="ghost", id="room-menu")),
+            rx.menu.content(rx.menu.item(tr("chat.delete_chat"), color="red", on_click=ChatState.delete_chat,
+                                         id="delete-chat")),
+        ),
+        width="100%", padding="8px 12px", align="center", border_bottom="1px solid var(--gray-a5)",
+    )
+
+
+def _segment(seg) -> rx.Component:
+    return rx.cond(
+        seg["kind"] == "link",
+        rx.link(seg["text"], href=seg["href"], is_external=True, rel="noopener noreferrer"),
+        rx.text.span(seg["text"]),
+    )
+
+
+def _reaction_chip(m, r) -> rx.Component:
+    return rx.button(
+        rx.text.span(r["emoji"]),
+        rx.text.span(r["count"], class_name="reaction-count"),
+        rx.hstack(rx.foreach(r["initials"],
+                             lambda i: rx.avatar(fallback=i, size="1", radius="full")), spacing="0"),
+        size="1", radius="full", variant=rx.cond(r["mine"], "solid", "soft"),
+        on_click=ChatState.react(m["id"], r["emoji"]), title=r["title"], class_name="reaction",
+    )
+
+
+def _reaction_menu(m) -> rx.Component:
+    return rx.popover.root(
+        rx.popover.trigger(rx.button("➕", size="1", variant="ghost", class_name="react-button",
+                                     aria_label=tr("chat.react"))),
+        rx.popover.content(
+            rx.vstack(
+                rx.hstack(*[
+                    rx.popover.close(rx.button(e, variant="ghost", size="2", class_name="quick-reaction",
+                                               on_click=ChatState.react(m["id"], e)))
+                    for e in QUICK_REACTIONS
+                ], spacing="1", wrap="wrap"),
+                emoji_picker(on_select=lambda e: ChatState.react(m["id"], e)),
+            ),
+            padding="6px",
+        ),
+    )
+
+
+def _actions(m) -> rx.Component:
+    return rx.menu.root(
+        rx.menu.trigger(rx.icon_button(rx.icon("ellipsis"), size="1", variant="ghost", class_name="msg-menu")),
+        rx.menu.content(
+            rx.cond(m["mine"] & (m["kind"] == "text"),
+                    rx.menu.item(tr("chat.edit"), on_click=ChatState.start_edit(m["id"]), class_name="do-edit")),
+            rx.menu.item(tr("chat.delete_for_me"), on_click=ChatState.delete_for_me(m["id"]),
+                         class_name="do-delete-me"),
+            rx.cond(m["mine"],
+                    rx.menu.item(tr("chat.delete_for_all"), color="red",
+                                 on_click=ChatState.delete_for_all(m["id"]), class_name="do-delete-all")),
+        ),
+    )
+
+
+def _status(m) -> rx.Component:
+    return rx.match(
+        m["status"],
+        ("sending", rx.text(tr("chat.sending"), size="1", color_scheme="gray", class_name="msg-sending")),
+        ("failed", rx.hstack(
+            rx.text(tr("err.send_failed"), size="1", color="red"),
+            rx.button(tr("chat.retry"), size="1", variant="soft", on_click=ChatState.retry(m["client_id"]),
+                      class_name="msg-retry"),
+            align="center")),
+        rx.fragment(),
+    )
+
+
+def bubble(m) -> rx.Component:
+    is_group = ChatState.room_kind == "group"
+    body = rx.vstack(
+        rx.cond(is_group & ~m["mine"], rx.text(m["sender_name"], size="1", weight="bold", color_scheme="blue")),
+        rx.cond(
+            ChatState.editing_id == m["id"],
+            edit_box(m),
+            rx.text(rx.foreach(m["segments"], _segment), size="2",
+                    white_space="pre-wrap", word_break="break-word", class_name="msg-text"),
+        ),
+        rx.hstack(
+            rx.cond(m["edited"], rx.text(tr("chat.edited"), size="1", color_scheme="gray", class_name="edited")),
+            rx.text(m["time"], size="1", color_scheme="gray"),
+            _status(m),
+            spacing="1", justify="end", width="100%",
+        ),
+        rx.cond(m["reactions"].length() > 0,
+                rx.hstack(rx.foreach(m["reactions"], lambda r: _reaction_chip(m, r)),
+                          spacing="1", wrap="wrap")),
+        spacing="1", padding="6px 10px", border_radius="12px", max_width="min(560px, 80%)",
+        background=rx.cond(m["mine"], "var(--accent-a4)", "var(--gray-a3)"),
+    )
+    return rx.hstack(
+        rx.cond(is_group & ~m["mine"], avatar(m["initials"], "2")),
+        body,
+        rx.cond(m["status"] == "sent", rx.hstack(_reaction_menu(m), _actions(m), spacing="0",
+                                                 class_name="msg-actions")),
+        direction=rx.cond(m["mine"], "row-reverse", "row"),
+        width="100%", align="end", spacing="2",
+        class_name="message", data_id=m["id"], data_seq=m["seq"],
+    )
+
+
+def message_row(m) -> rx.Component:
+    return rx.fragment(
+        rx.cond(m["show_day"], rx.center(rx.badge(m["day_label"], variant="soft", radius="full"),
+                                         width="100%", class_name="day-separator")),
+        rx.cond(m["new_divider"], rx.hstack(
+            rx.separator(flex="1"), rx.text(tr("chat.new_messages"), size="1", color="var(--accent-11)"),
+            rx.separator(flex="1"), align="center", width="100%", class_name="new-divider")),
+        bubble(m),
+    )
+
+
+def room_pane() -> rx.Component:
+    return rx.vstack(
+        header(),
+        # column-reverse keeps the view pinned to the newest message as the list grows
+        rx.box(
+            rx.vstack(
+                rx.cond(ChatState.has_older,
+                        rx.center(rx.button(tr("chat.load_older"), variant="soft", size="1",
+                                            on_click=ChatState.load_older, id="load-older"), width="100%")),
+                rx.foreach(ChatState.messages, message_row),
+                rx.cond(ChatState.has_newer,
+                        rx.center(rx.button("↓", on_click=ChatState.jump_to_latest, id="jump-latest"),
+                                  width="100%")),
+                spacing="2", width="100%", padding="12px", id="messages",
+            ),
+            display="flex", flex_direction="column-reverse", overflow_y="auto", flex="1", width="100%",
+        ),
+        composer(),
+        height="100%", width="100%", spacing="0",
+    )
+
+
+def empty_pane() -> rx.Component:
+    return rx.center(rx.text(tr("chat.pick"), color_scheme="gray"), height="100%", width="100%")

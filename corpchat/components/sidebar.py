@@ -1,0 +1,84 @@
+"""The left pane: chats and people."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from corpchat.components.common import avatar, tr
+from corpchat.state.chat import ChatState
+
+
+def _chat_entry(chat) -> rx.Component:
+    active = ChatState.room_id == chat["room_id"]
+    return rx.hstack(
+        avatar(chat["initials"]),
+        rx.vstack(
+            rx.hstack(
+                rx.text(chat["title"], weight="bold", size="2", trim="both", class_name="chat-title",
+                        overflow="hidden", text_overflow="ellipsis", white_space="nowrap", flex="1"),
+                rx.text(chat["time"], size="1", color_scheme="gray"),
+                width="100%",
+            ),
+            rx.hstack(
+                rx.text(chat["preview"], size="1", color_scheme="gray", class_name="chat-preview",
+                        overflow="hidden", text_overflow="ellipsis", white_space="nowrap", flex="1"),
+                rx.cond(chat["unread"] > 0,
+                        rx.badge(chat["unread_label"], radius="full", variant="solid", class_name="unread")),
+                width="100%",
+            ),
+            spacing="1", flex="1", min_width="0",
+        ),
+        on_click=ChatState.open_room(chat["room_id"]),
+        padding="8px 10px", width="100%", cursor="pointer", border_radius="8px",
+        background=rx.cond(active, "var(--accent-a4)", "transparent"),
+        _hover={"background": "var(--gray-a3)"},
+        class_name="chat-entry", data_room=chat["room_id"],
+    )
+
+
+def _person_entry(person) -> rx.Component:
+    return rx.hstack(
+        avatar(person["initials"]),
+        rx.vstack(rx.text(person["name"], weight="bold", size="2"),
+                  rx.text("@", person["login"], size="1", color_scheme="gray"), spacing="0"),
+        on_click=ChatState.open_user(person["id"]),
+        padding="8px 10px", width="100%", cursor="pointer", border_radius="8px",
+        _hover={"background": "var(--gray-a3)"}, class_name="person-entry",
+    )
+
+
+def sidebar() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.heading(tr("app.name"), size="5"),
+            rx.spacer(),
+            rx.link(rx.icon_button(rx.icon("settings"), variant="ghost", aria_label="settings"),
+                    href="/settings", id="to-settings"),
+            width="100%", align="center", padding="10px 12px 0",
+        ),
+        rx.segmented_control.root(
+            rx.segmented_control.item(tr("nav.chats"), value="chats"),
+            rx.segmented_control.item(tr("nav.users"), value="people"),
+            value=ChatState.sidebar_tab, on_change=ChatState.show_tab, width="calc(100% - 24px)",
+            margin="0 12px", id="sidebar-tabs",
+        ),
+        rx.cond(
+            ChatState.sidebar_tab == "people",
+            rx.vstack(
+                rx.debounce_input(
+                    rx.input(placeholder=tr("nav.search"), value=ChatState.people_query,
+                             on_change=ChatState.search_people, width="100%", id="people-search"),
+                    debounce_timeout=250,
+                ),
+                rx.foreach(ChatState.people, _person_entry),
+                width="100%", padding="0 8px", overflow_y="auto", flex="1", spacing="1",
+            ),
+            rx.vstack(
+                rx.cond(ChatState.chats.length() == 0,
+                        rx.text(tr("nav.no_chats"), size="2", color_scheme="gray", padding="12px")),
+                rx.foreach(ChatState.chats, _chat_entry),
+                width="100%", padding="0 8px", overflow_y="auto", flex="1", spacing="1", id="chat-list",
+            ),
+        ),
+        height="100%", width="100%", spacing="3",
+    )

@@ -1,0 +1,81 @@
+"""Settings from the environment (a local `.env` is loaded first).
+
+Every setting is documented in `.env.example`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+load_dotenv(PROJECT_ROOT / ".env", override=False)
+
+# Secrets shorter than this (bytes) are refused: HS256 wants at least 32.
+MIN_SECRET_BYTES = 32
+_DEFAULT_SECRETS = {"", "change-me", "changeme", "secret", "dev"}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe; the message says which and why."""
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_env: str
+    database_url: str
+    jwt_secret: str
+    jwt_ttl_seconds: int
+    cookie_name: str
+    cookie_secure: bool
+    app_origin: str
+    min_password_length: int
+    max_message_length: int
+    login_max_failures: int
+    login_window_seconds: int
+    redis_url: str
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "prod"
+
+    def check_secret(self) -> None:
+        """Refuse to serve with a guessable signing secret."""
+        if self.jwt_secret in _DEFAULT_SECRETS or len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:
+            raise ConfigError(
+                f"JWT_SECRET must be a random string of at least {MIN_SECRET_BYTES} bytes "
+                "(make run writes one into .env; see .env.example)"
+            )
+
+
+def load() -> Settings:
+    return Settings(
+        app_env=os.environ.get("CORPCHAT_ENV", "prod"),
+        database_url=os.environ.get("DATABASE_URL", ""),
+        jwt_secret=os.environ.get("JWT_SECRET", ""),
+        jwt_ttl_seconds=_int("JWT_TTL_SECONDS", 7 * 24 * 3600),
+        cookie_name=os.environ.get("SESSION_COOKIE_NAME", "corpchat_session"),
+        cookie_secure=os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        app_origin=os.environ.get("APP_ORIGIN", "http://127.0.0.1:3000"),
+        min_password_length=_int("MIN_PASSWORD_LENGTH", 8),
+        max_message_length=_int("MAX_MESSAGE_LENGTH", 10_000),
+        login_max_failures=_int("LOGIN_MAX_FAILURES", 5),
+        login_window_seconds=_int("LOGIN_WINDOW_SECONDS", 300),
+        redis_url=os.environ.get("REFLEX_REDIS_URL", ""),
+    )
+
+
+settings = load()

@@ -1,0 +1,31 @@
+"""The Reflex app: pages, API routes and startup checks."""
+
+from __future__ import annotations
+
+import reflex as rx
+from starlette.applications import Starlette
+
+from corpchat.api.auth_routes import routes as auth_routes
+from corpchat.config import settings
+from corpchat.pages.auth import login_page, register_page
+from corpchat.pages.chat import chat_page
+from corpchat.pages.settings import settings_page
+from corpchat.runtime_checks import check_startup
+from corpchat.state.auth_pages import PublicPageState
+from corpchat.state.chat import ChatState
+from corpchat.state.settings import SettingsState
+
+check_startup(settings)
+
+api = Starlette(routes=auth_routes)
+
+app = rx.App(
+    api_transformer=api,
+    head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
+)
+app.add_page(chat_page, route="/", title="CorpChat", on_load=ChatState.load_chat_page)
+app.add_page(login_page, route="/login", title="CorpChat — log in", on_load=PublicPageState.load_public_page)
+app.add_page(register_page, route="/register", title="CorpChat — register",
+             on_load=PublicPageState.load_public_page)
+app.add_page(settings_page, route="/settings", title="CorpChat — settings",
+             on_load=SettingsState.load_settings_page)

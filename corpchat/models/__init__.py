@@ -1,0 +1,13 @@
+"""SQLModel tables. Alembic migrations are the only thing that creates them."""
+
+from corpchat.models.tables import (
+    BlockedUser,
+    GroupLog,
+    Message,
+    MessageReaction,
+    Participant,
+    Room,
+    User,
+)
+
+__all__ = ["BlockedUser", "GroupLog", "Message", "MessageReaction", "Participant", "Room", "User"]

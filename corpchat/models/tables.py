@@ -1,0 +1,212 @@
+"""The seven tables of the seed brief, with PostgreSQL types and constraints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlmodel import Field, SQLModel
+
+GENDERS = ("male", "female", "unspecified")
+ROOM_KINDS = ("private", "group")
+ROLES = ("owner", "admin", "member")
+MESSAGE_KINDS = ("text", "file", "voice", "video", "system")
+GROUP_ACTIONS = ("create", "update", "add", "remove", "promote", "demote", "transfer", "leave")
+
+
+def _in(col: str, values: tuple[str, ...]) -> str:
+    return f"{col} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def _pk() -> Any:
+    return Field(sa_column=Column(BigInteger, Identity(always=False), primary_key=True))
+
+
+def _ts(nullable: bool = False, default_now: bool = True) -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(
+            DateTime(timezone=True),
+            nullable=nullable,
+            server_default=func.now() if default_now else None,
+        ),
+    )
+
+
+def _fk(target: str, ondelete: str, nullable: bool = False) -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(BigInteger, ForeignKey(target, ondelete=ondelete), nullable=nullable),
+    )
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    __table_args__ = (
+        Index("ux_users_login_lower", text("lower(login)"), unique=True),
+        CheckConstraint(_in("gender", GENDERS), name="ck_users_gender"),
+        CheckConstraint("birth_day IS NULL OR birth_day BETWEEN 1 AND 31", name="ck_users_birth_day"),
+        CheckConstraint("birth_month IS NULL OR birth_month BETWEEN 1 AND 12", name="ck_users_birth_month"),
+        CheckConstraint("char_length(login) BETWEEN 3 AND 32", name="ck_users_login_length"),
+    )
+
+    id: Optional[int] = _pk()
+    login: str = Field(sa_column=Column(String(32), nullable=False))
+    password_hash: str = Field(sa_column=Column(String(100), nullable=False))
+    real_name: str = Field(default="", sa_column=Column(String(100), nullable=False, server_default=""))
+    bio: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    gender: str = Field(
+        default="unspecified", sa_column=Column(String(12), nullable=False, server_default="unspecified")
+    )
+    birth_day: Optional[int] = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
+    birth_month: Optional[int] = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
+    birth_year: Optional[int] = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
+    # The gallery of uploaded avatars ([{id, created_at}]) and the one in use.
+    avatars: list = Field(default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]"))
+    avatar_id: Optional[str] = Field(default=None, sa_column=Column(String(64), nullable=True))
+    locale: Optional[str] = Field(default=None, sa_column=Column(String(5), nullable=True))
+    # Bumped at logout and password change: tokens carrying an older value are dead.
+    session_version: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
+    created_at: Optional[datetime] = _ts()
+    last_seen_at: Optional[datetime] = _ts(nullable=True, default_now=False)
+
+
+class Room(SQLModel, table=True):
+    __tablename__ = "rooms"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ROOM_KINDS), name="ck_rooms_kind"),
+        CheckConstraint(
+            "(kind = 'private') = (private_key IS NOT NULL)", name="ck_rooms_private_key"
+        ),
+        UniqueConstraint("private_key", name="uq_rooms_private_key"),
+    )
+
+    id: Optional[int] = _pk()
+    kind: str = Field(sa_column=Column(String(10), nullable=False))
+    name: str = Field(default="", sa_column=Column(String(100), nullable=False, server_default=""))
+    avatar_id: Optional[str] = Field(default=None, sa_column=Column(String(64), nullable=True))
+    # "<smaller user id>:<larger user id>": one private room per pair.
+    private_key: Optional[str] = Field(default=None, sa_column=Column(String(41), nullable=True))
+    created_by: Optional[int] = _fk("users.id", "SET NULL", nullable=True)
+    # Incremented under the room's row lock by every insert: the per-room order.
+    last_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    last_message_at: Optional[datetime] = _ts(nullable=True, default_now=False)
+    created_at: Optional[datetime] = _ts()
+
+
+class Participant(SQLModel, table=True):
+    __tablename__ = "participants"
+    __table_args__ = (
+        CheckConstraint(_in("role", ROLES), name="ck_participants_role"),
+        Index("ix_participants_user", "user_id", "room_id"),
+    )
+
+    room_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True)
+    )
+    user_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    )
+    role: str = Field(default="member", sa_column=Column(String(10), nullable=False, server_default="member"))
+    last_read_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    # "Delete chat for me": messages up to this seq are gone for this user, and
+    # the chat is out of the list until a message with a larger seq arrives.
+    cleared_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    # Out of this user's chat list until the next message arrives.
+    hidden: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false")))
+    joined_at: Optional[datetime] = _ts()
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "messages"
+    __table_args__ = (
+        CheckConstraint(_in("kind", MESSAGE_KINDS), name="ck_messages_kind"),
+        CheckConstraint("(kind = 'system') OR sender_id IS NOT NULL OR deleted_at IS NOT NULL",
+                        name="ck_messages_sender"),
+        UniqueConstraint("room_id", "seq", name="uq_messages_room_seq"),
+        UniqueConstraint("sender_id", "client_id", name="uq_messages_sender_client"),
+    )
+
+    id: Optional[int] = _pk()
+    room_id: int = Field(sa_column=Column(BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False))
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    sender_id: Optional[int] = _fk("users.id", "SET NULL", nullable=True)
+    kind: str = Field(default="text", sa_column=Column(String(10), nullable=False, server_default="text"))
+    text: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # File metadata (name, size, mime, storage id) or system-event details.
+    payload: Optional[dict] = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    client_id: Optional[str] = Field(default=None, sa_column=Column(String(64), nullable=True))
+    # Users who deleted this message "for me".
+    hidden_for: list = Field(
+        default_factory=list,
+        sa_column=Column(ARRAY(BigInteger), nullable=False, server_default="{}"),
+    )
+    created_at: Optional[datetime] = _ts()
+    edited_at: Optional[datetime] = _ts(nullable=True, default_now=False)
+    deleted_at: Optional[datetime] = _ts(nullable=True, default_now=False)
+
+
+class MessageReaction(SQLModel, table=True):
+    __tablename__ = "message_reactions"
+    __table_args__ = (
+        UniqueConstraint("message_id", "user_id", "reaction", name="uq_reactions_message_user_reaction"),
+        CheckConstraint("char_length(reaction) BETWEEN 1 AND 32", name="ck_reactions_length"),
+    )
+
+    id: Optional[int] = _pk()
+    message_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False)
+    )
+    user_id: int = Field(sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False))
+    reaction: str = Field(sa_column=Column(String(32), nullable=False))
+    created_at: Optional[datetime] = _ts()
+
+
+class GroupLog(SQLModel, table=True):
+    __tablename__ = "group_logs"
+    __table_args__ = (
+        CheckConstraint(_in("action", GROUP_ACTIONS), name="ck_group_logs_action"),
+        Index("ix_group_logs_room_created", "room_id", "created_at"),
+    )
+
+    id: Optional[int] = _pk()
+    room_id: int = Field(sa_column=Column(BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False))
+    actor_id: Optional[int] = _fk("users.id", "SET NULL", nullable=True)
+    target_id: Optional[int] = _fk("users.id", "SET NULL", nullable=True)
+    action: str = Field(sa_column=Column(String(12), nullable=False))
+    details: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}"))
+    created_at: Optional[datetime] = _ts()
+
+
+class BlockedUser(SQLModel, table=True):
+    __tablename__ = "blocked_users"
+    __table_args__ = (
+        CheckConstraint("blocker_id <> blocked_id", name="ck_blocked_not_self"),
+        Index("ix_blocked_users_blocked", "blocked_id"),
+    )
+
+    blocker_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    )
+    blocked_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    )
+    created_at: Optional[datetime] = _ts()

@@ -1,0 +1,42 @@
+"""The app shell: sidebar + main pane (one pane at a time on a phone)."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from corpchat.components.common import tr
+from corpchat.components.messages import empty_pane, room_pane
+from corpchat.components.sidebar import sidebar
+from corpchat.state.chat import ChatState
+
+
+def signed_out_overlay() -> rx.Component:
+    return rx.cond(
+        ChatState.signed_out,
+        rx.center(
+            rx.card(rx.vstack(rx.text(tr("err.not_authenticated")),
+                              rx.link(rx.button(tr("auth.login")), href="/login"))),
+            position="fixed", inset="0", background="var(--black-a8)", z_index="100",
+        ),
+    )
+
+
+def chat_page() -> rx.Component:
+    open_room = ChatState.room_id > 0
+    return rx.hstack(
+        rx.box(
+            sidebar(),
+            width=["100%", "100%", "340px"], min_width=["0", "0", "340px"], height="100%",
+            border_right="1px solid var(--gray-a5)",
+            display=rx.cond(open_room, ["none", "none", "block"], "block"),
+            id="sidebar",
+        ),
+        rx.box(
+            rx.cond(open_room, room_pane(), empty_pane()),
+            flex="1", height="100%", min_width="0",
+            display=rx.cond(open_room, "block", ["none", "none", "block"]),
+            id="main-pane",
+        ),
+        signed_out_overlay(),
+        height="100dvh", width="100%", spacing="0", id="app-shell",
+    )

@@ -1,0 +1,183 @@
+"""Accounts: registration, login, tokens, logout, password change."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass
+
+import bcrypt
+import jwt
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from corpchat import db
+from corpchat.config import settings
+from corpchat.models import User
+from corpchat.services.errors import Conflict, Invalid, NotAuthenticated, Throttled
+from corpchat.services.throttle import FailureCounter
+
+LOGIN_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
+BCRYPT_MAX_BYTES = 72
+JWT_ALGORITHM = "HS256"
+# Per-IP allows more failures than per-login: an office shares one address.
+IP_FACTOR = 4
+
+_by_login = FailureCounter(settings.login_max_failures, settings.login_window_seconds)
+_by_ip = FailureCounter(settings.login_max_failures * IP_FACTOR, settings.login_window_seconds)
+
+
+def _rounds() -> int:
+    return int(os.environ.get("BCRYPT_ROUNDS", "12"))
+
+
+# Checked against unknown logins so that they cost as much time as known ones.
+_DUMMY_HASH = bcrypt.hashpw(b"corpchat-dummy-password", bcrypt.gensalt(_rounds()))
+
+
+@dataclass(frozen=True)
+class Identity:
+    user_id: int
+    login: str
+    session_version: int
+
+
+def validate_login(login) -> str:
+    if not isinstance(login, str) or not LOGIN_RE.fullmatch(login.strip()):
+        raise Invalid("err.login_invalid")
+    return login.strip()
+
+
+def validate_password(password) -> bytes:
+    if not isinstance(password, str):
+        raise Invalid()
+    if len(password) < settings.min_password_length:
+        raise Invalid("err.password_short", min=settings.min_password_length)
+    raw = password.encode("utf-8")
+    if len(raw) > BCRYPT_MAX_BYTES:
+        raise Invalid("err.password_long")
+    return raw
+
+
+def _hash(raw: bytes) -> str:
+    return bcrypt.hashpw(raw, bcrypt.gensalt(_rounds())).decode()
+
+
+def register(login, password, password_repeat=None, locale: str | None = None) -> Identity:
+    login = validate_login(login)
+    raw = validate_password(password)
+    if password_repeat is not None and password_repeat != password:
+        raise Invalid("err.password_mismatch")
+    user = User(login=login, password_hash=_hash(raw), locale=locale)
+    try:
+        with db.session() as s:
+            s.add(user)
+            s.flush()
+            return Identity(user.id, user.login, user.session_version)
+    except IntegrityError as exc:
+        raise Conflict("err.login_taken") from exc
+
+
+def _find_by_login(s, login: str) -> User | None:
+    return s.exec(select(User).where(func.lower(User.login) == login.lower())).scalars().first()
+
+
+def authenticate(login, password, ip: str = "") -> Identity:
+    """The same error for an unknown login and a wrong password."""
+    if not isinstance(login, str) or not isinstance(password, str) or len(login) > 64:
+        raise NotAuthenticated("err.bad_credentials")
+    login_key, ip_key = "l:" + login.strip().lower(), "ip:" + ip
+    if _by_login.blocked(login_key) or _by_ip.blocked(ip_key):
+        raise Throttled("err.throttled")
+    raw = password.encode("utf-8")
+    with db.session() as s:
+        user = _find_by_login(s, login.strip())
+    # bcrypt refuses over 72 bytes: such a password cannot match any stored one.
+    ok = False
+    if len(raw) <= BCRYPT_MAX_BYTES:
+        ok = bcrypt.checkpw(raw, (user.password_hash if user else _DUMMY_HASH).encode())
+    if not ok or user is None:
+        _by_login.fail(login_key)
+        _by_ip.fail(ip_key)
+        raise NotAuthenticated("err.bad_credentials")
+    _by_login.reset(login_key)
+    return Identity(user.id, user.login, user.session_version)
+
+
+def issue_token(identity: Identity, now: int | None = None) -> str:
+    settings.check_secret()
+    now = int(now if now is not None else time.time())
+    claims = {"sub": str(identity.user_id), "sv": identity.session_version, "iat": now,
+              "exp": now + settings.jwt_ttl_seconds}
+    return jwt.encode(claims, settings.jwt_secret, algorithm=JWT_ALGORITHM)
+
+
+def decode_token(token) -> tuple[int, int]:
+    """(user id, session version) of a well-formed, signed, unexpired token."""
+    if not isinstance(token, str) or not token or len(token) > 4096:
+        raise NotAuthenticated()
+    try:
+        claims = jwt.decode(token, settings.jwt_secret, algorithms=[JWT_ALGORITHM],
+                            options={"require": ["exp", "iat", "sub"]})
+        user_id, version = int(claims["sub"]), claims.get("sv")
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        raise NotAuthenticated() from exc
+    if type(version) is not int:
+        raise NotAuthenticated()
+    return user_id, version
+
+
+def current_version(user_id: int) -> int | None:
+    with db.session() as s:
+        return s.exec(select(User.session_version).where(User.id == user_id)).scalar_one_or_none()
+
+
+def verify_token(token) -> Identity:
+    """The identity behind a token that has not been revoked."""
+    user_id, version = decode_token(token)
+    with db.session() as s:
+        row = s.exec(select(User.login, User.session_version).where(User.id == user_id)).first()
+    if row is None or row.session_version != version:
+        raise NotAuthenticated()
+    return Identity(user_id, row.login, version)
+
+
+def _bump_version(s, user_id: int, **values) -> int:
+    return s.exec(
+        update(User).where(User.id == user_id)
+        .values(session_version=User.session_version + 1, **values)
+        .returning(User.session_version)
+    ).scalar_one()
+
+
+def logout(user_id: int) -> None:
+    """Revoke every token issued to this user so far."""
+    with db.session() as s:
+        _bump_version(s, user_id)
+
+
+def change_password(user_id: int, old_password, new_password, new_repeat=None) -> Identity:
+    if not isinstance(old_password, str):
+        raise Invalid()
+    raw = validate_password(new_password)
+    if new_repeat is not None and new_repeat != new_password:
+        raise Invalid("err.password_mismatch")
+    with db.session() as s:
+        user = s.get(User, user_id, with_for_update=True)
+        old_raw = old_password.encode("utf-8")
+        if user is None or len(old_raw) > BCRYPT_MAX_BYTES or not bcrypt.checkpw(
+                old_raw, user.password_hash.encode()):
+            raise NotAuthenticated("err.bad_credentials")
+        version = _bump_version(s, user_id, password_hash=_hash(raw))
+        return Identity(user_id, user.login, version)
+
+
+def set_locale(user_id: int, locale: str) -> None:
+    with db.session() as s:
+        s.exec(update(User).where(User.id == user_id).values(locale=locale))
+
+
+def get_locale(user_id: int) -> str | None:
+    with db.session() as s:
+        return s.exec(select(User.locale).where(User.id == user_id)).scalar_one_or_none()

@@ -1,0 +1,231 @@
+"""Messages: send (ordered, idempotent), history, edit, delete, reactions.
+
+Every writer returns `(result, recipients, event)`: the caller pushes `event`
+to `recipients` only after this module's transaction has committed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import datetime, timezone
+
+import emoji as emoji_data
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+
+from corpchat import db
+from corpchat.config import settings
+from corpchat.models import Message, MessageReaction, Participant, Room, User
+from corpchat.services import validate
+from corpchat.services.access import access_message, access_room, is_blocked_between, member_ids
+from corpchat.services.errors import Forbidden, Invalid
+
+PAGE_SIZE = 50
+CATCH_UP_LIMIT = 500
+CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+MAX_REACTIONS_PER_USER = 20
+
+
+def _check_text(value) -> str:
+    if not isinstance(value, str):
+        raise Invalid()
+    if len(value) > settings.max_message_length:
+        raise Invalid("err.message_too_long", max=settings.max_message_length)
+    value = value.replace("\r\n", "\n").strip()
+    if not value:
+        raise Invalid("err.message_empty")
+    return value
+
+
+def _check_client_id(value) -> str:
+    if not isinstance(value, str) or not CLIENT_ID_RE.fullmatch(value):
+        raise Invalid()
+    return value
+
+
+def _ensure_may_write(s, actor_id: int, room: Room) -> None:
+    """In a private chat, a block in either direction stops every message."""
+    if room.kind == "private":
+        other = [int(x) for x in room.private_key.split(":") if int(x) != actor_id]
+        if other and is_blocked_between(s, actor_id, other[0]):
+            raise Forbidden("err.blocked")
+
+
+def _views(s, messages: list[Message]) -> list[dict]:
+    """Messages as plain dicts, with sender names and reaction summaries (2 queries)."""
+    if not messages:
+        return []
+    user_ids = {m.sender_id for m in messages if m.sender_id}
+    reactions = defaultdict(list)
+    rows = s.exec(
+        select(MessageReaction.message_id, MessageReaction.reaction, MessageReaction.user_id)
+        .where(MessageReaction.message_id.in_([m.id for m in messages]))
+        .order_by(MessageReaction.id)
+    ).all()
+    for r in rows:
+        reactions[r.message_id].append((r.reaction, r.user_id))
+        user_ids.add(r.user_id)
+    users = {
+        u.id: u for u in s.exec(
+            select(User.id, User.login, User.real_name, User.avatar_id).where(User.id.in_(user_ids))
+        ).all()
+    } if user_ids else {}
+    return [_view(m, users, reactions.get(m.id, [])) for m in messages]
+
+
+def _name(u) -> str:
+    return (u.real_name or u.login) if u else ""
+
+
+def _view(m: Message, users: dict, reactions: list[tuple[str, int]]) -> dict:
+    grouped: dict[str, list[int]] = {}
+    for emoji, uid in reactions:
+        grouped.setdefault(emoji, []).append(uid)
+    sender = users.get(m.sender_id)
+    return {
+        "id": m.id, "room_id": m.room_id, "seq": m.seq, "kind": m.kind, "text": m.text,
+        "sender_id": m.sender_id or 0, "sender_name": _name(sender),
+        "sender_avatar": sender.avatar_id if sender else None,
+        "client_id": m.client_id or "",
+        "created_at": m.created_at, "edited_at": m.edited_at,
+        "reactions": [
+            {"emoji": e, "user_ids": uids, "names": [_name(users.get(u)) for u in uids]}
+            for e, uids in grouped.items()
+        ],
+    }
+
+
+def send(actor_id: int, room_id, body, client_id) -> tuple[dict, list[int], bool]:
+    """Store a text message; returns (message, recipients, created).
+
+    The room row lock orders concurrent senders: seq = last_seq + 1 inside
+    the same transaction, so sequence numbers have no gaps or duplicates. A
+    resend with the same client id returns the stored message (created=False).
+    """
+    body = _check_text(body)
+    client_id = _check_client_id(client_id)
+    with db.session() as s:
+        room, _ = access_room(s, actor_id, room_id, lock=True)
+        existing = s.exec(select(Message).where(Message.sender_id == actor_id,
+                                                Message.client_id == client_id)).scalars().first()
+        if existing is not None:
+            if existing.room_id != room.id:
+                raise Invalid()
+            return _views(s, [existing])[0], [], False
+        _ensure_may_write(s, actor_id, room)
+        now = datetime.now(timezone.utc)
+        seq = room.last_seq + 1
+        s.exec(update(Room).where(Room.id == room.id).values(last_seq=seq, last_message_at=now))
+        message = Message(room_id=room.id, seq=seq, sender_id=actor_id, kind="text", text=body,
+                          client_id=client_id, created_at=now)
+        s.add(message)
+        s.exec(update(Participant).where(Participant.room_id == room.id, Participant.hidden)
+               .values(hidden=False))
+        s.exec(update(Participant)
+               .where(Participant.room_id == room.id, Participant.user_id == actor_id)
+               .values(last_read_seq=seq))
+        s.flush()
+        view = _views(s, [message])[0]
+        return view, member_ids(s, room.id), True
+
+
+def _visible(actor_id: int, cleared_seq: int):
+    return (Message.deleted_at.is_(None), Message.seq > cleared_seq,
+            ~Message.hidden_for.any(actor_id))
+
+
+def history(actor_id: int, room_id, before_seq=None, limit: int = PAGE_SIZE) -> tuple[list[dict], bool]:
+    """A page of messages before `before_seq` (newest page when None), oldest first.
+
+    Returns (messages, has_more_older).
+    """
+    if before_seq is not None:
+        before_seq = validate.seq(before_seq)
+    with db.session() as s:
+        room, part = access_room(s, actor_id, room_id)
+        stmt = select(Message).where(Message.room_id == room.id, *_visible(actor_id, part.cleared_seq))
+        if before_seq is not None:
+            stmt = stmt.where(Message.seq < before_seq)
+        rows = list(s.exec(stmt.order_by(Message.seq.desc()).limit(limit + 1)).scalars())
+        more = len(rows) > limit
+        rows = rows[:limit]
+        rows.reverse()
+        return _views(s, rows), more
+
+
+def after(actor_id: int, room_id, after_seq) -> list[dict]:
+    """Everything visible after `after_seq`: what a reconnecting tab missed."""
+    after_seq = validate.seq(after_seq)
+    with db.session() as s:
+        room, part = access_room(s, actor_id, room_id)
+        rows = list(s.exec(
+            select(Message).where(Message.room_id == room.id, Message.seq > after_seq,
+                                  *_visible(actor_id, part.cleared_seq))
+            .order_by(Message.seq).limit(CATCH_UP_LIMIT)
+        ).scalars())
+        return _views(s, rows)
+
+
+def edit(actor_id: int, message_id, body) -> tuple[dict, list[int]]:
+    body = _check_text(body)
+    with db.session() as s:
+        message, room, _ = access_message(s, actor_id, message_id, lock=True)
+        if message.sender_id != actor_id or message.kind != "text":
+            raise Forbidden("err.not_editable")
+        _ensure_may_write(s, actor_id, room)
+        if message.text != body:
+            message.text = body
+            message.edited_at = datetime.now(timezone.utc)
+            s.add(message)
+            s.flush()
+        return _views(s, [message])[0], member_ids(s, room.id)
+
+
+def delete_for_me(actor_id: int, message_id) -> dict:
+    with db.session() as s:
+        message, room, _ = access_message(s, actor_id, message_id, lock=True)
+        s.exec(update(Message).where(Message.id == message.id)
+               .values(hidden_for=func.array_append(Message.hidden_for, actor_id)))
+        return {"id": message.id, "room_id": room.id, "seq": message.seq}
+
+
+def delete_for_everyone(actor_id: int, message_id) -> tuple[dict, list[int]]:
+    """The sender may; in groups the owner and admins may too."""
+    with db.session() as s:
+        message, room, part = access_message(s, actor_id, message_id, lock=True)
+        moderator = room.kind == "group" and part.role in ("owner", "admin")
+        if message.sender_id != actor_id and not moderator:
+            raise Forbidden()
+        s.exec(update(Message).where(Message.id == message.id)
+               .values(deleted_at=datetime.now(timezone.utc), text="", payload=None))
+        s.exec(text("DELETE FROM message_reactions WHERE message_id = :m"), params={"m": message.id})
+        return {"id": message.id, "room_id": room.id, "seq": message.seq}, member_ids(s, room.id)
+
+
+def check_emoji(value) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= 16 or not emoji_data.is_emoji(value):
+        raise Invalid("err.reaction_invalid")
+    return value
+
+
+def toggle_reaction(actor_id: int, message_id, reaction) -> tuple[dict, list[int]]:
+    """Add the reaction, or remove it if the actor already put it on the message.
+
+    A user may put several different emoji on one message (as in Telegram
+    Premium and Slack), up to MAX_REACTIONS_PER_USER.
+    """
+    reaction = check_emoji(reaction)
+    with db.session() as s:
+        message, room, _ = access_message(s, actor_id, message_id, lock=True)
+        removed = s.exec(text(
+            "DELETE FROM message_reactions WHERE message_id = :m AND user_id = :u AND reaction = :r"),
+            params={"m": message.id, "u": actor_id, "r": reaction}).rowcount
+        if not removed:
+            mine = s.exec(select(func.count()).select_from(MessageReaction).where(
+                MessageReaction.message_id == message.id, MessageReaction.user_id == actor_id)).scalar_one()
+            if mine >= MAX_REACTIONS_PER_USER:
+                raise Invalid()
+            s.exec(insert(MessageReaction).values(message_id=message.id, user_id=actor_id, reaction=reaction)
+                   .on_conflict_do_nothing())
+        return _views(s, [message])[0], member_ids(s, room.id)

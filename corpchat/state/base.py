@@ -1,0 +1,128 @@
+"""Language, authentication and the one-line guard every handler uses.
+
+The user id lives only in the backend var `_user_id`; no handler ever takes
+it from an argument. `_session_user()` re-checks the token's session version
+at most every REVERIFY_SECONDS, so a revoked login stops working in any tab
+even if a push to it was missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import time
+from http.cookies import SimpleCookie
+
+import reflex as rx
+
+from corpchat import i18n
+from corpchat.config import settings
+from corpchat.services import accounts
+from corpchat.services.errors import NotAuthenticated, ServiceError
+
+REVERIFY_SECONDS = 5.0
+
+
+class I18nState(rx.State):
+    lang: str = i18n.DEFAULT_LANGUAGE
+    tr: dict[str, str] = i18n.flat(i18n.DEFAULT_LANGUAGE)
+
+    def _use_language(self, lang: str | None) -> None:
+        lang = i18n.normalize(lang)
+        if lang != self.lang:
+            self.lang = lang
+            self.tr = i18n.flat(lang)
+
+    def _t(self, key: str, **params) -> str:
+        return i18n.t(self.lang, key, **params)
+
+    def _browser_language(self) -> str:
+        return i18n.from_accept_language(self.router.headers.accept_language or "")
+
+
+class AuthState(I18nState):
+    _user_id: int = 0
+    _session_version: int = 0
+    _verified_at: float = 0.0
+    me_login: str = ""
+    signed_out: bool = False
+
+    def _cookie_token(self) -> str:
+        jar = SimpleCookie()
+        try:
+            jar.load(self.router.headers.cookie or "")
+        except Exception:
+            return ""
+        morsel = jar.get(settings.cookie_name)
+        return morsel.value if morsel else ""
+
+    def _forget_user(self) -> None:
+        self._user_id = 0
+        self._session_version = 0
+        self.me_login = ""
+
+    async def _session_user(self) -> int:
+        """The logged-in user's id, or NotAuthenticated."""
+        if not self._user_id:
+            raise NotAuthenticated()
+        now = time.monotonic()
+        if now - self._verified_at > REVERIFY_SECONDS:
+            version = await asyncio.to_thread(accounts.current_version, self._user_id)
+            if version != self._session_version:
+                self._forget_user()
+                self.signed_out = True
+                raise NotAuthenticated()
+            self._verified_at = now
+        return self._user_id
+
+    async def _login_from_cookie(self) -> bool:
+        try:
+            identity = await asyncio.to_thread(accounts.verify_token, self._cookie_token())
+        except ServiceError:
+            self._forget_user()
+            return False
+        self._user_id, self._session_version = identity.user_id, identity.session_version
+        self._verified_at = time.monotonic()
+        self.me_login = identity.login
+        self.signed_out = False
+        return True
+
+
+def authed(handler):
+    """Wrap an event handler: authenticate, then turn service errors into a toast.
+
+    Inside the handler `self._user_id` is the verified user. Works for plain,
+    async and async-generator handlers (those that `yield` intermediate UI).
+    """
+
+    def _on_error(self, exc: ServiceError):
+        if isinstance(exc, NotAuthenticated):
+            self._forget_user()
+            return rx.redirect("/login")
+        return rx.toast.error(self._t(exc.key, **exc.params))
+
+    if inspect.isasyncgenfunction(handler):
+        @functools.wraps(handler)
+        async def gen_wrapper(self, *args, **kwargs):
+            try:
+                await self._session_user()
+                async for item in handler(self, *args, **kwargs):
+                    yield item
+            except ServiceError as exc:
+                yield _on_error(self, exc)
+
+        return gen_wrapper
+
+    @functools.wraps(handler)
+    async def wrapper(self, *args, **kwargs):
+        try:
+            await self._session_user()
+            result = handler(self, *args, **kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+        except ServiceError as exc:
+            return _on_error(self, exc)
+
+    return wrapper

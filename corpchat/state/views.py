@@ -1,0 +1,182 @@
+"""Turning service results into the small dicts the UI renders (per viewer)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TypedDict
+from zoneinfo import ZoneInfo
+
+from corpchat import i18n
+from corpchat.services.linkify import segments
+from corpchat.services.rooms import UNREAD_CAP
+
+MAX_REACTORS_SHOWN = 3
+
+
+def zone(name: str) -> ZoneInfo | timezone:
+    try:
+        return ZoneInfo(name) if name else timezone.utc
+    except Exception:
+        return timezone.utc
+
+
+def initials(name: str) -> str:
+    parts = [p for p in (name or "").replace("_", " ").replace(".", " ").split() if p]
+    if not parts:
+        return "?"
+    return (parts[0][0] + (parts[1][0] if len(parts) > 1 else "")).upper()
+
+
+def _local(dt: datetime | None, tz) -> datetime | None:
+    if dt is None:
+        return None
+    if isinstance(dt, str):
+        dt = datetime.fromisoformat(dt)
+    return dt.astimezone(tz)
+
+
+def short_time(dt, tz, lang: str, now: datetime | None = None) -> str:
+    """HH:MM today, the weekday-less date otherwise (chat list)."""
+    local = _local(dt, tz)
+    if local is None:
+        return ""
+    today = (now or datetime.now(timezone.utc)).astimezone(tz).date()
+    if local.date() == today:
+        return local.strftime("%H:%M")
+    if (today - local.date()).days == 1:
+        return i18n.t(lang, "chat.yesterday")
+    return local.strftime("%d.%m.%Y")
+
+
+def day_label(local: datetime, lang: str, now: datetime | None = None) -> str:
+    today = (now or datetime.now(timezone.utc)).astimezone(local.tzinfo).date()
+    if local.date() == today:
+        return i18n.t(lang, "chat.today")
+    if (today - local.date()).days == 1:
+        return i18n.t(lang, "chat.yesterday")
+    return local.strftime("%d.%m.%Y")
+
+
+def unread_label(n: int) -> str:
+    return f"{UNREAD_CAP - 1}+" if n >= UNREAD_CAP else (str(n) if n else "")
+
+
+def chat_item(row: dict, viewer_id: int, tz, lang: str) -> dict:
+    """One chat-list entry from a rooms.chat_list row."""
+    if row["kind"] == "private":
+        title = row.get("other_name") or row.get("other_login") or "?"
+    else:
+        title = row.get("name") or "?"
+    if row.get("lm_id"):
+        text = row["lm_text"] if row["lm_kind"] == "text" else i18n.t(lang, "chat.file")
+        who = i18n.t(lang, "chat.you") if row["lm_sender"] == viewer_id else (
+            row.get("lm_sender_name") or "" if row["kind"] == "group" else "")
+        preview = (f"{who}: " if who else "") + " ".join(text.split())[:80]
+    else:
+        preview = ""
+    return {
+        "room_id": row["id"], "kind": row["kind"], "title": title, "initials": initials(title),
+        "other_id": row.get("other_id") or 0, "preview": preview,
+        "time": short_time(row.get("lm_at") or row.get("activity_at"), tz, lang),
+        "unread": int(row.get("unread") or 0), "unread_label": unread_label(int(row.get("unread") or 0)),
+        "last_seq": int(row.get("last_seq") or 0),
+    }
+
+
+def message_item(m: dict, viewer_id: int, tz, lang: str) -> dict:
+    """A message bubble, without the layout flags that depend on neighbours."""
+    local = _local(m["created_at"], tz)
+    reactions = [
+        {
+            "emoji": r["emoji"], "count": len(r["user_ids"]), "mine": viewer_id in r["user_ids"],
+            "title": ", ".join(r["names"]),
+            "initials": [initials(n) for n in r["names"][:MAX_REACTORS_SHOWN]],
+        }
+        for r in m.get("reactions", [])
+    ]
+    return {
+        "id": m["id"], "seq": m["seq"], "mine": m["sender_id"] == viewer_id, "kind": m["kind"],
+        "text": m["text"], "segments": segments(m["text"]),
+        "sender_id": m["sender_id"], "sender_name": m["sender_name"],
+        "initials": initials(m["sender_name"]), "client_id": m.get("client_id", ""),
+        "time": local.strftime("%H:%M") if local else "",
+        "day": local.strftime("%Y-%m-%d") if local else "",
+        "day_label": day_label(local, lang) if local else "",
+        "edited": bool(m.get("edited_at")), "status": "sent",
+        "reactions": reactions, "show_day": False, "new_divider": False,
+    }
+
+
+def people(rows: list[dict]) -> list[dict]:
+    return [{"id": r["id"], "login": r["login"], "name": r["name"], "initials": initials(r["name"])}
+            for r in rows]
+
+
+def lay_out(items: list[dict], last_read_seq: int, viewer_id: int) -> list[dict]:
+    """Set day separators and the "new messages" divider over the window."""
+    prev_day = None
+    divider_done = False
+    for item in items:
+        item["show_day"] = item["day"] != prev_day
+        prev_day = item["day"]
+        first_unread = (not divider_done and last_read_seq and item["seq"] > last_read_seq
+                        and item["sender_id"] != viewer_id and item["status"] == "sent")
+        item["new_divider"] = bool(first_unread)
+        divider_done = divider_done or bool(first_unread)
+    return items
+
+
+class Segment(TypedDict):
+    kind: str
+    text: str
+    href: str
+
+
+class ReactionItem(TypedDict):
+    emoji: str
+    count: int
+    mine: bool
+    title: str
+    initials: list[str]
+
+
+class MessageItem(TypedDict, total=False):
+    id: int
+    seq: int
+    mine: bool
+    kind: str
+    text: str
+    segments: list[Segment]
+    sender_id: int
+    sender_name: str
+    initials: str
+    client_id: str
+    time: str
+    day: str
+    day_label: str
+    edited: bool
+    status: str
+    reactions: list[ReactionItem]
+    show_day: bool
+    new_divider: bool
+    room_id: int
+
+
+class ChatItem(TypedDict):
+    room_id: int
+    kind: str
+    title: str
+    initials: str
+    other_id: int
+    preview: str
+    time: str
+    unread: int
+    unread_label: str
+    last_seq: int
+
+
+class PersonItem(TypedDict):
+    id: int
+    login: str
+    name: str
+    initials: str

@@ -1,0 +1,19 @@
+"""Reflex configuration. Security-relevant defaults are set here, not left to chance."""
+
+import os
+
+import reflex as rx
+
+from corpchat.config import settings
+
+config = rx.Config(
+    app_name="corpchat",
+    # The WebSocket accepts any Origin unless told otherwise.
+    cors_allowed_origins=[o.strip() for o in os.environ.get(
+        "REFLEX_CORS_ALLOWED_ORIGINS", settings.app_origin).split(",") if o.strip()],
+    # state_auto_setters is off by default in 0.10 (tests/unit/test_security_defaults.py keeps it so).
+    telemetry_enabled=False,
+    show_built_with_reflex=False,
+    plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="indigo", radius="large"))],
+    disable_plugins=[rx.plugins.SitemapPlugin],
+)
