@@ -33,7 +33,7 @@ def _rounds() -> int:
 
 
 # Checked against unknown logins so that they cost as much time as known ones.
-_DUMMY_HASH = bcrypt.hashpw(b"corpchat-dummy-password", bcrypt.gensalt(_rounds()))
+_DUMMY_HASH = bcrypt.hashpw(b"corpchat-dummy-password", bcrypt.gensalt(_rounds())).decode()
 
 
 @dataclass(frozen=True)

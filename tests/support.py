@@ -1,0 +1,116 @@
+"""Test plumbing shared by unit, security, e2e tests and benchmarks:
+a fresh database per run and a production-mode app in its own process group."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def base_server_url() -> str:
+    """An admin URL of the server that hosts the per-run databases."""
+    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    from corpchat.db import EMBEDDED_DATA_DIR, start_embedded
+
+    return start_embedded(EMBEDDED_DATA_DIR.parent / "pg-test", database="postgres")
+
+
+def _with_database(url: str, name: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    from corpchat.db import to_sqlalchemy_url
+
+    return make_url(to_sqlalchemy_url(url)).set(database=name).render_as_string(hide_password=False)
+
+
+def create_database(prefix: str = "corpchat_test") -> tuple[str, str]:
+    """Create an empty database; returns (its URL, the admin URL)."""
+    import psycopg
+
+    admin = base_server_url()
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    with psycopg.connect(admin.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return _with_database(admin, name), admin
+
+
+def drop_database(url: str, admin: str) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    with psycopg.connect(admin.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_environment() -> None:
+    """Settings every test process (and the app it starts) runs with."""
+    os.environ.setdefault("JWT_SECRET", secrets.token_urlsafe(48))
+    os.environ.setdefault("BCRYPT_ROUNDS", "4")  # the cost factor is not under test; speed is
+    os.environ.setdefault("CORPCHAT_ENV", "prod")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AppProcess:
+    """`python -m corpchat.cli serve` (reflex run --env prod) on a free port."""
+
+    def __init__(self, env: dict | None = None, port: int | None = None, log_name: str = "app"):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = dict(os.environ, PORT=str(self.port), APP_ORIGIN=self.url,
+                        REFLEX_CORS_ALLOWED_ORIGINS=f"{self.url},http://localhost:{self.port}",
+                        PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}", REFLEX_USE_NPM="1")
+        self.env.update(env or {})
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.log_path = ARTIFACTS / f"{log_name}-{self.port}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 600) -> "AppProcess":
+        log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([sys.executable, "-m", "corpchat.cli", "serve"], cwd=ROOT, env=self.env,
+                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"app exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/ping", timeout=2) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                pass
+            time.sleep(1)
+        self.stop()
+        raise RuntimeError(f"app did not answer /ping in {timeout}s: {self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        pgid = os.getpgid(self.proc.pid)
+        os.killpg(pgid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=10)
