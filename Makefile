@@ -28,7 +28,8 @@ run: setup
 
 # Debian's Chromium for the browser tests (Playwright cannot download its own here).
 browser:
-	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+	@{ command -v chromium && fc-list | grep -qi "noto color emoji"; } >/dev/null 2>&1 || \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-color-emoji; }
 
 test: setup browser
 	$(PY) -m pytest tests --ignore=tests/bench -q $(PYTEST_ARGS)

@@ -21,6 +21,7 @@ api = Starlette(routes=auth_routes)
 
 app = rx.App(
     api_transformer=api,
+    stylesheets=["/corpchat.css"],
     head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
 )
 app.add_page(chat_page, route="/", title="CorpChat", on_load=ChatState.load_chat_page)

@@ -15,7 +15,7 @@ QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏", "🔥", "�
 def header() -> rx.Component:
     return rx.hstack(
         rx.icon_button(rx.icon("arrow-left"), variant="ghost", on_click=ChatState.close_room,
-                       display=["flex", "flex", "none"], aria_label=tr("chat.back")),
+                       class_name="back-button", aria_label=tr("chat.back")),
         avatar(ChatState.room_initials, "2"),
         rx.text(ChatState.room_title, weight="bold", id="room-title", flex="1"),
         rx.menu.root(

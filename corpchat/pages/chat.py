@@ -24,19 +24,9 @@ def signed_out_overlay() -> rx.Component:
 def chat_page() -> rx.Component:
     open_room = ChatState.room_id > 0
     return rx.hstack(
-        rx.box(
-            sidebar(),
-            width=["100%", "100%", "340px"], min_width=["0", "0", "340px"], height="100%",
-            border_right="1px solid var(--gray-a5)",
-            display=rx.cond(open_room, ["none", "none", "block"], "block"),
-            id="sidebar",
-        ),
-        rx.box(
-            rx.cond(open_room, room_pane(), empty_pane()),
-            flex="1", height="100%", min_width="0",
-            display=rx.cond(open_room, "block", ["none", "none", "block"]),
-            id="main-pane",
-        ),
+        rx.box(sidebar(), height="100%", border_right="1px solid var(--gray-a5)", id="sidebar"),
+        rx.box(rx.cond(open_room, room_pane(), empty_pane()), height="100%", id="main-pane"),
         signed_out_overlay(),
         height="100dvh", width="100%", spacing="0", id="app-shell",
+        class_name=rx.cond(open_room, "shell room-open", "shell"),
     )
