@@ -319,14 +319,14 @@ class ChatState(AuthState):
     async def delete_for_me(self, message_id: int):
         gone = await _call(msg_service.delete_for_me, self._user_id, message_id)
         await self._remove_message(gone)
-        hub.fan_out([self._user_id], _room_event("message_deleted", gone["room_id"], **gone),
+        hub.fan_out([self._user_id], {"type": "message_deleted", **gone},
                     skip_token=self.router.session.client_token)
 
     @authed
     async def delete_for_all(self, message_id: int):
         gone, recipients = await _call(msg_service.delete_for_everyone, self._user_id, message_id)
         await self._remove_message(gone)
-        hub.fan_out(recipients, _room_event("message_deleted", gone["room_id"], **gone),
+        hub.fan_out(recipients, {"type": "message_deleted", **gone},
                     skip_token=self.router.session.client_token)
 
     async def _remove_message(self, gone: dict) -> None:
