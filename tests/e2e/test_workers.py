@@ -1,0 +1,67 @@
+"""Two app instances sharing Redis and PostgreSQL (as several workers or hosts do):
+users connected to different instances exchange messages and reactions live."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from playwright.sync_api import expect
+
+from tests import support
+from tests.e2e.helpers import register, unique
+from tests.e2e.test_messaging import _bubble, _open_chat_with, _send
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _redis_up() -> bool:
+    import redis
+
+    try:
+        return redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping()
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="module")
+def two_instances():
+    if not _redis_up():
+        pytest.skip(f"needs Redis at {REDIS_URL} (.ci/run starts one)")
+    apps = []
+    try:
+        for name in ("w1", "w2"):
+            env = {"REFLEX_REDIS_URL": REDIS_URL, "REFLEX_WEB_WORKDIR": str(support.ROOT / f".web-{name}"),
+                   "GRANIAN_WORKERS": "1"}
+            apps.append(support.AppProcess(env=env, log_name=name).start())
+        yield apps
+    finally:
+        for app in apps:
+            app.stop()
+
+
+def test_users_on_different_instances_chat_live(browser, two_instances, shots):
+    one, two = two_instances
+    ctx_a = browser.new_context(base_url=one.url, viewport={"width": 1000, "height": 700})
+    ctx_b = browser.new_context(base_url=two.url, viewport={"width": 1000, "height": 700})
+    try:
+        anna, boris = ctx_a.new_page(), ctx_b.new_page()
+        a, b = unique("wa"), unique("wb")
+        register(anna, a)
+        register(boris, b)
+        _open_chat_with(anna, b)
+        _send(anna, "hello across workers")
+        entry = boris.locator(".chat-entry", has_text=a)
+        expect(entry.locator(".unread")).to_have_text("1")
+        entry.click()
+        expect(_bubble(boris, "across workers")).to_be_visible()
+        _send(boris, "and back again")
+        expect(_bubble(anna, "back again")).to_be_visible()
+        _bubble(anna, "back again").locator(".react-button").click()
+        anna.locator(".quick-reaction", has_text="🎉").click()
+        expect(_bubble(boris, "back again").locator(".reaction")).to_contain_text("🎉")
+        shots(anna, "instance-1")
+        shots(boris, "instance-2")
+    finally:
+        ctx_a.close()
+        ctx_b.close()
