@@ -82,7 +82,7 @@ class AppProcess:
         self.log_path = ARTIFACTS / f"{log_name}-{self.port}.log"
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 600) -> "AppProcess":
+    def start(self, timeout: float = 600) -> AppProcess:
         log = open(self.log_path, "w")
         self.proc = subprocess.Popen([sys.executable, "-m", "corpchat.cli", "serve"], cwd=ROOT, env=self.env,
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -146,6 +146,7 @@ def room_pane() -> rx.Component:
                         rx.center(rx.button(tr("chat.load_older"), variant="soft", size="1",
                                             on_click=ChatState.load_older, id="load-older"), width="100%")),
                 rx.foreach(ChatState.messages, message_row),
+                rx.foreach(ChatState.recent, message_row),
                 rx.cond(ChatState.has_newer,
                         rx.center(rx.button("↓", on_click=ChatState.jump_to_latest, id="jump-latest"),
                                   width="100%")),

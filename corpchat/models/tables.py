@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -68,7 +68,7 @@ class User(SQLModel, table=True):
         CheckConstraint("char_length(login) BETWEEN 3 AND 32", name="ck_users_login_length"),
     )
 
-    id: Optional[int] = _pk()
+    id: int | None = _pk()
     login: str = Field(sa_column=Column(String(32), nullable=False))
     password_hash: str = Field(sa_column=Column(String(100), nullable=False))
     real_name: str = Field(default="", sa_column=Column(String(100), nullable=False, server_default=""))
@@ -76,17 +76,17 @@ class User(SQLModel, table=True):
     gender: str = Field(
         default="unspecified", sa_column=Column(String(12), nullable=False, server_default="unspecified")
     )
-    birth_day: Optional[int] = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
-    birth_month: Optional[int] = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
-    birth_year: Optional[int] = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
+    birth_day: int | None = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
+    birth_month: int | None = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
+    birth_year: int | None = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
     # The gallery of uploaded avatars ([{id, created_at}]) and the one in use.
     avatars: list = Field(default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]"))
-    avatar_id: Optional[str] = Field(default=None, sa_column=Column(String(64), nullable=True))
-    locale: Optional[str] = Field(default=None, sa_column=Column(String(5), nullable=True))
+    avatar_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    locale: str | None = Field(default=None, sa_column=Column(String(5), nullable=True))
     # Bumped at logout and password change: tokens carrying an older value are dead.
     session_version: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
-    created_at: Optional[datetime] = _ts()
-    last_seen_at: Optional[datetime] = _ts(nullable=True, default_now=False)
+    created_at: datetime | None = _ts()
+    last_seen_at: datetime | None = _ts(nullable=True, default_now=False)
 
 
 class Room(SQLModel, table=True):
@@ -99,17 +99,17 @@ class Room(SQLModel, table=True):
         UniqueConstraint("private_key", name="uq_rooms_private_key"),
     )
 
-    id: Optional[int] = _pk()
+    id: int | None = _pk()
     kind: str = Field(sa_column=Column(String(10), nullable=False))
     name: str = Field(default="", sa_column=Column(String(100), nullable=False, server_default=""))
-    avatar_id: Optional[str] = Field(default=None, sa_column=Column(String(64), nullable=True))
+    avatar_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     # "<smaller user id>:<larger user id>": one private room per pair.
-    private_key: Optional[str] = Field(default=None, sa_column=Column(String(41), nullable=True))
-    created_by: Optional[int] = _fk("users.id", "SET NULL", nullable=True)
+    private_key: str | None = Field(default=None, sa_column=Column(String(41), nullable=True))
+    created_by: int | None = _fk("users.id", "SET NULL", nullable=True)
     # Incremented under the room's row lock by every insert: the per-room order.
     last_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
-    last_message_at: Optional[datetime] = _ts(nullable=True, default_now=False)
-    created_at: Optional[datetime] = _ts()
+    last_message_at: datetime | None = _ts(nullable=True, default_now=False)
+    created_at: datetime | None = _ts()
 
 
 class Participant(SQLModel, table=True):
@@ -132,7 +132,7 @@ class Participant(SQLModel, table=True):
     cleared_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     # Out of this user's chat list until the next message arrives.
     hidden: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false")))
-    joined_at: Optional[datetime] = _ts()
+    joined_at: datetime | None = _ts()
 
 
 class Message(SQLModel, table=True):
@@ -145,23 +145,23 @@ class Message(SQLModel, table=True):
         UniqueConstraint("sender_id", "client_id", name="uq_messages_sender_client"),
     )
 
-    id: Optional[int] = _pk()
+    id: int | None = _pk()
     room_id: int = Field(sa_column=Column(BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False))
     seq: int = Field(sa_column=Column(BigInteger, nullable=False))
-    sender_id: Optional[int] = _fk("users.id", "SET NULL", nullable=True)
+    sender_id: int | None = _fk("users.id", "SET NULL", nullable=True)
     kind: str = Field(default="text", sa_column=Column(String(10), nullable=False, server_default="text"))
     text: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     # File metadata (name, size, mime, storage id) or system-event details.
-    payload: Optional[dict] = Field(default=None, sa_column=Column(JSONB, nullable=True))
-    client_id: Optional[str] = Field(default=None, sa_column=Column(String(64), nullable=True))
+    payload: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    client_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     # Users who deleted this message "for me".
     hidden_for: list = Field(
         default_factory=list,
         sa_column=Column(ARRAY(BigInteger), nullable=False, server_default="{}"),
     )
-    created_at: Optional[datetime] = _ts()
-    edited_at: Optional[datetime] = _ts(nullable=True, default_now=False)
-    deleted_at: Optional[datetime] = _ts(nullable=True, default_now=False)
+    created_at: datetime | None = _ts()
+    edited_at: datetime | None = _ts(nullable=True, default_now=False)
+    deleted_at: datetime | None = _ts(nullable=True, default_now=False)
 
 
 class MessageReaction(SQLModel, table=True):
@@ -171,13 +171,13 @@ class MessageReaction(SQLModel, table=True):
         CheckConstraint("char_length(reaction) BETWEEN 1 AND 32", name="ck_reactions_length"),
     )
 
-    id: Optional[int] = _pk()
+    id: int | None = _pk()
     message_id: int = Field(
         sa_column=Column(BigInteger, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False)
     )
     user_id: int = Field(sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False))
     reaction: str = Field(sa_column=Column(String(32), nullable=False))
-    created_at: Optional[datetime] = _ts()
+    created_at: datetime | None = _ts()
 
 
 class GroupLog(SQLModel, table=True):
@@ -187,13 +187,13 @@ class GroupLog(SQLModel, table=True):
         Index("ix_group_logs_room_created", "room_id", "created_at"),
     )
 
-    id: Optional[int] = _pk()
+    id: int | None = _pk()
     room_id: int = Field(sa_column=Column(BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False))
-    actor_id: Optional[int] = _fk("users.id", "SET NULL", nullable=True)
-    target_id: Optional[int] = _fk("users.id", "SET NULL", nullable=True)
+    actor_id: int | None = _fk("users.id", "SET NULL", nullable=True)
+    target_id: int | None = _fk("users.id", "SET NULL", nullable=True)
     action: str = Field(sa_column=Column(String(12), nullable=False))
     details: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}"))
-    created_at: Optional[datetime] = _ts()
+    created_at: datetime | None = _ts()
 
 
 class BlockedUser(SQLModel, table=True):
@@ -209,4 +209,4 @@ class BlockedUser(SQLModel, table=True):
     blocked_id: int = Field(
         sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     )
-    created_at: Optional[datetime] = _ts()
+    created_at: datetime | None = _ts()

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import re
 
+# Never inside a link: spaces, quotes, angle brackets, control characters and
+# bidirectional overrides (which could make a link's text lie about its target).
+_NOT_URL = r"\s<>\"'`\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff"
 _LINK = re.compile(
-    r"(?P<url>\b(?:https?://|www\.)[^\s<>\"'`]+)"
-    r"|(?P<mail>\bmailto:[^\s<>\"'`@]+@[^\s<>\"'`]+)",
+    rf"(?P<url>\b(?:https?://|www\.)[^{_NOT_URL}]+)"
+    rf"|(?P<mail>\bmailto:[^{_NOT_URL}@]+@[^{_NOT_URL}]+)",
     re.IGNORECASE,
 )
 _TRAILING = ".,;:!?)]}'\""
@@ -42,8 +45,12 @@ def segments(text: str) -> list[dict[str, str]]:
 
     for m in _LINK.finditer(text):
         raw, tail = _trim(m.group(0))
-        href = raw if not raw.lower().startswith("www.") else "https://" + raw
-        if not href.lower().startswith(_ALLOWED) or not href.split(":", 1)[1].lstrip("/"):
+        if raw.lower().startswith("www."):
+            href = "https://" + raw
+        else:  # the scheme in lower case, so every href starts with one of _ALLOWED exactly
+            scheme, _, rest = raw.partition(":")
+            href = scheme.lower() + ":" + rest
+        if not href.startswith(_ALLOWED) or not href.split(":", 1)[1].lstrip("/"):
             continue
         plain(text[pos:m.start()])
         out.append({"kind": "link", "text": raw, "href": href})

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import emoji as emoji_data
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 
 from corpchat import db
 from corpchat.config import settings
@@ -22,12 +23,13 @@ from corpchat.services.access import access_message, access_room, is_blocked_bet
 from corpchat.services.errors import Forbidden, Invalid
 
 PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
 CATCH_UP_LIMIT = 500
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_REACTIONS_PER_USER = 20
 
 
-def _check_text(value) -> str:
+def check_text(value) -> str:
     if not isinstance(value, str):
         raise Invalid()
     if len(value) > settings.max_message_length:
@@ -38,7 +40,7 @@ def _check_text(value) -> str:
     return value
 
 
-def _check_client_id(value) -> str:
+def check_client_id(value) -> str:
     if not isinstance(value, str) or not CLIENT_ID_RE.fullmatch(value):
         raise Invalid()
     return value
@@ -103,8 +105,20 @@ def send(actor_id: int, room_id, body, client_id) -> tuple[dict, list[int], bool
     the same transaction, so sequence numbers have no gaps or duplicates. A
     resend with the same client id returns the stored message (created=False).
     """
-    body = _check_text(body)
-    client_id = _check_client_id(client_id)
+    body = check_text(body)
+    client_id = check_client_id(client_id)
+    try:
+        return _send(actor_id, room_id, body, client_id)
+    except IntegrityError as exc:
+        # The same client id raced into another room (the room lock only orders
+        # one room): once the winner has committed, a retry sees it and answers
+        # like a sequential resend would.
+        if getattr(getattr(exc.orig, "diag", None), "constraint_name", None) != "uq_messages_sender_client":
+            raise
+        return _send(actor_id, room_id, body, client_id)
+
+
+def _send(actor_id: int, room_id, body: str, client_id: str) -> tuple[dict, list[int], bool]:
     with db.session() as s:
         room, _ = access_room(s, actor_id, room_id, lock=True)
         existing = s.exec(select(Message).where(Message.sender_id == actor_id,
@@ -114,7 +128,7 @@ def send(actor_id: int, room_id, body, client_id) -> tuple[dict, list[int], bool
                 raise Invalid()
             return _views(s, [existing])[0], [], False
         _ensure_may_write(s, actor_id, room)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         seq = room.last_seq + 1
         s.exec(update(Room).where(Room.id == room.id).values(last_seq=seq, last_message_at=now))
         message = Message(room_id=room.id, seq=seq, sender_id=actor_id, kind="text", text=body,
@@ -142,6 +156,8 @@ def history(actor_id: int, room_id, before_seq=None, limit: int = PAGE_SIZE) -> 
     """
     if before_seq is not None:
         before_seq = validate.seq(before_seq)
+    if type(limit) is not int or not 0 < limit <= MAX_PAGE_SIZE:
+        raise Invalid()
     with db.session() as s:
         room, part = access_room(s, actor_id, room_id)
         stmt = select(Message).where(Message.room_id == room.id, *_visible(actor_id, part.cleared_seq))
@@ -168,7 +184,7 @@ def after(actor_id: int, room_id, after_seq) -> list[dict]:
 
 
 def edit(actor_id: int, message_id, body) -> tuple[dict, list[int]]:
-    body = _check_text(body)
+    body = check_text(body)
     with db.session() as s:
         message, room, _ = access_message(s, actor_id, message_id, lock=True)
         if message.sender_id != actor_id or message.kind != "text":
@@ -176,7 +192,7 @@ def edit(actor_id: int, message_id, body) -> tuple[dict, list[int]]:
         _ensure_may_write(s, actor_id, room)
         if message.text != body:
             message.text = body
-            message.edited_at = datetime.now(timezone.utc)
+            message.edited_at = datetime.now(UTC)
             s.add(message)
             s.flush()
         return _views(s, [message])[0], member_ids(s, room.id)
@@ -198,7 +214,7 @@ def delete_for_everyone(actor_id: int, message_id) -> tuple[dict, list[int]]:
         if message.sender_id != actor_id and not moderator:
             raise Forbidden()
         s.exec(update(Message).where(Message.id == message.id)
-               .values(deleted_at=datetime.now(timezone.utc), text="", payload=None))
+               .values(deleted_at=datetime.now(UTC), text="", payload=None))
         s.exec(text("DELETE FROM message_reactions WHERE message_id = :m"), params={"m": message.id})
         return {"id": message.id, "room_id": room.id, "seq": message.seq}, member_ids(s, room.id)
 

@@ -47,7 +47,8 @@ def open_private(actor_id: int, other_id) -> int:
 _CHAT_LIST_SQL = text("""
 SELECT r.id, r.kind, r.name, r.avatar_id AS room_avatar, r.last_seq, p.last_read_seq,
        COALESCE(r.last_message_at, r.created_at) AS activity_at,
-       o.id AS other_id, o.login AS other_login, o.real_name AS other_name, o.avatar_id AS other_avatar,
+       o.id AS other_id, o.login AS other_login, o.real_name AS other_name,
+       CASE WHEN blk.x IS NULL THEN o.avatar_id END AS other_avatar,  -- a block hides the avatar both ways
        (blk.x IS NOT NULL) AS blocked,
        lm.id AS lm_id, lm.seq AS lm_seq, lm.kind AS lm_kind, lm.text AS lm_text,
        lm.sender_id AS lm_sender, lm.created_at AS lm_at,

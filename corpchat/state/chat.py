@@ -3,23 +3,31 @@
 Thin by design: each handler authenticates (`@authed`), calls a service in a
 worker thread, copies the result into small view vars, then hands the
 service's committed change to `realtime.hub` for the other tabs.
+
+Reflex re-sends a whole variable when it changes, so the window is split:
+`messages` (settled, re-sent rarely) and `recent` (the newest few plus
+messages being sent). A live message only re-sends `recent`; every
+RECENT_MAX messages `recent` is folded into `messages`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+
 import reflex as rx
 
 from corpchat import i18n
 from corpchat.realtime import hub, read_marks
-from corpchat.services import accounts, messages as msg_service, rooms
-from corpchat.services.errors import Invalid
+from corpchat.services import accounts, rooms
+from corpchat.services import messages as msg_service
+from corpchat.services.errors import Invalid, ServiceError
 from corpchat.state import views
 from corpchat.state.base import AuthState, authed
 
-MAX_WINDOW = 300  # messages held in state at most (older pages drop the newest)
-LIVE_WINDOW = 100  # while following the newest messages
+MAX_WINDOW = 300  # messages held at most after scrolling back (older pages drop the newest)
+LIVE_WINDOW = 100  # messages held while following the newest ones
+RECENT_MAX = 12
 
 
 def _room_event(kind: str, room_id: int, **data) -> dict:
@@ -42,6 +50,7 @@ class ChatState(AuthState):
     room_initials: str = ""
     room_kind: str = ""
     messages: list[views.MessageItem] = []
+    recent: list[views.MessageItem] = []
     has_older: bool = False
     has_newer: bool = False
     editing_id: int = 0
@@ -49,13 +58,13 @@ class ChatState(AuthState):
 
     _tz: str = "UTC"
     _last_read_seq: int = 0
-    # The raw service dicts behind `messages` (oldest first).
+    # The committed service dicts behind the window, oldest first.
     _window_raw: list[dict] = []
     _needs_reload: bool = False
 
     # ----- page lifecycle -------------------------------------------------
     async def load_chat_page(self):
-        """on_load of the app shell: the guard, then the chat list."""
+        """on_load of the app shell (also after every reconnect): the guard, then fresh data."""
         if not await self._login_from_cookie():
             self._clear_view()
             return rx.redirect("/login")
@@ -64,21 +73,27 @@ class ChatState(AuthState):
         await hub.connect(self._user_id, self.router.session.client_token)
         await self._reload_chats()
         if self.room_id:
-            await self._open(self.room_id)
+            await self._open(self.room_id)  # a reconnecting tab catches up here
         return rx.call_script("Intl.DateTimeFormat().resolvedOptions().timeZone",
                               callback=ChatState.set_timezone)
 
     def _clear_view(self) -> None:
-        self.chats, self.people, self.messages = [], [], []
+        self.chats, self.people = [], []
+        self._close()
+
+    def _close(self) -> None:
         self.room_id, self.room_title, self.room_kind = 0, "", ""
+        self.messages, self.recent, self._window_raw = [], [], []
+        self.editing_id, self.editing_text = 0, ""
 
     @authed
     async def set_timezone(self, tz: str):
-        if isinstance(tz, str) and len(tz) <= 64 and views.zone(tz) is not None and tz != self._tz:
+        if not isinstance(tz, str) or len(tz) > 64:
+            raise Invalid()
+        if tz != self._tz and views.valid_zone(tz):
             self._tz = tz
             await self._reload_chats()
-            if self.room_id:
-                self.messages = self._render(self._window_raw)
+            self._rerender()
 
     @authed
     async def set_language(self, lang: str):
@@ -87,6 +102,7 @@ class ChatState(AuthState):
         await _call(accounts.set_locale, self._user_id, lang)
         self._use_language(lang)
         await self._reload_chats()
+        self._rerender()
 
     # ----- sidebar --------------------------------------------------------
     async def _reload_chats(self) -> None:
@@ -123,36 +139,87 @@ class ChatState(AuthState):
 
     @authed
     async def close_room(self):
-        self.room_id, self.messages, self._window_raw = 0, [], []
+        self._close()
 
     async def _open(self, room_id) -> None:
         row = await _call(rooms.chat_row, self._user_id, room_id)
-        page, more = await _call(msg_service.history, self._user_id, room_id)
-        if row is None:  # hidden from the list (deleted for me, not yet written to)
-            self.room_id = 0
-            self.messages = []
+        if row is None:  # not a member, or hidden (deleted for me and not written to since)
+            self._close()
             return
+        page, more = await _call(msg_service.history, self._user_id, row["id"])
         item = views.chat_item(row, self._user_id, views.zone(self._tz), self.lang)
+        if item["room_id"] != self.room_id:
+            self.recent = []  # pending messages belong to the room they were written in
         self.room_id, self.room_kind = item["room_id"], item["kind"]
         self.room_title, self.room_initials = item["title"], item["initials"]
         self._last_read_seq = int(row.get("last_read_seq") or 0)
-        self._window_raw = page
         self.has_older, self.has_newer = more, False
         self.editing_id, self.editing_text = 0, ""
-        self.messages = self._render(page)
+        self._window_raw = page
+        self._rerender()
         if page:
             await self._mark_read(page[-1]["seq"])
 
-    def _render(self, raw: list[dict]) -> list[dict]:
-        tz = views.zone(self._tz)
-        items = [views.message_item(m, self._user_id, tz, self.lang) for m in raw]
-        pending = [m for m in self.messages if m.get("status") in ("sending", "failed")
-                   and m.get("room_id") == self.room_id]
-        return views.lay_out(items + pending, self._last_read_seq, self._user_id)
+    # ----- the window -----------------------------------------------------
+    def _pending(self) -> list[dict]:
+        return [m for m in self.recent if m["status"] != "sent"]
 
-    def _set_window(self, raw: list[dict]) -> None:
-        self._window_raw = raw
-        self.messages = self._render(raw)
+    def _item(self, raw: dict) -> dict:
+        return views.message_item(raw, self._user_id, views.zone(self._tz), self.lang)
+
+    def _rerender(self) -> None:
+        """Render the whole window into `messages`; `recent` keeps only unsent messages."""
+        items = [self._item(m) for m in self._window_raw]
+        self.messages = views.lay_out(items, self._last_read_seq, self._user_id)
+        self.recent = self._pending()
+
+    def _append(self, raw: dict) -> None:
+        """A committed message after everything in the window: re-send only `recent`."""
+        self._window_raw = self._window_raw + [raw]
+        if len(self._window_raw) > LIVE_WINDOW:
+            self._window_raw = self._window_raw[-LIVE_WINDOW:]
+            self.has_older = True
+        settled = [m for m in self.recent if m["status"] == "sent"]
+        if len(settled) >= RECENT_MAX:
+            self._rerender()
+            return
+        item = self._item(raw)
+        previous = settled[-1] if settled else (self.messages[-1] if self.messages else None)
+        item["show_day"] = previous is None or previous["day"] != item["day"]
+        self.recent = settled + [item] + self._pending()
+
+    def _insert(self, raw: dict) -> None:
+        """Put a committed message of the open room in place (idempotent by id)."""
+        if self.has_newer:
+            return  # reading old history; "jump to latest" reloads
+        window = self._window_raw
+        if any(m["id"] == raw["id"] for m in window):
+            self._replace(raw)
+        elif not window or raw["seq"] > window[-1]["seq"]:
+            self._append(raw)
+        else:
+            self._window_raw = sorted(window + [raw], key=lambda m: m["seq"])
+            self._rerender()
+
+    def _replace(self, raw: dict) -> None:
+        if not any(m["id"] == raw["id"] for m in self._window_raw):
+            return
+        self._window_raw = [raw if m["id"] == raw["id"] else m for m in self._window_raw]
+        for name in ("recent", "messages"):
+            items = getattr(self, name)
+            for i, old in enumerate(items):
+                if old["id"] == raw["id"] and old["status"] == "sent":
+                    new = {**self._item(raw), "show_day": old["show_day"], "new_divider": old["new_divider"]}
+                    setattr(self, name, items[:i] + [new] + items[i + 1:])
+                    return
+
+    def _drop(self, message_id: int) -> None:
+        if any(m["id"] == message_id for m in self._window_raw):
+            self._window_raw = [m for m in self._window_raw if m["id"] != message_id]
+            self._rerender()
+
+    def _all_items(self) -> list[dict]:
+        return list(self.messages) + list(self.recent)
 
     async def _mark_read(self, seq: int) -> None:
         await _call(rooms.mark_read, self._user_id, self.room_id, seq)
@@ -179,7 +246,8 @@ class ChatState(AuthState):
             combined = combined[:MAX_WINDOW]
             self.has_newer = True
         self.has_older = more
-        self._set_window(combined)
+        self._window_raw = combined
+        self._rerender()
 
     @authed
     async def jump_to_latest(self):
@@ -191,25 +259,18 @@ class ChatState(AuthState):
     async def send_message(self, form_data: dict):
         if not isinstance(form_data, dict) or not self.room_id:
             raise Invalid()
-        body = form_data.get("text")
-        client_id = form_data.get("client_id") or uuid.uuid4().hex
-        msg_service._check_text(body)  # refuse empty/too long before showing "sending…"
-        pending = {
-            "id": 0, "seq": 0, "mine": True, "kind": "text", "text": body.strip(),
-            "segments": [{"kind": "text", "text": body.strip(), "href": ""}],
-            "sender_id": self._user_id, "sender_name": "", "initials": "", "client_id": client_id,
-            "time": "", "day": "", "day_label": "", "edited": False, "status": "sending",
-            "reactions": [], "show_day": False, "new_divider": False, "room_id": self.room_id,
-        }
-        self.messages = self.messages + [pending]
+        body, client_id = form_data.get("text"), form_data.get("client_id") or uuid.uuid4().hex
+        body = msg_service.check_text(body)  # refuse empty/too long before showing "sending…"
+        msg_service.check_client_id(client_id)
+        self.recent = self.recent + [views.pending_item(body, client_id, self._user_id, self.room_id)]
         yield
         async for update in self._deliver(self.room_id, body, client_id):
             yield update
 
     @authed
     async def retry(self, client_id: str):
-        failed = [m for m in self.messages if m.get("client_id") == client_id and m.get("status") == "failed"]
-        if not failed:
+        failed = [m for m in self.recent if m["client_id"] == client_id and m["status"] == "failed"]
+        if not isinstance(client_id, str) or not failed:
             raise Invalid()
         self._set_status(client_id, "sending")
         yield
@@ -217,65 +278,58 @@ class ChatState(AuthState):
             yield update
 
     def _set_status(self, client_id: str, status: str) -> None:
-        self.messages = [{**m, "status": status} if m.get("client_id") == client_id and m.get("seq") == 0
-                         else m for m in self.messages]
+        self.recent = [{**m, "status": status} if m["client_id"] == client_id and m["status"] != "sent"
+                       else m for m in self.recent]
+
+    def _unpend(self, client_id: str) -> None:
+        self.recent = [m for m in self.recent if m["client_id"] != client_id or m["status"] == "sent"]
 
     async def _deliver(self, room_id: int, body: str, client_id: str):
         try:
             message, recipients, created = await _call(
                 msg_service.send, self._user_id, room_id, body, client_id)
-        except Invalid as exc:
-            self.messages = [m for m in self.messages if m.get("client_id") != client_id or m.get("seq")]
+        except ServiceError as exc:  # refused (not a member, blocked…): nothing to retry
+            self._unpend(client_id)
             yield rx.toast.error(self._t(exc.key, **exc.params))
             return
-        except Exception:
+        except Exception:  # not stored (database down…): keep it, offer a retry
             self._set_status(client_id, "failed")
             yield rx.toast.error(self._t("err.send_failed"))
             return
-        self.messages = [m for m in self.messages if m.get("client_id") != client_id or m.get("seq")]
+        self._unpend(client_id)
         self._apply_message(message)
         if created:
             hub.fan_out(recipients, _room_event("message", room_id, message=message),
                         skip_token=self.router.session.client_token)
 
     def _apply_message(self, message: dict) -> None:
-        """Insert a committed message into the window (idempotent by id) and the chat list."""
-        room_id = message["room_id"]
-        if room_id == self.room_id and not self.has_newer:
-            window = [m for m in self._window_raw if m["id"] != message["id"]]
-            window.append(message)
-            window.sort(key=lambda m: m["seq"])
-            if len(window) > LIVE_WINDOW:
-                window = window[-LIVE_WINDOW:]
-                self.has_older = True
-            self._set_window(window)
+        if message["room_id"] == self.room_id:
+            self._insert(message)
         self._bump_chat(message)
 
     def _bump_chat(self, message: dict) -> None:
         room_id = message["room_id"]
-        tz = views.zone(self._tz)
         existing = next((c for c in self.chats if c["room_id"] == room_id), None)
         if existing is None:
             self._needs_reload = True
             return
         mine = message["sender_id"] == self._user_id
-        open_here = room_id == self.room_id
-        unread = 0 if (mine or open_here) else existing["unread"] + 1
-        row = {
-            "id": room_id, "kind": existing["kind"], "name": existing["title"],
-            "other_name": existing["title"], "other_id": existing["other_id"],
-            "lm_id": message["id"], "lm_kind": message["kind"], "lm_text": message["text"],
-            "lm_sender": message["sender_id"], "lm_sender_name": message["sender_name"],
-            "lm_at": message["created_at"], "unread": unread, "last_seq": message["seq"],
-        }
-        item = views.chat_item(row, self._user_id, tz, self.lang)
-        self.chats = [item] + [c for c in self.chats if c["room_id"] != room_id]
+        new = message["seq"] > existing["last_seq"]
+        unread = 0 if (mine or room_id == self.room_id) else existing["unread"] + (1 if new else 0)
+        item = views.chat_item_after_message(existing, message, unread, self._user_id,
+                                             views.zone(self._tz), self.lang)
+        others = [c for c in self.chats if c["room_id"] != room_id]
+        self.chats = [item] + others if new else [item if c["room_id"] == room_id else c for c in self.chats]
 
     # ----- edit / delete / react ------------------------------------------
+    def _own_text(self, message_id=None) -> dict | None:
+        own = [m for m in self._all_items() if m["mine"] and m["kind"] == "text" and m["status"] == "sent"
+               and (message_id is None or m["id"] == message_id)]
+        return own[-1] if own else None
+
     @authed
     async def start_edit(self, message_id: int):
-        target = next((m for m in self.messages if m["id"] == message_id and m["mine"]
-                       and m["kind"] == "text" and m["status"] == "sent"), None)
+        target = self._own_text(message_id)
         if target is None:
             raise Invalid("err.not_editable")
         self.editing_id, self.editing_text = target["id"], target["text"]
@@ -284,9 +338,9 @@ class ChatState(AuthState):
     async def composer_key(self, key: str, field_empty: bool):
         """Up in an empty composer edits my last text message."""
         if key == "ArrowUp" and field_empty is True:
-            own = [m for m in self.messages if m["mine"] and m["kind"] == "text" and m["status"] == "sent"]
-            if own:
-                self.editing_id, self.editing_text = own[-1]["id"], own[-1]["text"]
+            target = self._own_text()
+            if target is not None:
+                self.editing_id, self.editing_text = target["id"], target["text"]
 
     @authed
     async def edit_key(self, key: str, field_empty: bool):
@@ -304,15 +358,15 @@ class ChatState(AuthState):
         message, recipients = await _call(msg_service.edit, self._user_id, self.editing_id,
                                           form_data.get("text"))
         self.editing_id, self.editing_text = 0, ""
-        self._replace_message(message)
+        self._changed(message)
         hub.fan_out(recipients, _room_event("message_updated", message["room_id"], message=message),
                     skip_token=self.router.session.client_token)
 
-    def _replace_message(self, message: dict) -> None:
-        if any(m["id"] == message["id"] for m in self._window_raw):
-            self._set_window([message if m["id"] == message["id"] else m for m in self._window_raw])
-        last = next((c for c in self.chats if c["room_id"] == message["room_id"]), None)
-        if last is not None and last["last_seq"] == message["seq"]:
+    def _changed(self, message: dict) -> None:
+        """An edit or a reaction: the bubble, and the chat preview if it is the last message."""
+        self._replace(message)
+        chat = next((c for c in self.chats if c["room_id"] == message["room_id"]), None)
+        if chat is not None and chat["last_seq"] == message["seq"]:
             self._bump_chat(message)
 
     @authed
@@ -331,8 +385,11 @@ class ChatState(AuthState):
 
     async def _remove_message(self, gone: dict) -> None:
         if gone["room_id"] == self.room_id:
-            self._set_window([m for m in self._window_raw if m["id"] != gone["id"]])
-        await self._refresh_chat_row(gone["room_id"])
+            self._drop(gone["id"])
+        chat = next((c for c in self.chats if c["room_id"] == gone["room_id"]), None)
+        # The preview (it was the last message) or the unread count may have changed.
+        if chat is not None and (chat["last_seq"] <= gone["seq"] or chat["unread"]):
+            await self._refresh_chat_row(gone["room_id"])
 
     async def _refresh_chat_row(self, room_id: int) -> None:
         row = await _call(rooms.chat_row, self._user_id, room_id)
@@ -345,7 +402,7 @@ class ChatState(AuthState):
     @authed
     async def react(self, message_id: int, emoji: str):
         message, recipients = await _call(msg_service.toggle_reaction, self._user_id, message_id, emoji)
-        self._replace_message(message)
+        self._changed(message)
         hub.fan_out(recipients, _room_event("message_updated", message["room_id"], message=message),
                     skip_token=self.router.session.client_token)
 
@@ -355,7 +412,7 @@ class ChatState(AuthState):
             raise Invalid()
         room_id = self.room_id
         await _call(rooms.delete_chat_for_me, self._user_id, room_id)
-        self.room_id, self.messages, self._window_raw = 0, [], []
+        self._close()
         self.chats = [c for c in self.chats if c["room_id"] != room_id]
         hub.fan_out([self._user_id], _room_event("chat_hidden", room_id),
                     skip_token=self.router.session.client_token)
@@ -372,21 +429,9 @@ class ChatState(AuthState):
             return
         room_id = event.get("room_id")
         if kind == "message":
-            message = event["message"]
-            window = self._window_raw
-            if room_id == self.room_id and window and message["seq"] > window[-1]["seq"] + 1:
-                # A gap: fetch everything we missed, in order.
-                for m in await _call(msg_service.after, self._user_id, room_id, window[-1]["seq"]):
-                    self._apply_message(m)
-            else:
-                self._apply_message(message)
-            if room_id == self.room_id and message["sender_id"] != self._user_id:
-                read_marks.queue(self._user_id, room_id, message["seq"])
-            if self._needs_reload:
-                self._needs_reload = False
-                await self._reload_chats()
+            await self._receive(event["message"])
         elif kind == "message_updated":
-            self._replace_message(event["message"])
+            self._changed(event["message"])
         elif kind == "message_deleted":
             await self._remove_message(event)
         elif kind == "read":
@@ -394,7 +439,22 @@ class ChatState(AuthState):
         elif kind == "chat_hidden":
             self.chats = [c for c in self.chats if c["room_id"] != room_id]
             if self.room_id == room_id:
-                self.room_id, self.messages, self._window_raw = 0, [], []
+                self._close()
+
+    async def _receive(self, message: dict) -> None:
+        room_id = message["room_id"]
+        window = self._window_raw
+        if room_id == self.room_id and window and message["seq"] > window[-1]["seq"] + 1 and not self.has_newer:
+            # A gap (a push was lost or overtaken): fetch everything after what we have, in order.
+            for m in await _call(msg_service.after, self._user_id, room_id, window[-1]["seq"]):
+                self._apply_message(m)
+        else:
+            self._apply_message(message)
+        if room_id == self.room_id and message["sender_id"] != self._user_id:
+            read_marks.queue(self._user_id, room_id, message["seq"])
+        if self._needs_reload:
+            self._needs_reload = False
+            await self._reload_chats()
 
 
 hub.set_target(ChatState, ChatState._apply_event)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from typing import TypedDict
 from zoneinfo import ZoneInfo
 
@@ -15,9 +15,17 @@ MAX_REACTORS_SHOWN = 3
 
 def zone(name: str) -> ZoneInfo | timezone:
     try:
-        return ZoneInfo(name) if name else timezone.utc
+        return ZoneInfo(name) if name else UTC
     except Exception:
-        return timezone.utc
+        return UTC
+
+
+def valid_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+        return True
+    except Exception:
+        return False
 
 
 def initials(name: str) -> str:
@@ -40,7 +48,7 @@ def short_time(dt, tz, lang: str, now: datetime | None = None) -> str:
     local = _local(dt, tz)
     if local is None:
         return ""
-    today = (now or datetime.now(timezone.utc)).astimezone(tz).date()
+    today = (now or datetime.now(UTC)).astimezone(tz).date()
     if local.date() == today:
         return local.strftime("%H:%M")
     if (today - local.date()).days == 1:
@@ -49,7 +57,7 @@ def short_time(dt, tz, lang: str, now: datetime | None = None) -> str:
 
 
 def day_label(local: datetime, lang: str, now: datetime | None = None) -> str:
-    today = (now or datetime.now(timezone.utc)).astimezone(local.tzinfo).date()
+    today = (now or datetime.now(UTC)).astimezone(local.tzinfo).date()
     if local.date() == today:
         return i18n.t(lang, "chat.today")
     if (today - local.date()).days == 1:
@@ -104,6 +112,29 @@ def message_item(m: dict, viewer_id: int, tz, lang: str) -> dict:
         "day_label": day_label(local, lang) if local else "",
         "edited": bool(m.get("edited_at")), "status": "sent",
         "reactions": reactions, "show_day": False, "new_divider": False,
+    }
+
+
+def chat_item_after_message(chat: dict, message: dict, unread: int, viewer_id: int, tz, lang: str) -> dict:
+    """The chat-list entry once `message` is its newest message (no query needed)."""
+    row = {
+        "id": chat["room_id"], "kind": chat["kind"], "name": chat["title"], "other_name": chat["title"],
+        "other_id": chat["other_id"], "lm_id": message["id"], "lm_kind": message["kind"],
+        "lm_text": message["text"], "lm_sender": message["sender_id"],
+        "lm_sender_name": message["sender_name"], "lm_at": message["created_at"], "unread": unread,
+        "last_seq": max(chat["last_seq"], message["seq"]),
+    }
+    return chat_item(row, viewer_id, tz, lang)
+
+
+def pending_item(body: str, client_id: str, viewer_id: int, room_id: int) -> dict:
+    """A message shown as "sending…" until the server confirms it is stored."""
+    return {
+        "id": 0, "seq": 0, "mine": True, "kind": "text", "text": body,
+        "segments": [{"kind": "text", "text": body, "href": ""}], "sender_id": viewer_id,
+        "sender_name": "", "initials": "", "client_id": client_id, "time": "", "day": "", "day_label": "",
+        "edited": False, "status": "sending", "reactions": [], "show_day": False, "new_divider": False,
+        "room_id": room_id,
     }
 
 

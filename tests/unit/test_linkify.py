@@ -1,0 +1,161 @@
+"""The safe linkifier: only http, https and mailto ever become links; the text is never lost."""
+
+from __future__ import annotations
+
+import pytest
+
+from corpchat.services.linkify import segments
+
+
+def links(text: str) -> list[tuple[str, str]]:
+    return [(s["text"], s["href"]) for s in segments(text) if s["kind"] == "link"]
+
+
+def joined(text: str) -> str:
+    return "".join(s["text"] for s in segments(text))
+
+
+def assert_safe(text: str) -> None:
+    parts = segments(text)
+    assert "".join(p["text"] for p in parts) == text  # nothing lost, nothing added
+    for p in parts:
+        assert p["kind"] in ("text", "link")
+        if p["kind"] == "link":
+            assert p["href"].startswith(("http://", "https://", "mailto:")), p
+        else:
+            assert p["href"] == ""
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("http://example.com", [("http://example.com", "http://example.com")]),
+    ("see https://example.com/a?b=1&c=2#x here",
+     [("https://example.com/a?b=1&c=2#x", "https://example.com/a?b=1&c=2#x")]),
+    ("HTTPS://EXAMPLE.COM/Path", [("HTTPS://EXAMPLE.COM/Path", "https://EXAMPLE.COM/Path")]),
+    ("MailTo:A@B.C", [("MailTo:A@B.C", "mailto:A@B.C")]),
+    ("www.example.org", [("www.example.org", "https://www.example.org")]),
+    ("Visit WWW.Example.org today", [("WWW.Example.org", "https://WWW.Example.org")]),
+    ("mail mailto:someone@example.com now", [("mailto:someone@example.com", "mailto:someone@example.com")]),
+    ("two: http://a.com and https://b.org/x",
+     [("http://a.com", "http://a.com"), ("https://b.org/x", "https://b.org/x")]),
+    ("кириллица https://пример.рф/путь тоже", [("https://пример.рф/путь", "https://пример.рф/путь")]),
+    ("http://localhost:8000/a/b", [("http://localhost:8000/a/b", "http://localhost:8000/a/b")]),
+])
+def test_links_are_recognised(text, expected):
+    assert links(text) == expected
+    assert_safe(text)
+
+
+@pytest.mark.parametrize("text, link, tail", [
+    ("Look at https://example.com.", "https://example.com", "."),
+    ("Look at https://example.com!", "https://example.com", "!"),
+    ("is it https://example.com?", "https://example.com", "?"),
+    ("https://example.com/a, then", "https://example.com/a", ","),
+    ("https://example.com/a;", "https://example.com/a", ";"),
+    ("https://example.com/a...", "https://example.com/a", "..."),
+    ("(see https://example.com)", "https://example.com", ")"),
+    ("(see https://en.wikipedia.org/wiki/Foo_(bar))", "https://en.wikipedia.org/wiki/Foo_(bar)", ")"),
+    ("[https://example.com]", "https://example.com", "]"),
+    ("{https://example.com}", "https://example.com", "}"),
+    ("www.example.org:", "www.example.org", ":"),
+    ("mailto:a@b.c.", "mailto:a@b.c", "."),
+])
+def test_trailing_punctuation_stays_text(text, link, tail):
+    parts = segments(text)
+    found = [p for p in parts if p["kind"] == "link"]
+    assert [p["text"] for p in found] == [link]
+    after = parts[parts.index(found[0]) + 1:]
+    assert "".join(p["text"] for p in after).startswith(tail)
+    assert_safe(text)
+
+
+def test_quotes_and_angle_brackets_end_links():
+    assert links('"http://a.com" <http://b.com> `http://c.com` \'http://d.com\'') == [
+        ("http://a.com", "http://a.com"), ("http://b.com", "http://b.com"),
+        ("http://c.com", "http://c.com"), ("http://d.com", "http://d.com")]
+    assert links('http://x.com/"onmouseover="alert(1)') == [("http://x.com/", "http://x.com/")]
+
+
+@pytest.mark.parametrize("text", [
+    "http://", "https://", "https://.", "http:///", "www.", "mailto:", "mailto:@x", "mailto:nobody",
+    "http:example.com", "ftp://example.com", "file:///etc/passwd", "xhttp://example.com",
+    "notwww.example.com", "just text", "", "   ",
+])
+def test_not_links(text):
+    assert links(text) == []
+    assert joined(text) == text
+
+
+def _case_variants(word: str) -> list[str]:
+    return [word, word.upper(), word.title(), "".join(c.upper() if i % 2 else c for i, c in enumerate(word)),
+            "".join(c if i % 2 else c.upper() for i, c in enumerate(word))]
+
+
+DANGEROUS = [f"{scheme}{rest}"
+             for base, rest in (("javascript:", "alert(document.cookie)"),
+                                ("data:", "text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="),
+                                ("vbscript:", "msgbox(1)"))
+             for scheme in _case_variants(base)]
+SPLIT = [
+    "java\tscript:alert(1)", "java\nscript:alert(1)", "java\rscript:alert(1)", "java script:alert(1)",
+    "java\x00script:alert(1)", "jav&#x09;ascript:alert(1)", "javascript&colon;alert(1)",
+    " javascript:alert(1)", "\x01javascript:alert(1)", "&#106;avascript:alert(1)", "%6Aavascript:alert(1)",
+    "java\u200bscript:alert(1)", "javascript\u00ad:alert(1)", "jAvA\tsCrIpT:alert(1)",
+    "data\t:text/html,<script>alert(1)</script>", "vb\nscript:msgbox(1)",
+    "javascript://%0aalert(1)", "javascript://example.com/%0Aalert(1)",
+    "<a href=\"javascript:alert(1)\">x</a>", "[x](javascript:alert(1))", "www.javascript:alert(1)",
+]
+
+
+@pytest.mark.parametrize("text", DANGEROUS + SPLIT)
+def test_dangerous_schemes_never_become_links(text):
+    assert_safe(text)
+    for variant in (text, f"click {text} now", f"({text})", f"{text}."):
+        assert_safe(variant)
+        for _, href in links(variant):
+            assert not href.lower().lstrip().startswith(("javascript", "data", "vbscript"))
+
+
+def test_a_link_after_a_dangerous_prefix_is_only_the_safe_part():
+    assert links("javascript://http://evil.example") == [("http://evil.example", "http://evil.example")]
+    assert joined("javascript://http://evil.example") == "javascript://http://evil.example"
+    assert links("javascript:alert(1)//https://x.org") == [("https://x.org", "https://x.org")]
+
+
+@pytest.mark.parametrize("text", [
+    "httpſ://evil.example",   # long s matches 's' case-insensitively
+    "mаilto:a@b.c",            # Cyrillic 'а'
+    "maılto:a@b.c",            # dotless i
+    "ＨＴＴＰ://example.com",   # fullwidth letters
+])
+def test_lookalike_schemes_are_not_links(text):
+    assert links(text) == []
+    assert joined(text) == text
+
+
+def test_mailto_cannot_smuggle_a_script():
+    for href in (h for _, h in links("mailto:javascript:alert(1)@x.org and mailto:a@b.c?subject=<x>")):
+        assert href.startswith("mailto:")
+    assert links("mailto:javascript:alert(1)") == []
+
+
+@pytest.mark.parametrize("junk", ["\x00", "\x07", "\x1b", "\x7f", "\u202e", "\u2066", "\u200b", "\ufeff"])
+def test_control_and_bidi_characters_end_a_link(junk):
+    text = f"http://example.com/{junk}evil"
+    assert links(text) == [("http://example.com/", "http://example.com/")]
+    assert joined(text) == text
+
+
+def test_plain_text_is_kept_whole_and_merged():
+    text = "a <b>bold</b> & 'quoted' \"text\" with no links"
+    assert segments(text) == [{"kind": "text", "text": text, "href": ""}]
+    parts = segments("x http:// y https://ok.org z")
+    assert [p["kind"] for p in parts] == ["text", "link", "text"]
+    assert parts[0]["text"] == "x http:// y "
+
+
+def test_long_inputs_are_handled():
+    big = "https://example.com/" + "a" * 20_000 + ")" * 5_000 + " " + "x" * 10_000
+    assert_safe(big)
+    assert len(links(big)) == 1
+    assert_safe("www." * 5_000)
+    assert_safe("mailto:" + "a" * 10_000 + "@" + "b" * 10_000)
