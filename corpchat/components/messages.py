@@ -7,6 +7,7 @@ import reflex as rx
 from corpchat.components.common import avatar, tr
 from corpchat.components.composer import composer, edit_box
 from corpchat.components.emoji_picker import emoji_picker
+from corpchat.components.in_view import in_view
 from corpchat.state.chat import ChatState
 
 QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏", "🔥", "🎉"]
@@ -143,8 +144,12 @@ def room_pane() -> rx.Component:
         rx.box(
             rx.vstack(
                 rx.cond(ChatState.has_older,
-                        rx.center(rx.button(tr("chat.load_older"), variant="soft", size="1",
-                                            on_click=ChatState.load_older, id="load-older"), width="100%")),
+                        in_view(rx.center(rx.button(tr("chat.load_older"), variant="soft", size="1",
+                                                    on_click=ChatState.load_older, id="load-older"),
+                                          width="100%"),
+                                on_change=ChatState.top_in_view, root_margin="200px 0px 0px 0px",
+                                # a new observer per page, so it fires again if still in view
+                                key=ChatState.oldest_seq)),
                 rx.foreach(ChatState.messages, message_row),
                 rx.foreach(ChatState.recent, message_row),
                 rx.cond(ChatState.has_newer,

@@ -52,6 +52,7 @@ class ChatState(AuthState):
     messages: list[views.MessageItem] = []
     recent: list[views.MessageItem] = []
     has_older: bool = False
+    oldest_seq: int = 0
     has_newer: bool = False
     editing_id: int = 0
     editing_text: str = ""
@@ -170,6 +171,7 @@ class ChatState(AuthState):
     def _rerender(self) -> None:
         """Render the whole window into `messages`; `recent` keeps only unsent messages."""
         items = [self._item(m) for m in self._window_raw]
+        self.oldest_seq = self._window_raw[0]["seq"] if self._window_raw else 0
         self.messages = views.lay_out(items, self._last_read_seq, self._user_id)
         self.recent = self._pending()
 
@@ -236,7 +238,16 @@ class ChatState(AuthState):
                 return
 
     @authed
+    async def top_in_view(self, visible: bool):
+        """Scrolling up to the top of the window loads the page before it."""
+        if visible is True and self.has_older:
+            await self._load_older()
+
+    @authed
     async def load_older(self):
+        await self._load_older()
+
+    async def _load_older(self) -> None:
         window = self._window_raw
         if not self.room_id or not window:
             return

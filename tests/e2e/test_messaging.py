@@ -184,3 +184,31 @@ def test_delete_chat_for_me_and_it_comes_back(new_page, shots):
     expect(_bubble(boris, "second message")).to_be_visible()
     expect(_bubble(boris, "first message")).to_have_count(0)  # history before the delete stays gone
     shots(boris, "chat-back")
+
+
+def test_history_opens_at_newest_and_pages_on_scroll_up(new_page, shots):
+    from corpchat.services import accounts, messages, rooms
+    from tests.e2e.helpers import PASSWORD, login
+
+    a, b = unique("ha"), unique("hb")
+    anna = accounts.register(a, PASSWORD)
+    boris = accounts.register(b, PASSWORD)
+    room = rooms.open_private(anna.user_id, boris.user_id)
+    for i in range(1, 131):
+        messages.send(anna.user_id if i % 2 else boris.user_id, room, f"history message #{i:03d}", f"seed-{a}-{i}")
+    page = new_page()
+    login(page, b)
+    page.locator(".chat-entry", has_text=a).click()
+    expect(page.locator(".msg-text", has_text="#130")).to_be_visible()
+    assert page.locator(".message").count() == 50
+    expect(page.locator(".msg-text", has_text="#080")).to_have_count(0)
+    shots(page, "newest-50")
+    for _ in range(4):  # scroll to the top: the page before loads by itself
+        if page.locator("#load-older").count():
+            page.locator("#load-older").scroll_into_view_if_needed()
+        page.wait_for_timeout(600)
+        if page.locator(".message").count() >= 130:
+            break
+    expect(page.locator(".msg-text", has_text="#001")).to_be_attached()
+    assert page.locator(".message").count() == 130
+    shots(page, "scrolled-to-first")
