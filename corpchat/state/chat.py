@@ -21,7 +21,7 @@ from corpchat import i18n
 from corpchat.realtime import hub, read_marks
 from corpchat.services import accounts, rooms
 from corpchat.services import messages as msg_service
-from corpchat.services.errors import Invalid, ServiceError
+from corpchat.services.errors import Invalid, NotFound, ServiceError
 from corpchat.state import views
 from corpchat.state.base import AuthState, authed
 
@@ -74,7 +74,10 @@ class ChatState(AuthState):
         await hub.connect(self._user_id, self.router.session.client_token)
         await self._reload_chats()
         if self.room_id:
-            await self._open(self.room_id)  # a reconnecting tab catches up here
+            try:
+                await self._open(self.room_id)  # a reconnecting tab catches up here
+            except ServiceError:
+                self._close()
         return rx.call_script("Intl.DateTimeFormat().resolvedOptions().timeZone",
                               callback=ChatState.set_timezone)
 
@@ -146,7 +149,7 @@ class ChatState(AuthState):
         row = await _call(rooms.chat_row, self._user_id, room_id)
         if row is None:  # not a member, or hidden (deleted for me and not written to since)
             self._close()
-            return
+            raise NotFound()
         page, more = await _call(msg_service.history, self._user_id, row["id"])
         item = views.chat_item(row, self._user_id, views.zone(self._tz), self.lang)
         if item["room_id"] != self.room_id:

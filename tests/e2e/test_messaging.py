@@ -3,6 +3,8 @@ reactions and unread counters appear live on the other side."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 from tests.e2e.helpers import register, unique
@@ -29,7 +31,8 @@ def _send(page, text: str) -> None:
 
 
 def _bubble(page, text: str):
-    return page.locator(".message", has=page.locator(".msg-text", has_text=text))
+    """The message whose text contains `text` (case-sensitive, unlike Playwright's has_text)."""
+    return page.locator(".message", has=page.locator(".msg-text", has_text=re.compile(re.escape(text))))
 
 
 def test_live_messaging_between_two_users_and_two_tabs(new_page, shots):
@@ -128,10 +131,10 @@ def test_stored_xss_renders_as_text(new_page, shots):
     _open_chat_with(sender, b)
     for payload in XSS:
         _send(sender, payload)
-        expect(_bubble(sender, payload[:12])).to_be_visible()
+        expect(_bubble(sender, payload)).to_be_visible()
     reader.locator(".chat-entry", has_text=a).click()
     for payload in XSS:
-        expect(reader.locator(".msg-text", has_text=payload[:12]).first).to_be_visible()
+        expect(_bubble(reader, payload)).to_be_visible()
     reader.wait_for_timeout(500)
     shots(reader, "xss-as-text")
     assert dialogs == []
