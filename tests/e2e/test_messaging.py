@@ -215,3 +215,21 @@ def test_history_opens_at_newest_and_pages_on_scroll_up(new_page, shots):
     expect(page.locator(".msg-text", has_text="#001")).to_be_attached()
     assert page.locator(".message").count() == 130
     shots(page, "scrolled-to-first")
+
+
+def test_phone_shows_one_pane_at_a_time(new_page, shots):
+    a, b = unique("pa"), unique("pb")
+    other = new_page()
+    register(other, b)
+    phone = new_page(viewport={"width": 375, "height": 740})
+    register(phone, a)
+    _open_chat_with(phone, b)
+    expect(phone.locator("#sidebar")).to_be_hidden()
+    _send(phone, "written on a phone")
+    expect(_bubble(phone, "on a phone")).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 375
+    shots(phone, "phone-chat")
+    phone.locator(".back-button").click()
+    expect(phone.locator("#sidebar")).to_be_visible()
+    expect(phone.locator(".chat-entry", has_text=b)).to_contain_text("written on a phone")
+    shots(phone, "phone-list")
