@@ -98,7 +98,7 @@ def bubble(m) -> rx.Component:
     body = rx.vstack(
         rx.cond(is_group & ~m["mine"], rx.text(m["sender_name"], size="1", weight="bold", color_scheme="blue")),
         rx.cond(
-            ChatState.editing_id == m["id"],
+            (ChatState.editing_id == m["id"]) & (m["id"] > 0),
             edit_box(m),
             rx.text(rx.foreach(m["segments"], _segment), size="2",
                     white_space="pre-wrap", word_break="break-word", class_name="msg-text"),

@@ -233,3 +233,34 @@ def test_phone_shows_one_pane_at_a_time(new_page, shots):
     expect(phone.locator("#sidebar")).to_be_visible()
     expect(phone.locator(".chat-entry", has_text=b)).to_contain_text("written on a phone")
     shots(phone, "phone-list")
+
+
+def test_failed_send_shows_retry_and_resend_stores_once(new_page, shots):
+    from sqlalchemy import text
+
+    from corpchat.db import engine
+
+    a, b = unique("fa"), unique("fb")
+    other = new_page()
+    register(other, b)
+    page = new_page()
+    register(page, a)
+    _open_chat_with(page, b)
+    with engine().begin() as conn:  # a database hiccup: the table is briefly unavailable
+        conn.execute(text("ALTER TABLE messages RENAME TO messages_away"))
+    try:
+        _send(page, "survives a hiccup")
+        expect(page.locator(".msg-retry")).to_be_visible()
+        shots(page, "send-failed")
+    finally:
+        with engine().begin() as conn:
+            conn.execute(text("ALTER TABLE messages_away RENAME TO messages"))
+    page.locator(".msg-retry").click()
+    expect(page.locator(".msg-retry")).to_have_count(0)
+    expect(_bubble(page, "survives a hiccup")).to_have_count(1)
+    other.locator(".chat-entry", has_text=a).click()
+    expect(_bubble(other, "survives a hiccup")).to_have_count(1)
+    with engine().connect() as conn:
+        stored = conn.execute(text("SELECT count(*) FROM messages WHERE text = 'survives a hiccup'")).scalar()
+    assert stored == 1
+    shots(page, "resent")
