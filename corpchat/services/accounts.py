@@ -128,10 +128,6 @@ def decode_token(token) -> tuple[int, int]:
     return user_id, version
 
 
-def current_version(user_id: int) -> int | None:
-    with db.session() as s:
-        return s.exec(select(User.session_version).where(User.id == user_id)).scalar_one_or_none()
-
 
 def verify_token(token) -> Identity:
     """The identity behind a token that has not been revoked."""

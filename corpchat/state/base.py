@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
+import hmac
 import inspect
 import time
 from http.cookies import SimpleCookie
@@ -45,6 +47,9 @@ class AuthState(I18nState):
     _user_id: int = 0
     _session_version: int = 0
     _verified_at: float = 0.0
+    # sha256 of the cookie the guard accepted: the tab token alone is not a login
+    # (it travels in the WebSocket URL and so ends up in proxy logs).
+    _cookie_digest: str = ""
     me_login: str = ""
     signed_out: bool = False
 
@@ -57,19 +62,31 @@ class AuthState(I18nState):
         morsel = jar.get(settings.cookie_name)
         return morsel.value if morsel else ""
 
+    def _cookie_fingerprint(self) -> str:
+        token = self._cookie_token()
+        return hashlib.sha256(token.encode()).hexdigest() if token else ""
+
     def _forget_user(self) -> None:
         self._user_id = 0
         self._session_version = 0
+        self._cookie_digest = ""
         self.me_login = ""
 
     async def _session_user(self) -> int:
         """The logged-in user's id, or NotAuthenticated."""
         if not self._user_id:
             raise NotAuthenticated()
+        # router.headers belong to the socket that sent this event.
+        if not self._cookie_digest or not hmac.compare_digest(self._cookie_fingerprint(), self._cookie_digest):
+            self._forget_user()
+            raise NotAuthenticated()
         now = time.monotonic()
         if now - self._verified_at > REVERIFY_SECONDS:
-            version = await asyncio.to_thread(accounts.current_version, self._user_id)
-            if version != self._session_version:
+            try:  # revoked, expired or re-signed since the guard accepted it
+                identity = await asyncio.to_thread(accounts.verify_token, self._cookie_token())
+            except ServiceError:
+                identity = None
+            if identity is None or identity.user_id != self._user_id:
                 self._forget_user()
                 self.signed_out = True
                 raise NotAuthenticated()
@@ -84,6 +101,7 @@ class AuthState(I18nState):
             return False
         self._user_id, self._session_version = identity.user_id, identity.session_version
         self._verified_at = time.monotonic()
+        self._cookie_digest = self._cookie_fingerprint()
         self.me_login = identity.login
         self.signed_out = False
         return True

@@ -343,6 +343,8 @@ class ChatState(AuthState):
 
     @authed
     async def start_edit(self, message_id: int):
+        if type(message_id) is not int:
+            raise Invalid("err.not_editable")
         target = self._own_text(message_id)
         if target is None:
             raise Invalid("err.not_editable")

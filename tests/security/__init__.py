@@ -1,0 +1,1 @@
+"""Security tests: raw WebSocket / HTTP attacks on a real production-mode app."""
