@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from tests.support import ARTIFACTS
 
 CHROMIUM = "/usr/bin/chromium"
+# Live updates arrive in milliseconds; the margin is for a loaded CI machine, not for the app.
+expect.set_options(timeout=15_000)
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
