@@ -10,34 +10,10 @@ from sqlalchemy import func, select
 
 from corpchat import db
 from corpchat.config import settings
-from corpchat.models import BlockedUser, Message, MessageReaction, Participant, Room, User
+from corpchat.models import Message, MessageReaction, Participant, Room
 from corpchat.services import accounts, messages, rooms
 from corpchat.services.errors import Forbidden, Invalid, NotFound
-
-
-def make_user(login: str) -> int:
-    with db.session() as s:
-        user = User(login=login, password_hash="x")
-        s.add(user)
-        s.flush()
-        return user.id
-
-
-def make_group(owner: int, *members: int, admins: tuple[int, ...] = (), name: str = "team") -> int:
-    """There is no group service yet: the room and its participants directly."""
-    with db.session() as s:
-        room = Room(kind="group", name=name, created_by=owner)
-        s.add(room)
-        s.flush()
-        s.add(Participant(room_id=room.id, user_id=owner, role="owner"))
-        for uid in members:
-            s.add(Participant(room_id=room.id, user_id=uid, role="admin" if uid in admins else "member"))
-        return room.id
-
-
-def block(blocker: int, blocked: int) -> None:
-    with db.session() as s:
-        s.add(BlockedUser(blocker_id=blocker, blocked_id=blocked))
+from tests.factories import block, make_group, make_user  # noqa: E402
 
 
 def cid() -> str:

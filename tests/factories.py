@@ -1,0 +1,30 @@
+"""Rows for tests and benchmarks, written directly (there is no group or block service yet)."""
+
+from __future__ import annotations
+
+from corpchat import db
+from corpchat.models import BlockedUser, Participant, Room, User
+
+
+def make_user(login: str) -> int:
+    with db.session() as s:
+        user = User(login=login, password_hash="x")
+        s.add(user)
+        s.flush()
+        return user.id
+
+
+def make_group(owner: int, *members: int, admins: tuple[int, ...] = (), name: str = "team") -> int:
+    with db.session() as s:
+        room = Room(kind="group", name=name, created_by=owner)
+        s.add(room)
+        s.flush()
+        s.add(Participant(room_id=room.id, user_id=owner, role="owner"))
+        for uid in members:
+            s.add(Participant(room_id=room.id, user_id=uid, role="admin" if uid in admins else "member"))
+        return room.id
+
+
+def block(blocker: int, blocked: int) -> None:
+    with db.session() as s:
+        s.add(BlockedUser(blocker_id=blocker, blocked_id=blocked))
