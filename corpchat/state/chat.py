@@ -60,7 +60,10 @@ class ChatState(AuthState):
     _tz: str = "UTC"
     _last_read_seq: int = 0
     # The committed service dicts behind the window, oldest first.
-    _window_raw: list[dict] = []
+    _window_raw: tuple = ()
+    _settled: tuple = ()  # = messages
+    _chats: tuple = ()  # = chats
+    _tail: tuple = ()  # = recent
     _needs_reload: bool = False
 
     # ----- page lifecycle -------------------------------------------------
@@ -82,12 +85,14 @@ class ChatState(AuthState):
                               callback=ChatState.set_timezone)
 
     def _clear_view(self) -> None:
-        self.chats, self.people = [], []
+        self._set_chats(())
+        self.people = []
         self._close()
 
     def _close(self) -> None:
         self.room_id, self.room_title, self.room_kind = 0, "", ""
-        self.messages, self.recent, self._window_raw = [], [], []
+        self._window_raw = ()
+        self._publish(settled=(), tail=())
         self.editing_id, self.editing_text = 0, ""
 
     @authed
@@ -109,10 +114,14 @@ class ChatState(AuthState):
         self._rerender()
 
     # ----- sidebar --------------------------------------------------------
+    def _set_chats(self, items) -> None:
+        self._chats = tuple(items)
+        self.chats = list(self._chats)
+
     async def _reload_chats(self) -> None:
         rows = await _call(rooms.chat_list, self._user_id)
         tz = views.zone(self._tz)
-        self.chats = [views.chat_item(r, self._user_id, tz, self.lang) for r in rows]
+        self._set_chats([views.chat_item(r, self._user_id, tz, self.lang) for r in rows])
 
     @authed
     async def show_tab(self, tab: str | list[str]):
@@ -153,45 +162,58 @@ class ChatState(AuthState):
         page, more = await _call(msg_service.history, self._user_id, row["id"])
         item = views.chat_item(row, self._user_id, views.zone(self._tz), self.lang)
         if item["room_id"] != self.room_id:
-            self.recent = []  # pending messages belong to the room they were written in
+            self._publish(tail=())  # pending messages belong to the room they were written in
         self.room_id, self.room_kind = item["room_id"], item["kind"]
         self.room_title, self.room_initials = item["title"], item["initials"]
         self._last_read_seq = int(row.get("last_read_seq") or 0)
         self.has_older, self.has_newer = more, False
         self.editing_id, self.editing_text = 0, ""
-        self._window_raw = page
+        self._window_raw = tuple(page)
         self._rerender()
         if page:
             await self._mark_read(page[-1]["seq"])
 
     # ----- the window -----------------------------------------------------
-    def _pending(self) -> list[dict]:
-        return [m for m in self.recent if m["status"] != "sent"]
+    # Backend tuples mirror the public lists: reading a tuple does not wrap every
+    # item in a change-tracking proxy, which dominated the cost of a push.
+    def _publish(self, settled: tuple | None = None, tail: tuple | None = None) -> None:
+        if settled is not None:
+            self._settled = settled
+            self.messages = list(settled)
+            self.oldest_seq = self._window_raw[0]["seq"] if self._window_raw else 0
+        if tail is not None:
+            self._tail = tail
+            self.recent = list(tail)
+
+    def _pending(self) -> tuple:
+        return tuple(m for m in self._tail if m["status"] != "sent")
 
     def _item(self, raw: dict) -> dict:
         return views.message_item(raw, self._user_id, views.zone(self._tz), self.lang)
 
     def _rerender(self) -> None:
         """Render the whole window into `messages`; `recent` keeps only unsent messages."""
-        items = [self._item(m) for m in self._window_raw]
-        self.oldest_seq = self._window_raw[0]["seq"] if self._window_raw else 0
-        self.messages = views.lay_out(items, self._last_read_seq, self._user_id)
-        self.recent = self._pending()
+        items = views.lay_out([self._item(m) for m in self._window_raw], self._last_read_seq, self._user_id)
+        self._publish(settled=tuple(items), tail=self._pending())
 
     def _append(self, raw: dict) -> None:
         """A committed message after everything in the window: re-send only `recent`."""
-        self._window_raw = self._window_raw + [raw]
-        if len(self._window_raw) > LIVE_WINDOW:
-            self._window_raw = self._window_raw[-LIVE_WINDOW:]
+        window = self._window_raw + (raw,)
+        if len(window) > LIVE_WINDOW:
+            window = window[-LIVE_WINDOW:]
             self.has_older = True
-        settled = [m for m in self.recent if m["status"] == "sent"]
-        if len(settled) >= RECENT_MAX:
-            self._rerender()
-            return
+        self._window_raw = window
         item = self._item(raw)
-        previous = settled[-1] if settled else (self.messages[-1] if self.messages else None)
+        committed = tuple(m for m in self._tail if m["status"] == "sent")
+        previous = committed[-1] if committed else (self._settled[-1] if self._settled else None)
         item["show_day"] = previous is None or previous["day"] != item["day"]
-        self.recent = settled + [item] + self._pending()
+        if len(committed) >= RECENT_MAX:  # fold the tail into the settled part, formatting nothing again
+            settled = (self._settled + committed)[-(LIVE_WINDOW - 1):]
+            if settled and not settled[0]["show_day"]:
+                settled = ({**settled[0], "show_day": True},) + settled[1:]
+            self._publish(settled=settled, tail=(item,) + self._pending())
+        else:
+            self._publish(tail=committed + (item,) + self._pending())
 
     def _insert(self, raw: dict) -> None:
         """Put a committed message of the open room in place (idempotent by id)."""
@@ -203,28 +225,28 @@ class ChatState(AuthState):
         elif not window or raw["seq"] > window[-1]["seq"]:
             self._append(raw)
         else:
-            self._window_raw = sorted(window + [raw], key=lambda m: m["seq"])
+            self._window_raw = tuple(sorted(window + (raw,), key=lambda m: m["seq"]))
             self._rerender()
 
     def _replace(self, raw: dict) -> None:
         if not any(m["id"] == raw["id"] for m in self._window_raw):
             return
-        self._window_raw = [raw if m["id"] == raw["id"] else m for m in self._window_raw]
-        for name in ("recent", "messages"):
-            items = getattr(self, name)
+        self._window_raw = tuple(raw if m["id"] == raw["id"] else m for m in self._window_raw)
+        for part in ("tail", "settled"):
+            items = self._tail if part == "tail" else self._settled
             for i, old in enumerate(items):
                 if old["id"] == raw["id"] and old["status"] == "sent":
                     new = {**self._item(raw), "show_day": old["show_day"], "new_divider": old["new_divider"]}
-                    setattr(self, name, items[:i] + [new] + items[i + 1:])
+                    self._publish(**{part: items[:i] + (new,) + items[i + 1:]})
                     return
 
     def _drop(self, message_id: int) -> None:
         if any(m["id"] == message_id for m in self._window_raw):
-            self._window_raw = [m for m in self._window_raw if m["id"] != message_id]
+            self._window_raw = tuple(m for m in self._window_raw if m["id"] != message_id)
             self._rerender()
 
-    def _all_items(self) -> list[dict]:
-        return list(self.messages) + list(self.recent)
+    def _all_items(self) -> tuple:
+        return self._settled + self._tail
 
     async def _mark_read(self, seq: int) -> None:
         await _call(rooms.mark_read, self._user_id, self.room_id, seq)
@@ -233,11 +255,11 @@ class ChatState(AuthState):
                     skip_token=self.router.session.client_token)
 
     def _set_unread(self, room_id: int, n: int) -> None:
-        chats = list(self.chats)
+        chats = list(self._chats)
         for i, c in enumerate(chats):
             if c["room_id"] == room_id and c["unread"] != n:
                 chats[i] = {**c, "unread": n, "unread_label": views.unread_label(n)}
-                self.chats = chats
+                self._set_chats(chats)
                 return
 
     @authed
@@ -255,12 +277,12 @@ class ChatState(AuthState):
         if not self.room_id or not window:
             return
         page, more = await _call(msg_service.history, self._user_id, self.room_id, window[0]["seq"])
-        combined = page + window
+        combined = list(page) + list(window)
         if len(combined) > MAX_WINDOW:
             combined = combined[:MAX_WINDOW]
             self.has_newer = True
         self.has_older = more
-        self._window_raw = combined
+        self._window_raw = tuple(combined)
         self._rerender()
 
     @authed
@@ -276,14 +298,14 @@ class ChatState(AuthState):
         body, client_id = form_data.get("text"), form_data.get("client_id") or uuid.uuid4().hex
         body = msg_service.check_text(body)  # refuse empty/too long before showing "sending…"
         msg_service.check_client_id(client_id)
-        self.recent = self.recent + [views.pending_item(body, client_id, self._user_id, self.room_id)]
+        self._publish(tail=self._tail + (views.pending_item(body, client_id, self._user_id, self.room_id),))
         yield
         async for update in self._deliver(self.room_id, body, client_id):
             yield update
 
     @authed
     async def retry(self, client_id: str):
-        failed = [m for m in self.recent if m["client_id"] == client_id and m["status"] == "failed"]
+        failed = [m for m in self._tail if m["client_id"] == client_id and m["status"] == "failed"]
         if not isinstance(client_id, str) or not failed:
             raise Invalid()
         self._set_status(client_id, "sending")
@@ -292,11 +314,11 @@ class ChatState(AuthState):
             yield update
 
     def _set_status(self, client_id: str, status: str) -> None:
-        self.recent = [{**m, "status": status} if m["client_id"] == client_id and m["status"] != "sent"
-                       else m for m in self.recent]
+        self._publish(tail=tuple({**m, "status": status} if m["client_id"] == client_id and m["status"] != "sent"
+                                 else m for m in self._tail))
 
     def _unpend(self, client_id: str) -> None:
-        self.recent = [m for m in self.recent if m["client_id"] != client_id or m["status"] == "sent"]
+        self._publish(tail=tuple(m for m in self._tail if m["client_id"] != client_id or m["status"] == "sent"))
 
     async def _deliver(self, room_id: int, body: str, client_id: str):
         try:
@@ -323,7 +345,7 @@ class ChatState(AuthState):
 
     def _bump_chat(self, message: dict) -> None:
         room_id = message["room_id"]
-        existing = next((c for c in self.chats if c["room_id"] == room_id), None)
+        existing = next((c for c in self._chats if c["room_id"] == room_id), None)
         if existing is None:
             self._needs_reload = True
             return
@@ -332,8 +354,8 @@ class ChatState(AuthState):
         unread = 0 if (mine or room_id == self.room_id) else existing["unread"] + (1 if new else 0)
         item = views.chat_item_after_message(existing, message, unread, self._user_id,
                                              views.zone(self._tz), self.lang)
-        others = [c for c in self.chats if c["room_id"] != room_id]
-        self.chats = [item] + others if new else [item if c["room_id"] == room_id else c for c in self.chats]
+        others = [c for c in self._chats if c["room_id"] != room_id]
+        self._set_chats([item] + others if new else [item if c["room_id"] == room_id else c for c in self._chats])
 
     # ----- edit / delete / react ------------------------------------------
     def _own_text(self, message_id=None) -> dict | None:
@@ -381,7 +403,7 @@ class ChatState(AuthState):
     def _changed(self, message: dict) -> None:
         """An edit or a reaction: the bubble, and the chat preview if it is the last message."""
         self._replace(message)
-        chat = next((c for c in self.chats if c["room_id"] == message["room_id"]), None)
+        chat = next((c for c in self._chats if c["room_id"] == message["room_id"]), None)
         if chat is not None and chat["last_seq"] == message["seq"]:
             self._bump_chat(message)
 
@@ -402,7 +424,7 @@ class ChatState(AuthState):
     async def _remove_message(self, gone: dict) -> None:
         if gone["room_id"] == self.room_id:
             self._drop(gone["id"])
-        chat = next((c for c in self.chats if c["room_id"] == gone["room_id"]), None)
+        chat = next((c for c in self._chats if c["room_id"] == gone["room_id"]), None)
         # The preview (it was the last message) or the unread count may have changed.
         if chat is not None and (chat["last_seq"] <= gone["seq"] or chat["unread"]):
             await self._refresh_chat_row(gone["room_id"])
@@ -410,10 +432,10 @@ class ChatState(AuthState):
     async def _refresh_chat_row(self, room_id: int) -> None:
         row = await _call(rooms.chat_row, self._user_id, room_id)
         if row is None:
-            self.chats = [c for c in self.chats if c["room_id"] != room_id]
+            self._set_chats([c for c in self._chats if c["room_id"] != room_id])
             return
         item = views.chat_item(row, self._user_id, views.zone(self._tz), self.lang)
-        self.chats = [item if c["room_id"] == room_id else c for c in self.chats]
+        self._set_chats([item if c["room_id"] == room_id else c for c in self._chats])
 
     @authed
     async def react(self, message_id: int, emoji: str):
@@ -429,7 +451,7 @@ class ChatState(AuthState):
         room_id = self.room_id
         await _call(rooms.delete_chat_for_me, self._user_id, room_id)
         self._close()
-        self.chats = [c for c in self.chats if c["room_id"] != room_id]
+        self._set_chats([c for c in self._chats if c["room_id"] != room_id])
         hub.fan_out([self._user_id], _room_event("chat_hidden", room_id),
                     skip_token=self.router.session.client_token)
 
@@ -453,7 +475,7 @@ class ChatState(AuthState):
         elif kind == "read":
             self._set_unread(room_id, 0)
         elif kind == "chat_hidden":
-            self.chats = [c for c in self.chats if c["room_id"] != room_id]
+            self._set_chats([c for c in self._chats if c["room_id"] != room_id])
             if self.room_id == room_id:
                 self._close()
 

@@ -91,27 +91,48 @@ def chat_item(row: dict, viewer_id: int, tz, lang: str) -> dict:
     }
 
 
-def message_item(m: dict, viewer_id: int, tz, lang: str) -> dict:
-    """A message bubble, without the layout flags that depend on neighbours."""
-    local = _local(m["created_at"], tz)
-    reactions = [
-        {
-            "emoji": r["emoji"], "count": len(r["user_ids"]), "mine": viewer_id in r["user_ids"],
-            "title": ", ".join(r["names"]),
-            "initials": [initials(n) for n in r["names"][:MAX_REACTORS_SHOWN]],
+_BASE_CACHE: dict[tuple, dict] = {}
+_BASE_CACHE_MAX = 4096
+
+
+def _base_item(m: dict, tz, lang: str) -> dict:
+    """The viewer-independent part of a bubble, formatted once for all tabs that show it."""
+    reactions = tuple((r["emoji"], tuple(r["user_ids"]), tuple(r["names"])) for r in m.get("reactions", []))
+    key = (m["id"], m["seq"], m["text"], m.get("edited_at"), m["sender_name"], reactions, str(tz), lang)
+    item = _BASE_CACHE.get(key)
+    if item is None:
+        local = _local(m["created_at"], tz)
+        item = {
+            "id": m["id"], "seq": m["seq"], "kind": m["kind"],
+            "text": m["text"], "segments": segments(m["text"]),
+            "sender_id": m["sender_id"], "sender_name": m["sender_name"],
+            "initials": initials(m["sender_name"]), "client_id": m.get("client_id", ""),
+            "time": local.strftime("%H:%M") if local else "",
+            "day": local.strftime("%Y-%m-%d") if local else "",
+            "day_label": day_label(local, lang) if local else "",
+            "edited": bool(m.get("edited_at")), "status": "sent",
+            "reactions": [
+                {"emoji": e, "count": len(uids), "title": ", ".join(names),
+                 "initials": [initials(n) for n in names[:MAX_REACTORS_SHOWN]], "user_ids": uids}
+                for e, uids, names in reactions
+            ],
         }
-        for r in m.get("reactions", [])
-    ]
+        if len(_BASE_CACHE) >= _BASE_CACHE_MAX:
+            _BASE_CACHE.clear()
+        _BASE_CACHE[key] = item
+    return item
+
+
+def message_item(m: dict, viewer_id: int, tz, lang: str) -> dict:
+    """A message bubble for one viewer, without the layout flags that depend on neighbours."""
+    base = _base_item(m, tz, lang)
     return {
-        "id": m["id"], "seq": m["seq"], "mine": m["sender_id"] == viewer_id, "kind": m["kind"],
-        "text": m["text"], "segments": segments(m["text"]),
-        "sender_id": m["sender_id"], "sender_name": m["sender_name"],
-        "initials": initials(m["sender_name"]), "client_id": m.get("client_id", ""),
-        "time": local.strftime("%H:%M") if local else "",
-        "day": local.strftime("%Y-%m-%d") if local else "",
-        "day_label": day_label(local, lang) if local else "",
-        "edited": bool(m.get("edited_at")), "status": "sent",
-        "reactions": reactions, "show_day": False, "new_divider": False,
+        **base, "mine": base["sender_id"] == viewer_id, "show_day": False, "new_divider": False,
+        "reactions": [
+            {"emoji": r["emoji"], "count": r["count"], "mine": viewer_id in r["user_ids"], "title": r["title"],
+             "initials": r["initials"]}
+            for r in base["reactions"]
+        ],
     }
 
 
