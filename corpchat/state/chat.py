@@ -17,7 +17,6 @@ import uuid
 
 import reflex as rx
 
-from corpchat import i18n
 from corpchat.realtime import hub, read_marks
 from corpchat.services import accounts, rooms
 from corpchat.services import messages as msg_service
@@ -103,15 +102,6 @@ class ChatState(AuthState):
             self._tz = tz
             await self._reload_chats()
             self._rerender()
-
-    @authed
-    async def set_language(self, lang: str):
-        if not isinstance(lang, str) or lang not in i18n.LANGUAGES:
-            raise Invalid()
-        await _call(accounts.set_locale, self._user_id, lang)
-        self._use_language(lang)
-        await self._reload_chats()
-        self._rerender()
 
     # ----- sidebar --------------------------------------------------------
     def _set_chats(self, items) -> None:

@@ -239,7 +239,6 @@ PUBLIC_ANONYMOUS = {(PublicPageState, "choose_language"), (PublicPageState, "loa
 HANDLERS: dict[tuple[type, str], dict[str, str]] = {
     (ChatState, "load_chat_page"): {},
     (ChatState, "set_timezone"): {"tz": "tz"},
-    (ChatState, "set_language"): {"lang": "lang"},
     (ChatState, "show_tab"): {"tab": "tab"},
     (ChatState, "search_people"): {"query": "query"},
     (ChatState, "open_user"): {"user_id": "user"},

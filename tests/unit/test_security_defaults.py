@@ -43,7 +43,7 @@ def test_every_handler_authenticates():
                 continue
             assert hasattr(handler.fn, "__wrapped__"), f"{cls.__name__}.{name} is not @authed"
         assert not [n for n in cls.event_handlers if n.startswith("set_") and n not in
-                    ("set_timezone", "set_language")], "unexpected setter handlers"
+                    ("set_timezone",)], "unexpected setter handlers"
 
 
 def test_user_id_is_backend_only():
