@@ -14,7 +14,9 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
-@pytest.fixture(scope="session")
+# Module scope: sync Playwright keeps an event loop on the main thread while it runs,
+# which the asyncio tests (security/) cannot share.
+@pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
