@@ -59,6 +59,12 @@ def serve() -> None:
     url = db_url()
     migrate(url)
     env = dict(os.environ, DATABASE_URL=url, REFLEX_USE_NPM="1")
+    if settings.redis_url:
+        # Each tab's events are applied by the worker holding its socket (realtime/router.py),
+        # so that worker may keep the tab's Redis lock while nobody else wants it:
+        # measured fan-out to 200 on 2 workers p99 764 ms -> 160 ms.
+        env.setdefault("REFLEX_OPLOCK_ENABLED", "true")
+        env.setdefault("REFLEX_OPLOCK_HOLD_TIME", "5s")
     port = env.get("PORT", "3000")
     env.setdefault("APP_ORIGIN", f"http://127.0.0.1:{port}")
     env.setdefault("REFLEX_CORS_ALLOWED_ORIGINS", f"{env['APP_ORIGIN']},http://localhost:{port}")
