@@ -197,7 +197,10 @@ class ChatState(AuthState):
         committed = tuple(m for m in self._tail if m["status"] == "sent")
         previous = committed[-1] if committed else (self._settled[-1] if self._settled else None)
         item["show_day"] = previous is None or previous["day"] != item["day"]
-        if len(committed) >= RECENT_MAX:  # fold the tail into the settled part, formatting nothing again
+        # Fold the tail into the settled part (formatting nothing again) at a per-user point
+        # between RECENT_MAX/2 and RECENT_MAX: the members of a busy group then re-send their
+        # big `messages` list at different messages instead of all at the same one.
+        if len(committed) >= RECENT_MAX - self._user_id % (RECENT_MAX // 2 + 1):
             settled = (self._settled + committed)[-(LIVE_WINDOW - 1):]
             if settled and not settled[0]["show_day"]:
                 settled = ({**settled[0], "show_day": True},) + settled[1:]
@@ -210,10 +213,10 @@ class ChatState(AuthState):
         if self.has_newer:
             return  # reading old history; "jump to latest" reloads
         window = self._window_raw
-        if any(m["id"] == raw["id"] for m in window):
+        if not window or raw["seq"] > window[-1]["seq"]:
+            self._append(raw)  # seq is unique in a room: a message after the window is not in it
+        elif any(m["id"] == raw["id"] for m in window):
             self._replace(raw)
-        elif not window or raw["seq"] > window[-1]["seq"]:
-            self._append(raw)
         else:
             self._window_raw = tuple(sorted(window + (raw,), key=lambda m: m["seq"]))
             self._rerender()
