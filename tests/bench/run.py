@@ -43,19 +43,20 @@ FOREIGN_CPU_WARN = 15.0  # % of the machine used by processes that are not this 
 
 
 def _cpu(bench: common.Bench) -> tuple[float, float]:
-    """(CPU seconds the machine spent busy, CPU seconds of this bench: its process tree,
-    finished children included, and the PostgreSQL backends serving its database)."""
+    """(CPU seconds the machine spent busy in processes, CPU seconds of this bench: its process
+    tree, finished children included, the PostgreSQL backends serving its database and Redis)."""
     import psutil
 
     t = psutil.cpu_times()
-    busy = t.user + t.nice + t.system + getattr(t, "irq", 0) + getattr(t, "softirq", 0)
+    busy = t.user + t.nice + t.system
     me = psutil.Process()
     c = me.cpu_times()
     ours = c.user + c.system + c.children_user + c.children_system
     procs = me.children(recursive=True)
     db = bench.db_url.rsplit("/", 1)[-1]
     for p in psutil.process_iter(["name", "cmdline"]):
-        if (p.info["name"] or "").startswith("postgres") and any(db in x for x in (p.info["cmdline"] or [])):
+        name = p.info["name"] or ""
+        if (name.startswith("postgres") and any(db in x for x in (p.info["cmdline"] or []))) or name == "redis-server":
             procs.append(p)
     for p in procs:
         try:
