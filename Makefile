@@ -10,6 +10,8 @@ PORT ?= 3000
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export REFLEX_USE_NPM := 1
 export PORT
+# WORKERS > 1 needs REFLEX_REDIS_URL (workers reach each other's tabs through Redis);
+# corpchat.cli serve refuses to start several workers without it.
 export GRANIAN_WORKERS := $(WORKERS)
 
 .PHONY: setup run test bench browser clean
