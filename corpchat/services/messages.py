@@ -17,10 +17,10 @@ from sqlalchemy.exc import IntegrityError
 
 from corpchat import db
 from corpchat.config import settings
-from corpchat.models import Message, MessageReaction, Participant, Room, User
+from corpchat.models import Message, MessageReaction, User
 from corpchat.services import validate
 from corpchat.services.access import access_message, access_room, is_blocked_between, member_ids
-from corpchat.services.errors import Forbidden, Invalid
+from corpchat.services.errors import Forbidden, Invalid, NotFound
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -46,8 +46,9 @@ def check_client_id(value) -> str:
     return value
 
 
-def _ensure_may_write(s, actor_id: int, room: Room) -> None:
-    """In a private chat, a block in either direction stops every message."""
+def _ensure_may_write(s, actor_id: int, room) -> None:
+    """In a private chat, a block in either direction stops every message (room: a Room or a row
+    with `kind` and `private_key`)."""
     if room.kind == "private":
         other = [int(x) for x in room.private_key.split(":") if int(x) != actor_id]
         if other and is_blocked_between(s, actor_id, other[0]):
@@ -118,30 +119,52 @@ def send(actor_id: int, room_id, body, client_id) -> tuple[dict, list[int], bool
         return _send(actor_id, room_id, body, client_id)
 
 
+_SEND_CHECK = text("""
+SELECT r.kind, r.private_key, u.login, u.real_name, u.avatar_id,
+       (SELECT m.id FROM messages m WHERE m.sender_id = :actor AND m.client_id = :cid) AS existing_id
+FROM rooms r
+JOIN participants p ON p.room_id = r.id AND p.user_id = :actor
+JOIN users u ON u.id = :actor
+WHERE r.id = :room""")
+# The room's row lock is taken by this UPDATE and held to the commit: seq = last_seq + 1 in order.
+_SEND_INSERT = text("""
+WITH r AS (
+    UPDATE rooms SET last_seq = last_seq + 1, last_message_at = :now WHERE id = :room
+    RETURNING id, last_seq)
+INSERT INTO messages (room_id, seq, sender_id, kind, text, client_id, created_at)
+SELECT r.id, r.last_seq, :actor, 'text', :body, :cid, :now FROM r
+RETURNING id, seq""")
+_SEND_AFTER = text("""
+WITH upd AS (
+    UPDATE participants
+    SET hidden = false, last_read_seq = CASE WHEN user_id = :actor THEN :seq ELSE last_read_seq END
+    WHERE room_id = :room AND (hidden OR user_id = :actor)
+    RETURNING 1)
+SELECT array_agg(user_id ORDER BY user_id) FROM participants WHERE room_id = :room""")
+
+
 def _send(actor_id: int, room_id, body: str, client_id: str) -> tuple[dict, list[int], bool]:
+    room_id = validate.ident(room_id)
     with db.session() as s:
-        room, _ = access_room(s, actor_id, room_id, lock=True)
-        existing = s.exec(select(Message).where(Message.sender_id == actor_id,
-                                                Message.client_id == client_id)).scalars().first()
-        if existing is not None:
-            if existing.room_id != room.id:
+        params = {"actor": actor_id, "room": room_id, "cid": client_id}
+        row = s.exec(_SEND_CHECK, params=params).first()
+        if row is None:
+            raise NotFound()
+        if row.existing_id is not None:
+            existing = s.get(Message, row.existing_id)
+            if existing.room_id != room_id:
                 raise Invalid()
             return _views(s, [existing])[0], [], False
-        _ensure_may_write(s, actor_id, room)
+        _ensure_may_write(s, actor_id, row)
         now = datetime.now(UTC)
-        seq = room.last_seq + 1
-        s.exec(update(Room).where(Room.id == room.id).values(last_seq=seq, last_message_at=now))
-        message = Message(room_id=room.id, seq=seq, sender_id=actor_id, kind="text", text=body,
-                          client_id=client_id, created_at=now)
-        s.add(message)
-        s.exec(update(Participant).where(Participant.room_id == room.id, Participant.hidden)
-               .values(hidden=False))
-        s.exec(update(Participant)
-               .where(Participant.room_id == room.id, Participant.user_id == actor_id)
-               .values(last_read_seq=seq))
-        s.flush()
-        view = _views(s, [message])[0]
-        return view, member_ids(s, room.id), True
+        inserted = s.exec(_SEND_INSERT, params={**params, "body": body, "now": now}).one()
+        members = s.exec(_SEND_AFTER, params={"actor": actor_id, "room": room_id, "seq": inserted.seq}).scalar_one()
+        view = {
+            "id": inserted.id, "room_id": room_id, "seq": inserted.seq, "kind": "text", "text": body,
+            "sender_id": actor_id, "sender_name": row.real_name or row.login, "sender_avatar": row.avatar_id,
+            "client_id": client_id, "created_at": now, "edited_at": None, "reactions": [],
+        }
+        return view, list(members or []), True
 
 
 def _visible(actor_id: int, cleared_seq: int):
