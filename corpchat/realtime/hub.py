@@ -98,10 +98,6 @@ async def connect(user_id: int, token: str) -> None:
         _routing(_app())  # this worker now holds a tab: listen for pushes routed to it
 
 
-async def disconnect(user_id: int, token: str) -> None:
-    await registry().remove(user_id, token)
-
-
 async def _is_connected(app, token: str) -> bool:
     return await app.event_namespace._token_manager.is_token_connected(token)
 
