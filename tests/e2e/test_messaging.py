@@ -21,6 +21,8 @@ XSS = [
 def _open_chat_with(page, login: str) -> None:
     page.click("text=People")
     page.fill("#people-search", login)
+    # wait for the debounced search to replace the full list, so the click lands on a settled row
+    expect(page.locator(".person-entry")).to_have_count(1)
     page.locator(".person-entry", has_text=login).click()
     expect(page.locator("#room-title")).to_have_text(login)
 
