@@ -8,9 +8,15 @@ from corpchat.components.common import avatar, tr
 from corpchat.components.composer import composer, edit_box
 from corpchat.components.emoji_picker import emoji_picker
 from corpchat.components.in_view import in_view
+from corpchat.realtime.live import CHUNKS, chunk_var
 from corpchat.state.chat import ChatState
 
 QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏", "🔥", "🎉"]
+
+
+def _mine(m):
+    """Bubbles are shared by all viewers; whose they are is decided here, per tab."""
+    return m["sender_id"] == ChatState.my_id
 
 
 def header() -> rx.Component:
@@ -42,7 +48,7 @@ def _reaction_chip(m, r) -> rx.Component:
         rx.text.span(r["count"], class_name="reaction-count"),
         rx.hstack(rx.foreach(r["initials"],
                              lambda i: rx.avatar(fallback=i, size="1", radius="full")), spacing="0"),
-        size="1", radius="full", variant=rx.cond(r["mine"], "solid", "soft"),
+        size="1", radius="full", variant=rx.cond(r["user_ids"].contains(ChatState.my_id), "solid", "soft"),
         on_click=ChatState.react(m["id"], r["emoji"]), title=r["title"], class_name="reaction",
     )
 
@@ -69,11 +75,11 @@ def _actions(m) -> rx.Component:
     return rx.menu.root(
         rx.menu.trigger(rx.icon_button(rx.icon("ellipsis"), size="1", variant="ghost", class_name="msg-menu")),
         rx.menu.content(
-            rx.cond(m["mine"] & (m["kind"] == "text"),
+            rx.cond(_mine(m) & (m["kind"] == "text"),
                     rx.menu.item(tr("chat.edit"), on_click=ChatState.start_edit(m["id"]), class_name="do-edit")),
             rx.menu.item(tr("chat.delete_for_me"), on_click=ChatState.delete_for_me(m["id"]),
                          class_name="do-delete-me"),
-            rx.cond(m["mine"],
+            rx.cond(_mine(m),
                     rx.menu.item(tr("chat.delete_for_all"), color="red",
                                  on_click=ChatState.delete_for_all(m["id"]), class_name="do-delete-all")),
         ),
@@ -93,47 +99,78 @@ def _status(m) -> rx.Component:
     )
 
 
+def _text(m) -> rx.Component:
+    return rx.text(rx.foreach(m["segments"], _segment), size="2",
+                   white_space="pre-wrap", word_break="break-word", class_name="msg-text")
+
+
 def bubble(m) -> rx.Component:
     is_group = ChatState.room_kind == "group"
+    mine = _mine(m)
     body = rx.vstack(
-        rx.cond(is_group & ~m["mine"], rx.text(m["sender_name"], size="1", weight="bold", color_scheme="blue")),
-        rx.cond(
-            (ChatState.editing_id == m["id"]) & (m["id"] > 0),
-            edit_box(m),
-            rx.text(rx.foreach(m["segments"], _segment), size="2",
-                    white_space="pre-wrap", word_break="break-word", class_name="msg-text"),
-        ),
+        rx.cond(is_group & ~mine, rx.text(m["sender_name"], size="1", weight="bold", color_scheme="blue")),
+        rx.cond(ChatState.editing_id == m["id"], edit_box(m), _text(m)),
         rx.hstack(
             rx.cond(m["edited"], rx.text(tr("chat.edited"), size="1", color_scheme="gray", class_name="edited")),
             rx.text(m["time"], size="1", color_scheme="gray"),
-            _status(m),
             spacing="1", justify="end", width="100%",
         ),
         rx.cond(m["reactions"].length() > 0,
                 rx.hstack(rx.foreach(m["reactions"], lambda r: _reaction_chip(m, r)),
                           spacing="1", wrap="wrap")),
         spacing="1", padding="6px 10px", border_radius="12px", max_width="min(560px, 80%)",
-        background=rx.cond(m["mine"], "var(--accent-a4)", "var(--gray-a3)"),
+        background=rx.cond(mine, "var(--accent-a4)", "var(--gray-a3)"),
     )
     return rx.hstack(
-        rx.cond(is_group & ~m["mine"], avatar(m["initials"], "2")),
+        rx.cond(is_group & ~mine, avatar(m["initials"], "2")),
         body,
-        rx.cond(m["status"] == "sent", rx.hstack(_reaction_menu(m), _actions(m), spacing="0",
-                                                 class_name="msg-actions")),
-        direction=rx.cond(m["mine"], "row-reverse", "row"),
+        rx.hstack(_reaction_menu(m), _actions(m), spacing="0", class_name="msg-actions"),
+        direction=rx.cond(mine, "row-reverse", "row"),
         width="100%", align="end", spacing="2",
         class_name="message", data_id=m["id"], data_seq=m["seq"],
     )
 
 
-def message_row(m) -> rx.Component:
+def pending_bubble(m) -> rx.Component:
+    """One of my messages not stored yet: "sending…", or "not sent" with Retry."""
+    return rx.hstack(
+        rx.vstack(_text(m), rx.hstack(_status(m), justify="end", width="100%"),
+                  spacing="1", padding="6px 10px", border_radius="12px", max_width="min(560px, 80%)",
+                  background="var(--accent-a3)"),
+        direction="row-reverse", width="100%", align="end", spacing="2",
+        class_name="message pending", data_id=0,
+    )
+
+
+def message_row(m, show_day, new_divider=False) -> rx.Component:
     return rx.fragment(
-        rx.cond(m["show_day"], rx.center(rx.badge(m["day_label"], variant="soft", radius="full"),
-                                         width="100%", class_name="day-separator")),
-        rx.cond(m["new_divider"], rx.hstack(
+        rx.cond(show_day, rx.center(rx.badge(m["day_label"], variant="soft", radius="full"),
+                                    width="100%", class_name="day-separator")),
+        rx.cond(new_divider, rx.hstack(
             rx.separator(flex="1"), rx.text(tr("chat.new_messages"), size="1", color="var(--accent-11)"),
             rx.separator(flex="1"), align="center", width="100%", class_name="new-divider")),
         bubble(m),
+    )
+
+
+def _settled_row(m) -> rx.Component:
+    return message_row(m, ChatState.day_seqs.contains(m["seq"]), m["seq"] == ChatState.divider_seq)
+
+
+def _live_chunk(i: int) -> rx.Component:
+    return rx.foreach(
+        getattr(ChatState, chunk_var(i)),
+        lambda m: rx.cond((m["seq"] > ChatState.settled_seq) & ~ChatState.hidden_ids.contains(m["id"]),
+                          message_row(m, m["show_day"])),
+    )
+
+
+def live_messages() -> rx.Component:
+    """The room's newest messages as broadcast to every viewer (see realtime.live), in seq order."""
+    return rx.cond(
+        (ChatState.live_room == ChatState.room_id) & ~ChatState.has_newer,
+        rx.foreach(ChatState.live_order,
+                   lambda k: rx.match(k, *[(i, _live_chunk(i)) for i in range(CHUNKS)], rx.fragment())),
     )
 
 
@@ -150,8 +187,9 @@ def room_pane() -> rx.Component:
                                 on_change=ChatState.top_in_view, root_margin="200px 0px 0px 0px",
                                 # a new observer per page, so it fires again if still in view
                                 key=ChatState.oldest_seq)),
-                rx.foreach(ChatState.messages, message_row),
-                rx.foreach(ChatState.recent, message_row),
+                rx.foreach(ChatState.messages, _settled_row),
+                live_messages(),
+                rx.foreach(ChatState.pending, pending_bubble),
                 rx.cond(ChatState.has_newer,
                         rx.center(rx.button("↓", on_click=ChatState.jump_to_latest, id="jump-latest"),
                                   width="100%")),

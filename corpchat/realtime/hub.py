@@ -16,6 +16,7 @@ from typing import Any
 import reflex as rx
 
 from corpchat.config import settings
+from corpchat.realtime import live
 from corpchat.realtime import registry as _registry
 from corpchat.realtime import router as _router
 
@@ -23,6 +24,12 @@ log = logging.getLogger(__name__)
 
 PUSH_CONCURRENCY = 64
 GC_THRESHOLD0 = 20_000
+# A new message reaches the open chat at once through the room broadcast (`live`);
+# the rest (chat list preview, unread counter, read mark) may wait and be coalesced:
+# a busy group then costs each tab one state change per delay, not one per message.
+VIEWER_DELAY = 1.0  # the tab shows the message's chat
+OTHER_DELAY = 0.25  # the message moves a chat in the tab's list
+LAZY = frozenset({"message"})
 
 _registry_instance = None
 _router_instance: _router.Router | None = None
@@ -63,6 +70,7 @@ def set_target(state_cls: type, apply: Callable[[Any, dict], Awaitable[None] | N
     """The state class that receives events, and how it applies one."""
     global _target
     _target = (state_cls, apply)
+    live.configure(state_cls.get_full_name())
 
 
 def _app():
@@ -87,8 +95,45 @@ def _routing(app):
 
 
 def _on_routed(app, batch: list[tuple[int, str, list[dict]]]) -> None:
+    # The room broadcast of another worker's message reaches this worker's viewers here.
+    changed: dict[int, dict] = {}
+    gone: dict[int, dict] = {}
+    for _user_id, token, events in batch:
+        for e in events:
+            if e.get("type") in ("message", "message_updated") and live.viewing(token) == e.get("room_id"):
+                changed[e["message"]["id"]] = e["message"]
+            elif e.get("type") == "message_deleted" and live.viewing(token) == e.get("room_id"):
+                gone[e["id"]] = e
     for user_id, token, events in batch:
         _post(app, user_id, token, events)
+    if changed or gone:
+        _spawn(_publish_routed(list(changed.values()), list(gone.values())))
+
+
+async def _publish_routed(changed: list[dict], gone: list[dict]) -> None:
+    for message in sorted(changed, key=lambda m: m["seq"]):
+        await publish(message)
+    for e in gone:
+        await live.unpublish(e["room_id"], e["seq"], e["id"])
+
+
+def _spawn(coro) -> None:
+    task = asyncio.get_running_loop().create_task(coro)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def publish(message: dict) -> None:
+    """A committed new or changed message: show it in every tab of this worker that has its chat open."""
+    lagging = await live.publish(message)
+    if lagging:
+        app = _app()
+        for user_id, token in lagging:
+            _post(app, user_id, token, [{"type": "fold", "room_id": message["room_id"]}])
+
+
+async def unpublish(room_id: int, seq: int, message_id: int) -> None:
+    await live.unpublish(room_id, seq, message_id)
 
 
 async def connect(user_id: int, token: str) -> None:
@@ -112,13 +157,15 @@ class _Mailbox:
     overtook each other on the way do not look like a gap to the tab.
     """
 
-    __slots__ = ("user_id", "events", "waiters", "task")
+    __slots__ = ("user_id", "events", "waiters", "task", "due", "wake")
 
     def __init__(self, user_id: int):
         self.user_id = user_id
         self.events: list[dict] = []
         self.waiters: list[asyncio.Future] = []
         self.task: asyncio.Task | None = None
+        self.due = 0.0  # loop time at which the queued events are applied
+        self.wake = asyncio.Event()
 
 
 _mailboxes: dict[tuple[int, str], _Mailbox] = {}  # (user, tab token)
@@ -179,8 +226,17 @@ async def _apply(app, user_id: int, token: str, events: list[dict]) -> None:
 
 
 async def _drain(app, token: str, box: _Mailbox) -> None:
+    loop = asyncio.get_running_loop()
     try:
         while box.events:
+            wait = box.due - loop.time()
+            if wait > 0:
+                box.wake.clear()
+                try:
+                    await asyncio.wait_for(box.wake.wait(), wait)
+                except TimeoutError:
+                    pass
+                continue
             async with _sem():
                 events, box.events = box.events, []
                 waiters, box.waiters = box.waiters, []
@@ -198,6 +254,13 @@ async def _drain(app, token: str, box: _Mailbox) -> None:
             del _mailboxes[(box.user_id, token)]
 
 
+def _delay(token: str, events: list[dict]) -> float:
+    if any(e.get("type") not in LAZY for e in events):
+        return 0.0
+    viewing = live.viewing(token)
+    return VIEWER_DELAY if all(e.get("room_id") == viewing for e in events) else OTHER_DELAY
+
+
 def _post(app, user_id: int, token: str, events: list[dict]) -> asyncio.Future:
     """Queue events for a tab; the future resolves once they have been applied."""
     box = _mailboxes.get((user_id, token))
@@ -205,6 +268,10 @@ def _post(app, user_id: int, token: str, events: list[dict]) -> asyncio.Future:
         box = _mailboxes[(user_id, token)] = _Mailbox(user_id)
     loop = asyncio.get_running_loop()
     done = loop.create_future()
+    due = loop.time() + _delay(token, events)
+    if not box.events or due < box.due:
+        box.due = due
+        box.wake.set()
     box.events.extend(events)
     box.waiters.append(done)
     if box.task is None:
@@ -240,9 +307,7 @@ async def deliver(user_events: dict[int, list[dict]], skip_token: str | None = N
 
 def deliver_soon(user_events: dict[int, list[dict]], skip_token: str | None = None) -> None:
     """Fire-and-forget delivery, so the sender's own acknowledgement is not delayed."""
-    task = asyncio.get_running_loop().create_task(deliver(user_events, skip_token))
-    _background.add(task)
-    task.add_done_callback(_background.discard)
+    _spawn(deliver(user_events, skip_token))
 
 
 def fan_out(user_ids: Iterable[int], event: dict, skip_token: str | None = None) -> None:

@@ -4,10 +4,15 @@ Thin by design: each handler authenticates (`@authed`), calls a service in a
 worker thread, copies the result into small view vars, then hands the
 service's committed change to `realtime.hub` for the other tabs.
 
-Reflex re-sends a whole variable when it changes, so the window is split:
-`messages` (settled, re-sent rarely) and `recent` (the newest few plus
-messages being sent). A live message only re-sends `recent`; every
-RECENT_MAX messages `recent` is folded into `messages`.
+The open room's window has three parts on the page:
+- `messages`: the tab's settled window, up to `settled_seq` (shared,
+  read-only bubble dicts from views.message_item);
+- `live0..7`: the room's newest messages, broadcast by realtime.live to every
+  tab of a worker that shows the room; the server never sets them per tab.
+  The page shows the live ones after `settled_seq` that I did not delete for me;
+- `pending`: my messages still being sent (or failed, with Retry).
+Every FOLD_LAG messages (or when the ring cannot serve it) a tab folds the
+live messages into its settled window ("fold").
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import uuid
 
 import reflex as rx
 
-from corpchat.realtime import hub, read_marks
+from corpchat.realtime import hub, live, read_marks
 from corpchat.services import accounts, rooms
 from corpchat.services import messages as msg_service
 from corpchat.services.errors import Invalid, NotFound, ServiceError
@@ -26,7 +31,7 @@ from corpchat.state.base import AuthState, authed
 
 MAX_WINDOW = 300  # messages held at most after scrolling back (older pages drop the newest)
 LIVE_WINDOW = 100  # messages held while following the newest ones
-RECENT_MAX = 12
+HIDDEN_MAX = 200
 
 
 def _room_event(kind: str, room_id: int, **data) -> dict:
@@ -48,8 +53,24 @@ class ChatState(AuthState):
     room_title: str = ""
     room_initials: str = ""
     room_kind: str = ""
+    my_id: int = 0
     messages: list[views.MessageItem] = []
-    recent: list[views.MessageItem] = []
+    settled_seq: int = 0
+    day_seqs: list[int] = []
+    divider_seq: int = 0
+    hidden_ids: list[int] = []  # live messages I deleted for me
+    pending: list[views.MessageItem] = []
+    # Set only by realtime.live's broadcasts (see the module docstring); one per ring chunk.
+    live0: list[views.MessageItem] = []
+    live1: list[views.MessageItem] = []
+    live2: list[views.MessageItem] = []
+    live3: list[views.MessageItem] = []
+    live4: list[views.MessageItem] = []
+    live5: list[views.MessageItem] = []
+    live6: list[views.MessageItem] = []
+    live7: list[views.MessageItem] = []
+    live_order: list[int] = []
+    live_room: int = 0
     has_older: bool = False
     oldest_seq: int = 0
     has_newer: bool = False
@@ -57,41 +78,47 @@ class ChatState(AuthState):
     editing_text: str = ""
 
     _tz: str = "UTC"
-    _last_read_seq: int = 0
-    # The committed service dicts behind the window, oldest first.
-    _window_raw: tuple = ()
+    # Backend tuples mirror the public lists: reading a tuple does not wrap every
+    # item in a change-tracking proxy, which dominated the cost of a push.
     _settled: tuple = ()  # = messages
     _chats: tuple = ()  # = chats
-    _tail: tuple = ()  # = recent
+    _pending: tuple = ()  # = pending
     _needs_reload: bool = False
 
     # ----- page lifecycle -------------------------------------------------
     async def load_chat_page(self):
         """on_load of the app shell (also after every reconnect): the guard, then fresh data."""
         if not await self._login_from_cookie():
-            self._clear_view()
+            await self._clear_view()
             return rx.redirect("/login")
+        self.my_id = self._user_id
         locale = await _call(accounts.get_locale, self._user_id)
         self._use_language(locale or self._browser_language())
-        await hub.connect(self._user_id, self.router.session.client_token)
+        await hub.connect(self._user_id, self._tab())
         await self._reload_chats()
         if self.room_id:
             try:
                 await self._open(self.room_id)  # a reconnecting tab catches up here
             except ServiceError:
-                self._close()
+                await self._close()
         return rx.call_script("Intl.DateTimeFormat().resolvedOptions().timeZone",
                               callback=ChatState.set_timezone)
 
-    def _clear_view(self) -> None:
+    def _tab(self) -> str:
+        return self.router.session.client_token
+
+    async def _clear_view(self) -> None:
         self._set_chats(())
         self.people = []
-        self._close()
+        self.my_id = 0
+        await self._close()
 
-    def _close(self) -> None:
+    async def _close(self) -> None:
+        await live.leave(self._tab())
         self.room_id, self.room_title, self.room_kind = 0, "", ""
-        self._window_raw = ()
-        self._publish(settled=(), tail=())
+        self._set_settled(())
+        self._set_pending(())
+        self.hidden_ids, self.divider_seq = [], 0
         self.editing_id, self.editing_text = 0, ""
 
     @authed
@@ -101,7 +128,8 @@ class ChatState(AuthState):
         if tz != self._tz and views.valid_zone(tz):
             self._tz = tz
             await self._reload_chats()
-            self._rerender()
+            if self.room_id:
+                await self._open(self.room_id)  # bubbles in the new zone, from that zone's ring
 
     # ----- sidebar --------------------------------------------------------
     def _set_chats(self, items) -> None:
@@ -142,110 +170,91 @@ class ChatState(AuthState):
 
     @authed
     async def close_room(self):
-        self._close()
+        await self._close()
 
     async def _open(self, room_id) -> None:
         row = await _call(rooms.chat_row, self._user_id, room_id)
         if row is None:  # not a member, or hidden (deleted for me and not written to since)
-            self._close()
+            await self._close()
             raise NotFound()
+        # Join the room's broadcast BEFORE reading the history: see live.join.
+        await live.join(self._tab(), self._user_id, row["id"], self._tz, self.lang)
         page, more = await _call(msg_service.history, self._user_id, row["id"])
         item = views.chat_item(row, self._user_id, views.zone(self._tz), self.lang)
         if item["room_id"] != self.room_id:
-            self._publish(tail=())  # pending messages belong to the room they were written in
+            self._set_pending(())  # pending messages belong to the room they were written in
         self.room_id, self.room_kind = item["room_id"], item["kind"]
         self.room_title, self.room_initials = item["title"], item["initials"]
-        self._last_read_seq = int(row.get("last_read_seq") or 0)
         self.has_older, self.has_newer = more, False
         self.editing_id, self.editing_text = 0, ""
-        self._window_raw = tuple(page)
-        self._rerender()
+        self.hidden_ids = []
+        settled = tuple(self._item(m) for m in page)
+        self._set_settled(settled)
+        self.divider_seq = views.first_unread(settled, int(row.get("last_read_seq") or 0), self._user_id)
+        live.seeded(self._tab(), self.settled_seq, settled[-1]["day"] if settled else "")
         if page:
             await self._mark_read(page[-1]["seq"])
 
     # ----- the window -----------------------------------------------------
-    # Backend tuples mirror the public lists: reading a tuple does not wrap every
-    # item in a change-tracking proxy, which dominated the cost of a push.
-    def _publish(self, settled: tuple | None = None, tail: tuple | None = None) -> None:
-        if settled is not None:
-            self._settled = settled
-            self.messages = list(settled)
-            self.oldest_seq = self._window_raw[0]["seq"] if self._window_raw else 0
-        if tail is not None:
-            self._tail = tail
-            self.recent = list(tail)
+    def _set_settled(self, settled: tuple) -> None:
+        self._settled = settled
+        self.messages = list(settled)
+        self.day_seqs = views.day_starts(settled)
+        self.oldest_seq = settled[0]["seq"] if settled else 0
+        if not self.has_newer:
+            self.settled_seq = settled[-1]["seq"] if settled else 0
 
-    def _pending(self) -> tuple:
-        return tuple(m for m in self._tail if m["status"] != "sent")
+    def _set_pending(self, pending: tuple) -> None:
+        self._pending = pending
+        self.pending = list(pending)
 
     def _item(self, raw: dict) -> dict:
-        return views.message_item(raw, self._user_id, views.zone(self._tz), self.lang)
+        return views.message_item(raw, views.zone(self._tz), self.lang)
 
-    def _rerender(self) -> None:
-        """Render the whole window into `messages`; `recent` keeps only unsent messages."""
-        items = views.lay_out([self._item(m) for m in self._window_raw], self._last_read_seq, self._user_id)
-        self._publish(settled=tuple(items), tail=self._pending())
+    def _live_items(self) -> list[dict]:
+        """The live messages this tab shows (after its settled window, not deleted for me)."""
+        ring = live.ring_of(self._tab())
+        if ring is None or ring.room_id != self.room_id or self.has_newer:
+            return []
+        hidden = set(self.hidden_ids)
+        return [m for m in ring.items() if m["seq"] > self.settled_seq and m["id"] not in hidden]
 
-    def _append(self, raw: dict) -> None:
-        """A committed message after everything in the window: re-send only `recent`."""
-        window = self._window_raw + (raw,)
-        if len(window) > LIVE_WINDOW:
-            window = window[-LIVE_WINDOW:]
-            self.has_older = True
-        self._window_raw = window
-        item = self._item(raw)
-        committed = tuple(m for m in self._tail if m["status"] == "sent")
-        previous = committed[-1] if committed else (self._settled[-1] if self._settled else None)
-        item["show_day"] = previous is None or previous["day"] != item["day"]
-        # Fold the tail into the settled part (formatting nothing again) at a per-user point
-        # between RECENT_MAX/2 and RECENT_MAX: the members of a busy group then re-send their
-        # big `messages` list at different messages instead of all at the same one.
-        if len(committed) >= RECENT_MAX - self._user_id % (RECENT_MAX // 2 + 1):
-            settled = (self._settled + committed)[-(LIVE_WINDOW - 1):]
-            if settled and not settled[0]["show_day"]:
-                settled = ({**settled[0], "show_day": True},) + settled[1:]
-            self._publish(settled=settled, tail=(item,) + self._pending())
-        else:
-            self._publish(tail=committed + (item,) + self._pending())
-
-    def _insert(self, raw: dict) -> None:
-        """Put a committed message of the open room in place (idempotent by id)."""
-        if self.has_newer:
-            return  # reading old history; "jump to latest" reloads
-        window = self._window_raw
-        if not window or raw["seq"] > window[-1]["seq"]:
-            self._append(raw)  # seq is unique in a room: a message after the window is not in it
-        elif any(m["id"] == raw["id"] for m in window):
-            self._replace(raw)
-        else:
-            self._window_raw = tuple(sorted(window + (raw,), key=lambda m: m["seq"]))
-            self._rerender()
+    async def _fold(self) -> None:
+        """Move the live messages into the settled window (from the ring, or the database)."""
+        if not self.room_id or self.has_newer:
+            return
+        items = live.items_after(self._tab(), self.settled_seq)
+        if items is None:
+            items = [self._item(m) for m in await _call(msg_service.after, self._user_id, self.room_id,
+                                                        self.settled_seq)]
+        hidden = set(self.hidden_ids)
+        items = [m for m in items if m["id"] not in hidden]
+        if items:
+            settled = self._settled + tuple(items)
+            if len(settled) > LIVE_WINDOW:
+                settled = settled[-LIVE_WINDOW:]
+                self.has_older = True
+            self._set_settled(settled)
+            self.hidden_ids = []  # they were all at or before the new settled_seq
+        live.folded(self._tab(), self.settled_seq)
 
     def _replace(self, raw: dict) -> None:
-        if not any(m["id"] == raw["id"] for m in self._window_raw):
-            return
-        self._window_raw = tuple(raw if m["id"] == raw["id"] else m for m in self._window_raw)
-        for part in ("tail", "settled"):
-            items = self._tail if part == "tail" else self._settled
-            for i, old in enumerate(items):
-                if old["id"] == raw["id"] and old["status"] == "sent":
-                    new = {**self._item(raw), "show_day": old["show_day"], "new_divider": old["new_divider"]}
-                    self._publish(**{part: items[:i] + (new,) + items[i + 1:]})
-                    return
+        """An edited or reacted-to message of the settled window gets its new bubble."""
+        for i, old in enumerate(self._settled):
+            if old["id"] == raw["id"]:
+                self._set_settled(self._settled[:i] + (self._item(raw),) + self._settled[i + 1:])
+                return
 
     def _drop(self, message_id: int) -> None:
-        if any(m["id"] == message_id for m in self._window_raw):
-            self._window_raw = tuple(m for m in self._window_raw if m["id"] != message_id)
-            self._rerender()
-
-    def _all_items(self) -> tuple:
-        return self._settled + self._tail
+        if any(m["id"] == message_id for m in self._settled):
+            self._set_settled(tuple(m for m in self._settled if m["id"] != message_id))
+        elif message_id not in self.hidden_ids:
+            self.hidden_ids = (self.hidden_ids + [message_id])[-HIDDEN_MAX:]
 
     async def _mark_read(self, seq: int) -> None:
         await _call(rooms.mark_read, self._user_id, self.room_id, seq)
         self._set_unread(self.room_id, 0)
-        hub.fan_out([self._user_id], _room_event("read", self.room_id, seq=seq),
-                    skip_token=self.router.session.client_token)
+        hub.fan_out([self._user_id], _room_event("read", self.room_id, seq=seq), skip_token=self._tab())
 
     def _set_unread(self, room_id: int, n: int) -> None:
         chats = list(self._chats)
@@ -266,17 +275,16 @@ class ChatState(AuthState):
         await self._load_older()
 
     async def _load_older(self) -> None:
-        window = self._window_raw
-        if not self.room_id or not window:
+        if not self.room_id or not self._settled:
             return
-        page, more = await _call(msg_service.history, self._user_id, self.room_id, window[0]["seq"])
-        combined = list(page) + list(window)
+        await self._fold()  # the live part joins the window before it can be cut from the bottom
+        page, more = await _call(msg_service.history, self._user_id, self.room_id, self._settled[0]["seq"])
+        combined = tuple(self._item(m) for m in page) + self._settled
         if len(combined) > MAX_WINDOW:
             combined = combined[:MAX_WINDOW]
-            self.has_newer = True
+            self.has_newer = True  # the newest messages are cut off: the live part is hidden too
         self.has_older = more
-        self._window_raw = tuple(combined)
-        self._rerender()
+        self._set_settled(combined)
 
     @authed
     async def jump_to_latest(self):
@@ -291,14 +299,14 @@ class ChatState(AuthState):
         body, client_id = form_data.get("text"), form_data.get("client_id") or uuid.uuid4().hex
         body = msg_service.check_text(body)  # refuse empty/too long before showing "sending…"
         msg_service.check_client_id(client_id)
-        self._publish(tail=self._tail + (views.pending_item(body, client_id, self._user_id, self.room_id),))
+        self._set_pending(self._pending + (views.pending_item(body, client_id, self._user_id, self.room_id),))
         yield
         async for update in self._deliver(self.room_id, body, client_id):
             yield update
 
     @authed
     async def retry(self, client_id: str):
-        failed = [m for m in self._tail if m["client_id"] == client_id and m["status"] == "failed"]
+        failed = [m for m in self._pending if m["client_id"] == client_id and m["status"] == "failed"]
         if not isinstance(client_id, str) or not failed:
             raise Invalid()
         self._set_status(client_id, "sending")
@@ -307,11 +315,11 @@ class ChatState(AuthState):
             yield update
 
     def _set_status(self, client_id: str, status: str) -> None:
-        self._publish(tail=tuple({**m, "status": status} if m["client_id"] == client_id and m["status"] != "sent"
-                                 else m for m in self._tail))
+        self._set_pending(tuple({**m, "status": status} if m["client_id"] == client_id else m
+                                for m in self._pending))
 
     def _unpend(self, client_id: str) -> None:
-        self._publish(tail=tuple(m for m in self._tail if m["client_id"] != client_id or m["status"] == "sent"))
+        self._set_pending(tuple(m for m in self._pending if m["client_id"] != client_id))
 
     async def _deliver(self, room_id: int, body: str, client_id: str):
         try:
@@ -325,15 +333,18 @@ class ChatState(AuthState):
             self._set_status(client_id, "failed")
             yield rx.toast.error(self._t("err.send_failed"))
             return
+        # "sending…" goes first (its own frame), then the broadcast shows the stored message
+        # to every viewer, this tab included: never two copies of it on the page.
         self._unpend(client_id)
-        self._apply_message(message)
+        yield
+        await hub.publish(message)
+        await self._apply_message(message)
         if created:
-            hub.fan_out(recipients, _room_event("message", room_id, message=message),
-                        skip_token=self.router.session.client_token)
+            hub.fan_out(recipients, _room_event("message", room_id, message=message), skip_token=self._tab())
 
-    def _apply_message(self, message: dict) -> None:
-        if message["room_id"] == self.room_id:
-            self._insert(message)
+    async def _apply_message(self, message: dict) -> None:
+        if message["room_id"] == self.room_id and live.items_after(self._tab(), self.settled_seq) is None:
+            await self._fold()  # the broadcast cannot show it (no ring here, or the ring missed some): read it in
         self._bump_chat(message)
 
     def _bump_chat(self, message: dict) -> None:
@@ -352,7 +363,8 @@ class ChatState(AuthState):
 
     # ----- edit / delete / react ------------------------------------------
     def _own_text(self, message_id=None) -> dict | None:
-        own = [m for m in self._all_items() if m["mine"] and m["kind"] == "text" and m["status"] == "sent"
+        own = [m for m in self._settled + tuple(self._live_items())
+               if m["sender_id"] == self._user_id and m["kind"] == "text"
                and (message_id is None or m["id"] == message_id)]
         return own[-1] if own else None
 
@@ -389,9 +401,10 @@ class ChatState(AuthState):
         message, recipients = await _call(msg_service.edit, self._user_id, self.editing_id,
                                           form_data.get("text"))
         self.editing_id, self.editing_text = 0, ""
+        await hub.publish(message)
         self._changed(message)
         hub.fan_out(recipients, _room_event("message_updated", message["room_id"], message=message),
-                    skip_token=self.router.session.client_token)
+                    skip_token=self._tab())
 
     def _changed(self, message: dict) -> None:
         """An edit or a reaction: the bubble, and the chat preview if it is the last message."""
@@ -404,15 +417,14 @@ class ChatState(AuthState):
     async def delete_for_me(self, message_id: int):
         gone = await _call(msg_service.delete_for_me, self._user_id, message_id)
         await self._remove_message(gone)
-        hub.fan_out([self._user_id], {"type": "message_deleted", **gone},
-                    skip_token=self.router.session.client_token)
+        hub.fan_out([self._user_id], {"type": "message_deleted", **gone}, skip_token=self._tab())
 
     @authed
     async def delete_for_all(self, message_id: int):
         gone, recipients = await _call(msg_service.delete_for_everyone, self._user_id, message_id)
+        await hub.unpublish(gone["room_id"], gone["seq"], gone["id"])
         await self._remove_message(gone)
-        hub.fan_out(recipients, {"type": "message_deleted", **gone},
-                    skip_token=self.router.session.client_token)
+        hub.fan_out(recipients, {"type": "message_deleted", **gone}, skip_token=self._tab())
 
     async def _remove_message(self, gone: dict) -> None:
         if gone["room_id"] == self.room_id:
@@ -433,9 +445,10 @@ class ChatState(AuthState):
     @authed
     async def react(self, message_id: int, emoji: str):
         message, recipients = await _call(msg_service.toggle_reaction, self._user_id, message_id, emoji)
+        await hub.publish(message)
         self._changed(message)
         hub.fan_out(recipients, _room_event("message_updated", message["room_id"], message=message),
-                    skip_token=self.router.session.client_token)
+                    skip_token=self._tab())
 
     @authed
     async def delete_chat(self):
@@ -443,10 +456,9 @@ class ChatState(AuthState):
             raise Invalid()
         room_id = self.room_id
         await _call(rooms.delete_chat_for_me, self._user_id, room_id)
-        self._close()
+        await self._close()
         self._set_chats([c for c in self._chats if c["room_id"] != room_id])
-        hub.fan_out([self._user_id], _room_event("chat_hidden", room_id),
-                    skip_token=self.router.session.client_token)
+        hub.fan_out([self._user_id], _room_event("chat_hidden", room_id), skip_token=self._tab())
 
     # ----- pushed from other tabs (never callable by a client) -----------
     async def _apply_event(self, event: dict) -> None:
@@ -455,12 +467,15 @@ class ChatState(AuthState):
         kind = event["type"]
         if kind == "signed_out":
             self._forget_user()
-            self._clear_view()
+            await self._clear_view()
             self.signed_out = True
             return
         room_id = event.get("room_id")
         if kind == "message":
             await self._receive(event["message"])
+        elif kind == "fold":
+            if room_id == self.room_id:
+                await self._fold()
         elif kind == "message_updated":
             self._changed(event["message"])
         elif kind == "message_deleted":
@@ -470,17 +485,12 @@ class ChatState(AuthState):
         elif kind == "chat_hidden":
             self._set_chats([c for c in self._chats if c["room_id"] != room_id])
             if self.room_id == room_id:
-                self._close()
+                await self._close()
 
     async def _receive(self, message: dict) -> None:
+        """Someone's new message (delivered late on purpose: the open chat showed it already)."""
         room_id = message["room_id"]
-        window = self._window_raw
-        if room_id == self.room_id and window and message["seq"] > window[-1]["seq"] + 1 and not self.has_newer:
-            # A gap (a push was lost or overtaken): fetch everything after what we have, in order.
-            for m in await _call(msg_service.after, self._user_id, room_id, window[-1]["seq"]):
-                self._apply_message(m)
-        else:
-            self._apply_message(message)
+        await self._apply_message(message)
         if room_id == self.room_id and message["sender_id"] != self._user_id:
             read_marks.queue(self._user_id, room_id, message["seq"])
         if self._needs_reload:

@@ -91,15 +91,22 @@ def chat_item(row: dict, viewer_id: int, tz, lang: str) -> dict:
     }
 
 
-_BASE_CACHE: dict[tuple, dict] = {}
-_BASE_CACHE_MAX = 4096
+_ITEM_CACHE: dict[tuple, dict] = {}
+_ITEM_CACHE_MAX = 50_000
 
 
-def _base_item(m: dict, tz, lang: str) -> dict:
-    """The viewer-independent part of a bubble, formatted once for all tabs that show it."""
+def message_item(m: dict, tz, lang: str) -> dict:
+    """A message bubble as every viewer in this time zone and language sees it.
+
+    The same dict is shared by every tab that shows the message (treat it as
+    read-only): what differs per viewer ("mine", my reactions, the day and
+    "new" separators of a tab's window) is decided on the page from the tab's
+    `my_id`, `day_seqs` and `divider_seq`. So a window of 100 messages costs a
+    tab 100 references, and a message is formatted once for all its viewers.
+    """
     reactions = tuple((r["emoji"], tuple(r["user_ids"]), tuple(r["names"])) for r in m.get("reactions", []))
     key = (m["id"], m["seq"], m["text"], m.get("edited_at"), m["sender_name"], reactions, str(tz), lang)
-    item = _BASE_CACHE.get(key)
+    item = _ITEM_CACHE.get(key)
     if item is None:
         local = _local(m["created_at"], tz)
         item = {
@@ -110,30 +117,34 @@ def _base_item(m: dict, tz, lang: str) -> dict:
             "time": local.strftime("%H:%M") if local else "",
             "day": local.strftime("%Y-%m-%d") if local else "",
             "day_label": day_label(local, lang) if local else "",
-            "edited": bool(m.get("edited_at")), "status": "sent",
+            "edited": bool(m.get("edited_at")), "status": "sent", "show_day": False,
             "reactions": [
                 {"emoji": e, "count": len(uids), "title": ", ".join(names),
-                 "initials": [initials(n) for n in names[:MAX_REACTORS_SHOWN]], "user_ids": uids}
+                 "initials": [initials(n) for n in names[:MAX_REACTORS_SHOWN]], "user_ids": list(uids)}
                 for e, uids, names in reactions
             ],
         }
-        if len(_BASE_CACHE) >= _BASE_CACHE_MAX:
-            _BASE_CACHE.clear()
-        _BASE_CACHE[key] = item
+        if len(_ITEM_CACHE) >= _ITEM_CACHE_MAX:
+            _ITEM_CACHE.clear()  # windows keep their items; only sharing with later viewers is lost
+        _ITEM_CACHE[key] = item
     return item
 
 
-def message_item(m: dict, viewer_id: int, tz, lang: str) -> dict:
-    """A message bubble for one viewer, without the layout flags that depend on neighbours."""
-    base = _base_item(m, tz, lang)
-    return {
-        **base, "mine": base["sender_id"] == viewer_id, "show_day": False, "new_divider": False,
-        "reactions": [
-            {"emoji": r["emoji"], "count": r["count"], "mine": viewer_id in r["user_ids"], "title": r["title"],
-             "initials": r["initials"]}
-            for r in base["reactions"]
-        ],
-    }
+def day_starts(items) -> list[int]:
+    """The seqs in a window that start a new day (they get a date separator)."""
+    starts, prev = [], None
+    for item in items:
+        if item["day"] != prev:
+            starts.append(item["seq"])
+        prev = item["day"]
+    return starts
+
+
+def first_unread(items, last_read_seq: int, viewer_id: int) -> int:
+    """The seq of the first message from someone else after last_read_seq (0: none)."""
+    if not last_read_seq:
+        return 0
+    return next((m["seq"] for m in items if m["seq"] > last_read_seq and m["sender_id"] != viewer_id), 0)
 
 
 def chat_item_after_message(chat: dict, message: dict, unread: int, viewer_id: int, tz, lang: str) -> dict:
@@ -151,31 +162,16 @@ def chat_item_after_message(chat: dict, message: dict, unread: int, viewer_id: i
 def pending_item(body: str, client_id: str, viewer_id: int, room_id: int) -> dict:
     """A message shown as "sending…" until the server confirms it is stored."""
     return {
-        "id": 0, "seq": 0, "mine": True, "kind": "text", "text": body,
+        "id": 0, "seq": 0, "kind": "text", "text": body,
         "segments": [{"kind": "text", "text": body, "href": ""}], "sender_id": viewer_id,
         "sender_name": "", "initials": "", "client_id": client_id, "time": "", "day": "", "day_label": "",
-        "edited": False, "status": "sending", "reactions": [], "show_day": False, "new_divider": False,
-        "room_id": room_id,
+        "edited": False, "status": "sending", "reactions": [], "show_day": False, "room_id": room_id,
     }
 
 
 def people(rows: list[dict]) -> list[dict]:
     return [{"id": r["id"], "login": r["login"], "name": r["name"], "initials": initials(r["name"])}
             for r in rows]
-
-
-def lay_out(items: list[dict], last_read_seq: int, viewer_id: int) -> list[dict]:
-    """Set day separators and the "new messages" divider over the window."""
-    prev_day = None
-    divider_done = False
-    for item in items:
-        item["show_day"] = item["day"] != prev_day
-        prev_day = item["day"]
-        first_unread = (not divider_done and last_read_seq and item["seq"] > last_read_seq
-                        and item["sender_id"] != viewer_id and item["status"] == "sent")
-        item["new_divider"] = bool(first_unread)
-        divider_done = divider_done or bool(first_unread)
-    return items
 
 
 class Segment(TypedDict):
@@ -187,15 +183,14 @@ class Segment(TypedDict):
 class ReactionItem(TypedDict):
     emoji: str
     count: int
-    mine: bool
     title: str
     initials: list[str]
+    user_ids: list[int]
 
 
 class MessageItem(TypedDict, total=False):
     id: int
     seq: int
-    mine: bool
     kind: str
     text: str
     segments: list[Segment]
@@ -209,8 +204,7 @@ class MessageItem(TypedDict, total=False):
     edited: bool
     status: str
     reactions: list[ReactionItem]
-    show_day: bool
-    new_divider: bool
+    show_day: bool  # live items only: starts a new day (a tab's window uses its day_seqs)
     room_id: int
 
 

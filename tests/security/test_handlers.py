@@ -136,8 +136,19 @@ async def tabs(world):
 
 
 def window(client: w.ReflexClient) -> list[dict]:
-    """The open room's message bubbles: settled `messages` plus the live tail `recent`."""
-    return list(client.get(ChatState, "messages") or []) + list(client.get(ChatState, "recent") or [])
+    """The open room's bubbles as the page shows them: settled, live (broadcast) and pending,
+    each with "mine" worked out the way the page does it."""
+    get = client.get
+    settled = list(get(ChatState, "messages") or [])
+    live = []
+    if get(ChatState, "live_room") == get(ChatState, "room_id"):
+        hidden = set(get(ChatState, "hidden_ids") or [])
+        for k in get(ChatState, "live_order") or []:
+            live += [m for m in get(ChatState, f"live{k}") or []
+                     if m["seq"] > (get(ChatState, "settled_seq") or 0) and m["id"] not in hidden]
+    me = get(ChatState, "my_id")
+    return [{**m, "mine": m["sender_id"] == me}
+            for m in settled + live + list(get(ChatState, "pending") or [])]
 
 
 async def mallory_in_shared_room(world: World, tabs) -> w.ReflexClient:
@@ -170,7 +181,7 @@ def app_vars(client: w.ReflexClient) -> dict:
     return copy.deepcopy({w.state_path(s): client.vars_of(s) for s in APP_STATES})
 
 
-ROOM_VIEW_VARS = {"room_id", "room_title", "room_initials", "room_kind", "messages", "recent",
+ROOM_VIEW_VARS = {"room_id", "room_title", "room_initials", "room_kind", "messages", "pending", "settled_seq",
                   "has_older", "has_newer", "editing_id", "editing_text"}
 
 
