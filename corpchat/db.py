@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from sqlalchemy import create_engine
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from corpchat.config import PROJECT_ROOT
@@ -48,6 +48,11 @@ def database_url() -> str:
     return to_sqlalchemy_url(url)
 
 
+def max_connections() -> int:
+    """How many connections one worker may open (DB_POOL_SIZE + DB_MAX_OVERFLOW)."""
+    return int(os.environ.get("DB_POOL_SIZE", "10")) + int(os.environ.get("DB_MAX_OVERFLOW", "10"))
+
+
 @lru_cache(maxsize=1)
 def engine() -> Engine:
     return create_engine(
@@ -56,6 +61,17 @@ def engine() -> Engine:
         max_overflow=int(os.environ.get("DB_MAX_OVERFLOW", "10")),
         pool_pre_ping=True,
     )
+
+
+@contextmanager
+def autocommit() -> Iterator[Connection]:
+    """A connection where every statement commits on its own (no BEGIN/COMMIT round trips).
+
+    For hot paths written as single statements that must not hold row locks
+    across round trips (see services.messages._SEND_WRITE).
+    """
+    with engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        yield conn
 
 
 @contextmanager

@@ -11,10 +11,12 @@ import asyncio
 import gc
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import reflex as rx
 
+from corpchat import db
 from corpchat.config import settings
 from corpchat.realtime import live
 from corpchat.realtime import registry as _registry
@@ -44,7 +46,7 @@ def registry():
     return _registry_instance
 
 
-_gc_tuned = False
+_gc_tuned = False  # also the service thread pool, see _tune_gc
 
 
 def _tune_gc() -> None:
@@ -61,6 +63,10 @@ def _tune_gc() -> None:
     if _gc_tuned:
         return
     _gc_tuned = True
+    # Services run in threads (asyncio.to_thread); the default pool has cpu+4 = 6 of them,
+    # so 20 concurrent senders queued for a thread while the database sat idle.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=db.max_connections(), thread_name_prefix="service"))
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD0, 20, 20)
@@ -73,10 +79,16 @@ def set_target(state_cls: type, apply: Callable[[Any, dict], Awaitable[None] | N
     live.configure(state_cls.get_full_name())
 
 
-def _app():
-    from reflex.utils.prerequisites import get_and_validate_app
+_app_instance = None
 
-    return get_and_validate_app().app
+
+def _app():
+    global _app_instance
+    if _app_instance is None:
+        from reflex.utils.prerequisites import get_and_validate_app
+
+        _app_instance = get_and_validate_app().app
+    return _app_instance
 
 
 def _routing(app):
@@ -179,26 +191,29 @@ def _sem() -> asyncio.Semaphore:
     return _semaphore
 
 
-def _in_order(events: list[dict]) -> list[dict]:
-    """Sort each run of consecutive "message" events by (room, seq); keep everything else in place."""
+def _collapse(events: list[dict]) -> list[dict]:
+    """Merge each run of consecutive "message" events into one per room, in seq order.
+
+    A tab that was busy (or waited on purpose, see VIEWER_DELAY) then moves its chat
+    list once per room however many messages piled up, and concurrent senders'
+    deliveries that overtook each other on the way are put back in order.
+    """
     out: list[dict] = []
-    run: list[dict] = []
+    run: dict[int, list[dict]] = {}
     for event in events:
         if event.get("type") == "message" and isinstance(event.get("message"), dict):
-            run.append(event)
+            run.setdefault(event.get("room_id"), []).append(event["message"])
             continue
-        if run:
-            out.extend(sorted(run, key=_message_key))
-            run = []
+        out.extend(_merged(run))
+        run = {}
         out.append(event)
-    if run:
-        out.extend(sorted(run, key=_message_key))
+    out.extend(_merged(run))
     return out
 
 
-def _message_key(event: dict) -> tuple:
-    m = event["message"]
-    return (m.get("room_id") or 0, m.get("seq") or 0)
+def _merged(run: dict[int, list[dict]]) -> list[dict]:
+    return [{"type": "messages", "room_id": room_id, "messages": sorted(ms, key=lambda m: m["seq"])}
+            for room_id, ms in run.items()]
 
 
 async def _apply(app, user_id: int, token: str, events: list[dict]) -> None:
@@ -241,7 +256,7 @@ async def _drain(app, token: str, box: _Mailbox) -> None:
                 events, box.events = box.events, []
                 waiters, box.waiters = box.waiters, []
                 try:
-                    await _apply(app, box.user_id, token, _in_order(events))
+                    await _apply(app, box.user_id, token, _collapse(events))
                 finally:
                     for waiter in waiters:
                         if not waiter.done():

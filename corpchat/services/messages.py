@@ -120,51 +120,77 @@ def send(actor_id: int, room_id, body, client_id) -> tuple[dict, list[int], bool
 
 
 _SEND_CHECK = text("""
-SELECT r.kind, r.private_key, u.login, u.real_name, u.avatar_id,
-       (SELECT m.id FROM messages m WHERE m.sender_id = :actor AND m.client_id = :cid) AS existing_id
+SELECT r.kind, u.login, u.real_name, u.avatar_id,
+       (SELECT m.id FROM messages m WHERE m.sender_id = :actor AND m.client_id = :cid) AS existing_id,
+       (r.kind = 'private' AND EXISTS (
+            SELECT 1 FROM participants o JOIN blocked_users b
+              ON (b.blocker_id = :actor AND b.blocked_id = o.user_id)
+              OR (b.blocker_id = o.user_id AND b.blocked_id = :actor)
+            WHERE o.room_id = r.id AND o.user_id <> :actor)) AS blocked
 FROM rooms r
 JOIN participants p ON p.room_id = r.id AND p.user_id = :actor
 JOIN users u ON u.id = :actor
 WHERE r.id = :room""")
-# The room's row lock is taken by this UPDATE and held to the commit: seq = last_seq + 1 in order.
-_SEND_INSERT = text("""
+# ONE statement, run in autocommit: the room's row lock (taken by the UPDATE, which orders
+# concurrent senders: seq = last_seq + 1) is held only inside PostgreSQL for the statement's
+# own duration, never across a round trip to a Python thread that waits for the GIL.
+# Membership and blocks are checked again under the lock (the SELECT above only explains refusals).
+_SEND_WRITE = text("""
 WITH r AS (
-    UPDATE rooms SET last_seq = last_seq + 1, last_message_at = :now WHERE id = :room
-    RETURNING id, last_seq)
-INSERT INTO messages (room_id, seq, sender_id, kind, text, client_id, created_at)
-SELECT r.id, r.last_seq, :actor, 'text', :body, :cid, :now FROM r
-RETURNING id, seq""")
-_SEND_AFTER = text("""
-WITH upd AS (
+    UPDATE rooms SET last_seq = last_seq + 1, last_message_at = :now
+    WHERE id = :room
+      AND EXISTS (SELECT 1 FROM participants WHERE room_id = :room AND user_id = :actor)
+      AND (kind <> 'private' OR NOT EXISTS (
+            SELECT 1 FROM participants o JOIN blocked_users b
+              ON (b.blocker_id = :actor AND b.blocked_id = o.user_id)
+              OR (b.blocker_id = o.user_id AND b.blocked_id = :actor)
+            WHERE o.room_id = :room AND o.user_id <> :actor))
+    RETURNING id, last_seq),
+m AS (
+    INSERT INTO messages (room_id, seq, sender_id, kind, text, client_id, created_at)
+    SELECT r.id, r.last_seq, :actor, 'text', :body, :cid, :now FROM r
+    RETURNING id, seq),
+p AS (
     UPDATE participants
-    SET hidden = false, last_read_seq = CASE WHEN user_id = :actor THEN :seq ELSE last_read_seq END
+    SET hidden = false, last_read_seq = CASE WHEN user_id = :actor THEN m.seq ELSE last_read_seq END
+    FROM m
     WHERE room_id = :room AND (hidden OR user_id = :actor)
     RETURNING 1)
-SELECT array_agg(user_id ORDER BY user_id) FROM participants WHERE room_id = :room""")
+SELECT m.id, m.seq,
+       (SELECT array_agg(user_id ORDER BY user_id) FROM participants WHERE room_id = :room) AS members
+FROM m""")
 
 
 def _send(actor_id: int, room_id, body: str, client_id: str) -> tuple[dict, list[int], bool]:
     room_id = validate.ident(room_id)
-    with db.session() as s:
-        params = {"actor": actor_id, "room": room_id, "cid": client_id}
-        row = s.exec(_SEND_CHECK, params=params).first()
+    params = {"actor": actor_id, "room": room_id, "cid": client_id}
+    with db.autocommit() as conn:
+        row = conn.execute(_SEND_CHECK, params).first()
         if row is None:
             raise NotFound()
         if row.existing_id is not None:
-            existing = s.get(Message, row.existing_id)
-            if existing.room_id != room_id:
-                raise Invalid()
-            return _views(s, [existing])[0], [], False
-        _ensure_may_write(s, actor_id, row)
+            return _existing(row.existing_id, room_id)
+        if row.blocked:
+            raise Forbidden("err.blocked")
         now = datetime.now(UTC)
-        inserted = s.exec(_SEND_INSERT, params={**params, "body": body, "now": now}).one()
-        members = s.exec(_SEND_AFTER, params={"actor": actor_id, "room": room_id, "seq": inserted.seq}).scalar_one()
-        view = {
-            "id": inserted.id, "room_id": room_id, "seq": inserted.seq, "kind": "text", "text": body,
-            "sender_id": actor_id, "sender_name": row.real_name or row.login, "sender_avatar": row.avatar_id,
-            "client_id": client_id, "created_at": now, "edited_at": None, "reactions": [],
-        }
-        return view, list(members or []), True
+        written = conn.execute(_SEND_WRITE, {**params, "body": body, "now": now}).first()
+    if written is None:  # left the room or got blocked between the two statements
+        raise Forbidden("err.blocked") if row.kind == "private" else NotFound()
+    view = {
+        "id": written.id, "room_id": room_id, "seq": written.seq, "kind": "text", "text": body,
+        "sender_id": actor_id, "sender_name": row.real_name or row.login, "sender_avatar": row.avatar_id,
+        "client_id": client_id, "created_at": now, "edited_at": None, "reactions": [],
+    }
+    return view, list(written.members or []), True
+
+
+def _existing(message_id: int, room_id: int) -> tuple[dict, list[int], bool]:
+    """A resend of a stored message: the stored message, nothing new to deliver."""
+    with db.session() as s:
+        existing = s.get(Message, message_id)
+        if existing.room_id != room_id:
+            raise Invalid()
+        return _views(s, [existing])[0], [], False
 
 
 def _visible(actor_id: int, cleared_seq: int):

@@ -84,6 +84,7 @@ class ChatState(AuthState):
     _chats: tuple = ()  # = chats
     _pending: tuple = ()  # = pending
     _needs_reload: bool = False
+    _tab_token: str = ""
 
     # ----- page lifecycle -------------------------------------------------
     async def load_chat_page(self):
@@ -105,7 +106,10 @@ class ChatState(AuthState):
                               callback=ChatState.set_timezone)
 
     def _tab(self) -> str:
-        return self.router.session.client_token
+        # The token is the state's own key: read once (the router is costly to reach on a push).
+        if not self._tab_token:
+            self._tab_token = self.router.session.client_token
+        return self._tab_token
 
     async def _clear_view(self) -> None:
         self._set_chats(())
@@ -343,11 +347,16 @@ class ChatState(AuthState):
             hub.fan_out(recipients, _room_event("message", room_id, message=message), skip_token=self._tab())
 
     async def _apply_message(self, message: dict) -> None:
+        """My own message, just stored."""
         if message["room_id"] == self.room_id and live.items_after(self._tab(), self.settled_seq) is None:
             await self._fold()  # the broadcast cannot show it (no ring here, or the ring missed some): read it in
         self._bump_chat(message)
+        if self._needs_reload:
+            self._needs_reload = False
+            await self._reload_chats()
 
-    def _bump_chat(self, message: dict) -> None:
+    def _bump_chat(self, message: dict, unread: int | None = None) -> None:
+        """Move the chat to the top with `message` as its preview (or just refresh the preview)."""
         room_id = message["room_id"]
         existing = next((c for c in self._chats if c["room_id"] == room_id), None)
         if existing is None:
@@ -355,7 +364,10 @@ class ChatState(AuthState):
             return
         mine = message["sender_id"] == self._user_id
         new = message["seq"] > existing["last_seq"]
-        unread = 0 if (mine or room_id == self.room_id) else existing["unread"] + (1 if new else 0)
+        if unread is None:
+            unread = 0 if mine else existing["unread"] + (1 if new else 0)
+        if room_id == self.room_id:
+            unread = 0
         item = views.chat_item_after_message(existing, message, unread, self._user_id,
                                              views.zone(self._tz), self.lang)
         others = [c for c in self._chats if c["room_id"] != room_id]
@@ -471,8 +483,8 @@ class ChatState(AuthState):
             self.signed_out = True
             return
         room_id = event.get("room_id")
-        if kind == "message":
-            await self._receive(event["message"])
+        if kind == "messages":
+            await self._receive(room_id, event["messages"])
         elif kind == "fold":
             if room_id == self.room_id:
                 await self._fold()
@@ -487,15 +499,25 @@ class ChatState(AuthState):
             if self.room_id == room_id:
                 await self._close()
 
-    async def _receive(self, message: dict) -> None:
-        """Someone's new message (delivered late on purpose: the open chat showed it already)."""
-        room_id = message["room_id"]
-        await self._apply_message(message)
-        if room_id == self.room_id and message["sender_id"] != self._user_id:
-            read_marks.queue(self._user_id, room_id, message["seq"])
-        if self._needs_reload:
-            self._needs_reload = False
+    async def _receive(self, room_id: int, messages: list[dict]) -> None:
+        """Others' new messages in one room, oldest first (delivered late on purpose: the open
+        chat showed them already through the broadcast)."""
+        newest = messages[-1]
+        if room_id == self.room_id and live.items_after(self._tab(), self.settled_seq) is None:
+            await self._fold()  # the broadcast cannot show them (no ring here, or it missed some)
+        chat = next((c for c in self._chats if c["room_id"] == room_id), None)
+        if chat is None:
             await self._reload_chats()
+        else:
+            # Sending marks the chat read (in another tab of mine): count only what came after.
+            mine = [m["seq"] for m in messages if m["sender_id"] == self._user_id]
+            since = max([chat["last_seq"], *mine])
+            unread = (0 if mine else chat["unread"]) + sum(
+                1 for m in messages if m["sender_id"] != self._user_id and m["seq"] > since)
+            self._bump_chat(newest, unread=unread)
+        theirs = [m["seq"] for m in messages if m["sender_id"] != self._user_id]
+        if room_id == self.room_id and theirs:
+            read_marks.queue(self._user_id, room_id, max(theirs))
 
 
 hub.set_target(ChatState, ChatState._apply_event)

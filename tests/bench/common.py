@@ -238,6 +238,15 @@ def chat_state_path() -> str:
     return ChatState.get_full_name()
 
 
+def shown(v: dict) -> list[dict]:
+    """The bubbles a tab's ChatState vars put on the page: settled, live (broadcast) and pending."""
+    live = []
+    if v.get("live_room") == v.get("room_id"):
+        for k in v.get("live_order") or []:
+            live += [m for m in v.get(f"live{k}") or [] if m["seq"] > (v.get("settled_seq") or 0)]
+    return list(v.get("messages") or []) + live + list(v.get("pending") or [])
+
+
 def handler(name: str) -> str:
     return f"{chat_state_path()}.{name}"
 

@@ -21,9 +21,8 @@ TARGET_P99_MS = 25.0
 
 
 def _has_sent(tab, path: str, client_id: str) -> bool:
-    v = tab.state.get(path, {})
     return any(m.get("client_id") == client_id and m.get("status") == "sent"
-               for m in (v.get("recent") or []) + (v.get("messages") or []))
+               for m in common.shown(tab.state.get(path, {})))
 
 
 async def run(bench: common.Bench, res: common.Result, messages: int = 500) -> None:
