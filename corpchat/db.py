@@ -59,7 +59,9 @@ def engine() -> Engine:
         database_url(),
         pool_size=int(os.environ.get("DB_POOL_SIZE", "10")),
         max_overflow=int(os.environ.get("DB_MAX_OVERFLOW", "10")),
-        pool_pre_ping=True,
+        # No pre-ping (a round trip per checkout, 13 % of the send path's thread time): after a
+        # database restart the first statement on a dead connection fails once and SQLAlchemy
+        # then discards every older pooled connection.
     )
 
 

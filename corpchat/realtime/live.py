@@ -116,11 +116,17 @@ class Ring:
         self.chunks[i] = tuple(m for m in before if m["id"] != message_id)
         return [i] if len(self.chunks[i]) != len(before) else []
 
-    def covers(self, after_seq: int) -> bool:
-        """Whether the ring holds every message from after_seq + 1 to its newest."""
+    def after(self, after_seq: int) -> list[dict] | None:
+        """The messages after after_seq up to the first one not seen yet (still on its way).
+
+        None when the ring does not reach back to after_seq + 1 (started later, or reused).
+        """
         if self.floor is None or after_seq < self.floor:
-            return False
-        return all(s in self.seen for s in range(after_seq + 1, self.newest + 1))
+            return None
+        seq = after_seq + 1
+        while seq in self.seen:
+            seq += 1
+        return [m for m in self.items() if after_seq < m["seq"] < seq]
 
     def delta(self, chunks) -> dict:
         values = {chunk_var(i) + FIELD: list(self.chunks[i]) for i in chunks}
@@ -241,11 +247,9 @@ def folded(token: str, settled_seq: int) -> None:
 
 
 def items_after(token: str, after_seq: int) -> list[dict] | None:
-    """The ring's messages after after_seq for this tab, or None if the ring may miss some."""
+    """The ring's messages after after_seq, in an unbroken run (see Ring.after); None: ask the database."""
     ring = ring_of(token)
-    if ring is None or not ring.covers(after_seq):
-        return None
-    return [m for m in ring.items() if m["seq"] > after_seq]
+    return None if ring is None else ring.after(after_seq)
 
 
 def _prune(ring: Ring) -> None:

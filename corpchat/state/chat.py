@@ -223,12 +223,18 @@ class ChatState(AuthState):
         hidden = set(self.hidden_ids)
         return [m for m in ring.items() if m["seq"] > self.settled_seq and m["id"] not in hidden]
 
-    async def _fold(self) -> None:
-        """Move the live messages into the settled window (from the ring, or the database)."""
+    async def _fold(self, strict: bool = False) -> None:
+        """Move the live messages into the settled window: from the ring while it has them in an
+        unbroken run, else from the database. A gap among the newest few is usually a message
+        still on its way (concurrent senders overtake each other); `strict` (a second after the
+        arrivals) treats any gap as missing."""
         if not self.room_id or self.has_newer:
             return
         items = live.items_after(self._tab(), self.settled_seq)
-        if items is None:
+        ring = live.ring_of(self._tab())
+        reached = items[-1]["seq"] if items else self.settled_seq
+        slack = 0 if strict else live.CHUNK
+        if items is None or (ring is not None and reached < ring.newest - slack):
             items = [self._item(m) for m in await _call(msg_service.after, self._user_id, self.room_id,
                                                         self.settled_seq)]
         hidden = set(self.hidden_ids)
@@ -241,6 +247,13 @@ class ChatState(AuthState):
             self._set_settled(settled)
             self.hidden_ids = []  # they were all at or before the new settled_seq
         live.folded(self._tab(), self.settled_seq)
+
+    def _shows_all(self, seq: int) -> bool:
+        """Whether the page shows every message of the open room up to seq (settled + live run)."""
+        items = live.items_after(self._tab(), self.settled_seq)
+        if items is None:
+            return seq <= self.settled_seq
+        return seq <= (items[-1]["seq"] if items else self.settled_seq)
 
     def _replace(self, raw: dict) -> None:
         """An edited or reacted-to message of the settled window gets its new bubble."""
@@ -348,8 +361,8 @@ class ChatState(AuthState):
 
     async def _apply_message(self, message: dict) -> None:
         """My own message, just stored."""
-        if message["room_id"] == self.room_id and live.items_after(self._tab(), self.settled_seq) is None:
-            await self._fold()  # the broadcast cannot show it (no ring here, or the ring missed some): read it in
+        if message["room_id"] == self.room_id and live.viewing(self._tab()) != self.room_id:
+            await self._fold()  # no broadcast reaches this tab: read it in
         self._bump_chat(message)
         if self._needs_reload:
             self._needs_reload = False
@@ -503,8 +516,8 @@ class ChatState(AuthState):
         """Others' new messages in one room, oldest first (delivered late on purpose: the open
         chat showed them already through the broadcast)."""
         newest = messages[-1]
-        if room_id == self.room_id and live.items_after(self._tab(), self.settled_seq) is None:
-            await self._fold()  # the broadcast cannot show them (no ring here, or it missed some)
+        if room_id == self.room_id and not self._shows_all(newest["seq"]):
+            await self._fold(strict=True)  # the broadcast missed some (or started too late)
         chat = next((c for c in self._chats if c["room_id"] == room_id), None)
         if chat is None:
             await self._reload_chats()

@@ -10,6 +10,7 @@ send->last = from the send to the arrival in the last of the 19 other tabs.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 import uuid
@@ -32,21 +33,25 @@ async def run(bench: common.Bench, res: common.Result, members: int = MEMBERS, s
     async with new_http() as http:
         tabs = await open_members(http, app.url, users, room)
         try:
-            before = common.usage(app)
+            before, me_before, t0 = common.usage(app), os.times(), time.perf_counter()
             with common.Profile(app, "throughput"):
                 stats = await _measure(tabs, seconds)
-            after = common.usage(app)
+            after, me_after = common.usage(app), os.times()
+            load_gen = ((me_after.user + me_after.system) - (me_before.user + me_before.system)) / (
+                time.perf_counter() - t0) * 100
         finally:
             await common.close_tabs(tabs)
     res.details.update(stats)
     res.details["server_cpu_percent"] = round(common.cpu_percent_between(before, after), 1)
+    res.details["load_generator_cpu_percent"] = round(load_gen, 1)
     res.add("messages/s", stats["messages_per_s"], "msg/s")
     res.add("deliveries/s", stats["deliveries_per_s"], "/s", f">= {TARGET_DELIVERIES:,}",
             stats["deliveries_per_s"] >= TARGET_DELIVERIES)
     res.add("send->last member p50", stats["last"]["p50_ms"], "ms")
     res.add("send->last member p99", stats["last"]["p99_ms"], "ms")
     res.add("send->own echo p50/p99", f"{stats['echo']['p50_ms']} / {stats['echo']['p99_ms']}", "ms")
-    res.note(f"server CPU {res.details['server_cpu_percent']} % of one core; "
+    res.note(f"server CPU {res.details['server_cpu_percent']} % of one core, load generator (this process) "
+             f"{res.details['load_generator_cpu_percent']} %; "
              f"{stats['incomplete']} messages not seen by every member within the run")
 
 
