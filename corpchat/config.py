@@ -47,6 +47,7 @@ class Settings:
     login_max_failures: int
     login_window_seconds: int
     redis_url: str
+    redis_key_prefix: str
 
     @property
     def is_production(self) -> bool:
@@ -75,6 +76,7 @@ def load() -> Settings:
         login_max_failures=_int("LOGIN_MAX_FAILURES", 5),
         login_window_seconds=_int("LOGIN_WINDOW_SECONDS", 300),
         redis_url=os.environ.get("REFLEX_REDIS_URL", ""),
+        redis_key_prefix=os.environ.get("REDIS_KEY_PREFIX", "").strip(),
     )
 
 

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from corpchat.i18n import en, ru, uk
 
 LANGUAGES: dict[str, dict] = {"en": en.STRINGS, "uk": uk.STRINGS, "ru": ru.STRINGS}
@@ -55,7 +57,14 @@ def t(lang: str, key: str, **params) -> str:
 
 
 def flat(lang: str) -> dict[str, str]:
-    """All plain (non-plural, non-gender) strings of a language, for the UI."""
-    lang = normalize(lang)
+    """All plain (non-plural, non-gender) strings of a language, for the UI.
+
+    One dict per language, shared by every tab (read-only).
+    """
+    return _flat(normalize(lang))
+
+
+@cache
+def _flat(lang: str) -> dict[str, str]:
     merged = {**LANGUAGES[DEFAULT_LANGUAGE], **LANGUAGES[lang]}
     return {k: v for k, v in merged.items() if isinstance(v, str)}

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import sys
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -27,7 +26,6 @@ log = logging.getLogger(__name__)
 
 PUSH_CONCURRENCY = 64
 GC_THRESHOLD0 = 20_000
-SWITCH_INTERVAL = 0.0005
 # A new message reaches the open chat at once through the room broadcast (`live`);
 # the rest (chat list preview, unread counter, read mark) may wait and be coalesced:
 # a busy group then costs each tab one state change per delay, not one per message.
@@ -69,10 +67,6 @@ def _tune_gc() -> None:
     # so 20 concurrent senders queued for a thread while the database sat idle.
     asyncio.get_running_loop().set_default_executor(
         ThreadPoolExecutor(max_workers=db.max_connections(), thread_name_prefix="service"))
-    # A service thread whose query has returned waits for the GIL until the busy event loop
-    # lets go of it: up to the switch interval (5 ms by default) per round trip, several times
-    # per send. A shorter interval hands it over sooner.
-    sys.setswitchinterval(SWITCH_INTERVAL)
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD0, 20, 20)

@@ -6,11 +6,24 @@ every worker sees every tab (Reflex routes the push to the owning worker).
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
+from functools import cache
 
 from corpchat.config import settings
 
 TAB_TTL_SECONDS = 24 * 3600
+
+
+@cache
+def key_prefix() -> str:
+    """Our Redis keys and channels start with this: REDIS_KEY_PREFIX, or one derived from the
+    database, so two deployments sharing a Redis database never see each other's tabs."""
+    if settings.redis_key_prefix:
+        return settings.redis_key_prefix
+    from corpchat.db import database_url
+
+    return "corpchat:" + hashlib.sha256(database_url().encode()).hexdigest()[:12]
 
 
 class LocalRegistry:
@@ -39,7 +52,7 @@ class RedisRegistry:
 
     @staticmethod
     def _key(user_id: int) -> str:
-        return f"corpchat:tabs:{user_id}"
+        return f"{key_prefix()}:tabs:{user_id}"
 
     async def add(self, user_id: int, token: str) -> None:
         key = self._key(user_id)

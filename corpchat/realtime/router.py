@@ -28,7 +28,7 @@ import pickle
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "corpchat:push:{}"
+CHANNEL = "{prefix}:push:{instance}"
 RETRY_SECONDS = 1.0
 
 
@@ -45,7 +45,7 @@ class Router:
             self._task = asyncio.get_running_loop().create_task(self._listen(instance_id, on_batch))
 
     async def _listen(self, instance_id: str, on_batch) -> None:
-        channel = CHANNEL.format(instance_id)
+        channel = _channel(instance_id)
         while True:
             try:
                 async with self._redis.pubsub() as pubsub:
@@ -68,10 +68,16 @@ class Router:
     async def publish(self, instance_id: str, batch: list[tuple[int, str, list[dict]]]) -> int:
         """Hand (user, tab, events) triples to the worker `instance_id`; returns how many listened."""
         try:
-            return int(await self._redis.publish(CHANNEL.format(instance_id), pickle.dumps(batch)))
+            return int(await self._redis.publish(_channel(instance_id), pickle.dumps(batch)))
         except Exception:
             log.exception("publishing %d pushes to worker %s failed", len(batch), instance_id)
             return 0
+
+
+def _channel(instance_id: str) -> str:
+    from corpchat.realtime.registry import key_prefix
+
+    return CHANNEL.format(prefix=key_prefix(), instance=instance_id)
 
 
 def create(redis_url: str) -> Router:
