@@ -1,0 +1,122 @@
+"""The open chat's window as the page assembles it from settled + live (broadcast) + pending,
+checked over the real Socket.IO protocol (tests/wsclient.py) against the shared app.
+
+What a user must see: every message once, in order, also after more messages than the
+live ring holds (the tab folds), and edits, reactions and deletions of live messages.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from corpchat.realtime.live import COVER
+from corpchat.services import messages as msg_service
+from corpchat.services import rooms
+from corpchat.state.chat import LIVE_WINDOW, ChatState
+from tests import wsclient as w
+from tests.e2e.helpers import PASSWORD
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+def shown(client: w.ReflexClient) -> list[dict]:
+    """The bubbles on the page, in page order (the same rules as components/messages.py)."""
+    v = client.vars_of(ChatState)
+    live = []
+    if v.get("live_room") == v.get("room_id") and not v.get("has_newer"):
+        hidden = set(v.get("hidden_ids") or [])
+        for k in v.get("live_order") or []:
+            live += [m for m in v.get(f"live{k}") or []
+                     if m["seq"] > (v.get("settled_seq") or 0) and m["id"] not in hidden]
+    return list(v.get("messages") or []) + live + list(v.get("pending") or [])
+
+
+def texts(client) -> list[str]:
+    return [m["text"] for m in shown(client)]
+
+
+H = lambda name: w.handler_name(ChatState, name)  # noqa: E731
+
+
+@pytest.fixture
+async def pair(app_server):
+    suffix = secrets.token_hex(3)
+    anna = await w.register(app_server.url, f"lwa{suffix}", PASSWORD)
+    ben = await w.register(app_server.url, f"lwb{suffix}", PASSWORD)
+    room = rooms.open_private(anna.user_id, ben.user_id)
+    msg_service.send(anna.user_id, room, "hi", secrets.token_hex(8))  # Ben sees the chat from now on
+    clients = []
+    for session in (anna, ben):
+        c = w.ReflexClient(app_server.url, session)
+        await c.connect("/")
+        await c.call(H("open_room"), room_id=room)
+        clients.append(c)
+    yield clients[0], clients[1], room
+    for c in clients:
+        await c.close()
+
+
+async def send(client, text: str) -> None:
+    frames = await client.call(H("send_message"), form_data={"text": text, "client_id": secrets.token_hex(8)})
+    errors = w.ReflexClient.error_toasts(frames)
+    assert not errors, errors
+
+
+async def test_more_messages_than_the_ring_holds_all_shown_once_in_order(pair):
+    anna, ben, _ = pair
+    n = COVER + 40  # the ring is reused: Anna's tab must fold in between
+    for i in range(n):
+        await send(ben, f"live {i}")
+    expected = ["hi"] + [f"live {i}" for i in range(n)]
+    # The window keeps the newest LIVE_WINDOW settled messages (older ones load on scroll) plus the live ones.
+    def newest_in_order(c) -> bool:
+        seen = texts(c)
+        return len(seen) >= LIVE_WINDOW and seen == expected[-len(seen):]
+
+    await anna.wait_for(newest_in_order, timeout=30)
+    assert anna.get(ChatState, "has_older") is True
+    await ben.wait_for(newest_in_order, timeout=30)
+    seqs = [m["seq"] for m in shown(anna)]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    # A reload (the full state again, then on_load) shows the same window.
+    again = w.ReflexClient(anna.base_url, anna.session)
+    await again.connect("/")
+    await again.call(H("open_room"), room_id=pair[2])
+    assert texts(again)[-50:] == expected[-50:]
+    await again.close()
+
+
+async def test_edit_react_and_delete_live_messages(pair):
+    anna, ben, _ = pair
+    for text in ("first", "second", "third"):
+        await send(ben, text)
+    await anna.wait_for(lambda c: texts(c) == ["hi", "first", "second", "third"])
+    _, first, second, third = shown(anna)
+
+    await ben.call(H("start_edit"), message_id=second["id"])
+    await ben.call(H("save_edit"), form_data={"text": "second, edited"})
+    await anna.wait_for(lambda c: texts(c) == ["hi", "first", "second, edited", "third"])
+    assert shown(anna)[2]["edited"]
+
+    await anna.call(H("react"), message_id=first["id"], emoji="👍")
+    await ben.wait_for(lambda c: shown(c)[1]["reactions"]
+                       and shown(c)[1]["reactions"][0]["user_ids"] == [anna.session.user_id])
+
+    await anna.call(H("delete_for_me"), message_id=third["id"])
+    assert texts(anna) == ["hi", "first", "second, edited"]
+    assert texts(ben) == ["hi", "first", "second, edited", "third"]  # only for Anna
+
+    await ben.call(H("delete_for_all"), message_id=first["id"])
+    await anna.wait_for(lambda c: texts(c) == ["hi", "second, edited"])
+    await ben.wait_for(lambda c: texts(c) == ["hi", "second, edited", "third"])
+
+
+async def test_arrow_up_edits_my_last_live_message(pair):
+    anna, ben, _ = pair
+    await send(anna, "mine, live")
+    await send(ben, "his")
+    await anna.wait_for(lambda c: texts(c) == ["hi", "mine, live", "his"])
+    await anna.call(H("composer_key"), key="ArrowUp", field_empty=True)
+    assert anna.get(ChatState, "editing_text") == "mine, live"
