@@ -30,7 +30,7 @@ GC_THRESHOLD0 = 20_000
 # the rest (chat list preview, unread counter, read mark) may wait and be coalesced:
 # a busy group then costs each tab one state change per delay, not one per message.
 VIEWER_DELAY = 1.0  # the tab shows the message's chat
-OTHER_DELAY = 0.25  # the message moves a chat in the tab's list
+OTHER_DELAY = 0.1  # the message moves a chat in the tab's list
 LAZY = frozenset({"message"})
 
 _registry_instance = None
