@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import zlib
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -31,6 +32,7 @@ GC_THRESHOLD0 = 20_000
 # a busy group then costs each tab one state change per delay, not one per message.
 VIEWER_DELAY = 1.0  # the tab shows the message's chat
 OTHER_DELAY = 0.1  # the message moves a chat in the tab's list
+FOLD_SPREAD = 0.1  # folds of a group's viewers spread over this many seconds
 LAZY = frozenset({"message"})
 
 _registry_instance = None
@@ -270,10 +272,18 @@ async def _drain(app, token: str, box: _Mailbox) -> None:
 
 
 def _delay(token: str, events: list[dict]) -> float:
-    if any(e.get("type") not in LAZY for e in events):
+    # Spread per tab: the members of a group that all got the same message (or all reached
+    # the fold point together) must not all change their state in the same instant, a burst
+    # the next message would wait behind.
+    spread = zlib.crc32(token.encode()) % 1000 / 1000
+    kinds = {e.get("type") for e in events}
+    if kinds == {"fold"}:
+        return FOLD_SPREAD * spread
+    if kinds - LAZY:
         return 0.0
     viewing = live.viewing(token)
-    return VIEWER_DELAY if all(e.get("room_id") == viewing for e in events) else OTHER_DELAY
+    delay = VIEWER_DELAY if all(e.get("room_id") == viewing for e in events) else OTHER_DELAY
+    return delay * (1 + spread)
 
 
 def _post(app, user_id: int, token: str, events: list[dict]) -> asyncio.Future:
