@@ -223,6 +223,7 @@ async def _apply(app, user_id: int, token: str, events: list[dict]) -> None:
     try:
         if not await _is_connected(app, token):
             await registry().remove(user_id, token)
+            await live.leave(token)
             return
         stale = False
         async with app.modify_state(rx.BaseStateToken(ident=token, cls=state_cls)) as root:

@@ -186,6 +186,9 @@ async def join(token: str, user_id: int, room_id: int, tz: str, lang: str) -> No
         return
     key = (room_id, tz, lang)
     ring = _rings.get(key)
+    if ring is not None:
+        _prune(ring)  # closed tabs do not say goodbye
+        ring = _rings.get(key)
     if ring is None:
         ring = _rings[key] = Ring(room_id, tz, lang, f"live:{room_id}:{tz}:{lang}")
         _by_room.setdefault(room_id, set()).add(key)

@@ -237,14 +237,15 @@ class ChatState(AuthState):
             items = [self._item(m) for m in await _call(msg_service.after, self._user_id, self.room_id,
                                                         self.settled_seq)]
         hidden = set(self.hidden_ids)
-        items = [m for m in items if m["id"] not in hidden]
-        if items:
-            settled = self._settled + tuple(items)
+        kept = [m for m in items if m["id"] not in hidden]
+        if kept:
+            settled = self._settled + tuple(kept)
             if len(settled) > LIVE_WINDOW:
                 settled = settled[-LIVE_WINDOW:]
                 self.has_older = True
             self._set_settled(settled)
-            self.hidden_ids = []  # they were all at or before the new settled_seq
+        if hidden & {m["id"] for m in items}:  # left out of the window for good
+            self.hidden_ids = [i for i in self.hidden_ids if i not in {m["id"] for m in items}]
         live.folded(self._tab(), self.settled_seq)
 
     def _shows_all(self, seq: int) -> bool:
