@@ -74,9 +74,11 @@ def sidebar() -> rx.Component:
                 width="100%", padding="0 8px", overflow_y="auto", flex="1", spacing="1",
             ),
             rx.vstack(
-                rx.cond(ChatState.chats.length() == 0,
+                rx.cond((ChatState.chats.length() == 0) & (ChatState.chats_top.length() == 0),
                         rx.text(tr("nav.no_chats"), size="2", color_scheme="gray", padding="12px")),
-                rx.foreach(ChatState.chats, _chat_entry),
+                rx.foreach(ChatState.chats_top, _chat_entry),
+                rx.foreach(ChatState.chats,
+                           lambda c: rx.cond(~ChatState.top_ids.contains(c["room_id"]), _chat_entry(c))),
                 width="100%", padding="0 8px", overflow_y="auto", flex="1", spacing="1", id="chat-list",
             ),
         ),

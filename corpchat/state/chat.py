@@ -32,6 +32,7 @@ from corpchat.state.base import AuthState, authed
 MAX_WINDOW = 300  # messages held at most after scrolling back (older pages drop the newest)
 LIVE_WINDOW = 100  # messages held while following the newest ones
 HIDDEN_MAX = 200
+TOP_MAX = 20  # moved-up chats kept apart before the whole list is re-sent once
 
 
 def _room_event(kind: str, room_id: int, **data) -> dict:
@@ -44,7 +45,12 @@ async def _call(fn, *args):
 
 
 class ChatState(AuthState):
+    # The chat list is shown as `chats_top` (chats moved up since the list was loaded, newest
+    # first) followed by `chats` without those in `top_ids`: a new message then re-sends a few
+    # entries, not every chat of a user with hundreds (107 KB at 500 chats).
     chats: list[views.ChatItem] = []
+    chats_top: list[views.ChatItem] = []
+    top_ids: list[int] = []
     people: list[views.PersonItem] = []
     people_query: str = ""
     sidebar_tab: str = "chats"
@@ -81,7 +87,8 @@ class ChatState(AuthState):
     # Backend tuples mirror the public lists: reading a tuple does not wrap every
     # item in a change-tracking proxy, which dominated the cost of a push.
     _settled: tuple = ()  # = messages
-    _chats: tuple = ()  # = chats
+    _chats: tuple = ()  # the whole list in display order (chats_top, then the rest of chats)
+    _rest: tuple = ()  # = chats
     _pending: tuple = ()  # = pending
     _tab_token: str = ""
 
@@ -136,8 +143,32 @@ class ChatState(AuthState):
 
     # ----- sidebar --------------------------------------------------------
     def _set_chats(self, items) -> None:
-        self._chats = tuple(items)
-        self.chats = list(self._chats)
+        """The whole list, re-sent (loading, removing, changing an entry below the top)."""
+        self._chats = self._rest = tuple(items)
+        self.chats = list(self._rest)
+        if self.top_ids:
+            self.chats_top, self.top_ids = [], []
+
+    def _put_chat(self, item: dict, to_top: bool) -> None:
+        """One entry changed; to_top: it moves to the top of the list (a new message)."""
+        room_id = item["room_id"]
+        top = [c for c in self._top_items() if c["room_id"] != room_id]
+        if to_top:
+            top.insert(0, item)
+        elif len(top) < len(self.top_ids):  # it is in the top part: change it in place
+            top = [item if c["room_id"] == room_id else c for c in self._top_items()]
+        else:
+            self._set_chats([item if c["room_id"] == room_id else c for c in self._chats])
+            return
+        if len(top) > TOP_MAX:
+            self._set_chats(top + [c for c in self._rest if c["room_id"] not in {t["room_id"] for t in top}])
+            return
+        ids = [c["room_id"] for c in top]
+        self.chats_top, self.top_ids = top, ids
+        self._chats = tuple(top) + tuple(c for c in self._rest if c["room_id"] not in set(ids))
+
+    def _top_items(self) -> list[dict]:
+        return list(self._chats[:len(self.top_ids)])
 
     async def _reload_chats(self) -> None:
         rows = await _call(rooms.chat_list, self._user_id)
@@ -274,11 +305,9 @@ class ChatState(AuthState):
         hub.fan_out([self._user_id], _room_event("read", self.room_id, seq=seq), skip_token=self._tab())
 
     def _set_unread(self, room_id: int, n: int) -> None:
-        chats = list(self._chats)
-        for i, c in enumerate(chats):
+        for c in self._chats:
             if c["room_id"] == room_id and c["unread"] != n:
-                chats[i] = {**c, "unread": n, "unread_label": views.unread_label(n)}
-                self._set_chats(chats)
+                self._put_chat({**c, "unread": n, "unread_label": views.unread_label(n)}, to_top=False)
                 return
 
     @authed
@@ -376,8 +405,7 @@ class ChatState(AuthState):
             unread = 0
         item = views.chat_item_after_message(existing, message, unread, self._user_id,
                                              views.zone(self._tz), self.lang)
-        others = [c for c in self._chats if c["room_id"] != room_id]
-        self._set_chats([item] + others if new else [item if c["room_id"] == room_id else c for c in self._chats])
+        self._put_chat(item, to_top=new)
 
     # ----- edit / delete / react ------------------------------------------
     def _own_text(self, message_id=None) -> dict | None:
@@ -457,8 +485,7 @@ class ChatState(AuthState):
         if row is None:
             self._set_chats([c for c in self._chats if c["room_id"] != room_id])
             return
-        item = views.chat_item(row, self._user_id, views.zone(self._tz), self.lang)
-        self._set_chats([item if c["room_id"] == room_id else c for c in self._chats])
+        self._put_chat(views.chat_item(row, self._user_id, views.zone(self._tz), self.lang), to_top=False)
 
     @authed
     async def react(self, message_id: int, emoji: str):

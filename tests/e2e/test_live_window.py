@@ -119,3 +119,43 @@ async def test_arrow_up_edits_my_last_live_message(pair):
     await anna.wait_for(lambda c: texts(c) == ["hi", "mine, live", "his"])
     await anna.call(H("composer_key"), key="ArrowUp", field_empty=True)
     assert anna.get(ChatState, "editing_text") == "mine, live"
+
+
+def chat_list(client) -> list[int]:
+    """The room ids of the chat list in page order (the same rules as components/sidebar.py)."""
+    v = client.vars_of(ChatState)
+    top = [c["room_id"] for c in v.get("chats_top") or []]
+    return top + [c["room_id"] for c in v.get("chats") or [] if c["room_id"] not in set(v.get("top_ids") or [])]
+
+
+async def test_a_new_message_moves_one_chat_without_resending_the_list(app_server):
+    suffix = secrets.token_hex(3)
+    anna = await w.register(app_server.url, f"lwc{suffix}", PASSWORD)
+    others = [await w.register(app_server.url, f"lwo{i}{suffix}", PASSWORD) for i in range(12)]
+    room_of = {}
+    for o in others:  # twelve chats, the first one oldest
+        room_of[o.login] = rooms.open_private(anna.user_id, o.user_id)
+        msg_service.send(o.user_id, room_of[o.login], f"hello from {o.login}", secrets.token_hex(8))
+    client = w.ReflexClient(app_server.url, anna)
+    await client.connect("/")
+    try:
+        before = chat_list(client)
+        assert before == [room_of[o.login] for o in reversed(others)]
+        for o in (others[0], others[5], others[0]):
+            mark = len(client.frames)
+            sender = w.ReflexClient(app_server.url, o)
+            await sender.connect("/")
+            await sender.call(H("open_room"), room_id=room_of[o.login])
+            await send(sender, f"news from {o.login}")
+            await sender.close()
+            await client.wait_for(lambda c, r=room_of[o.login]: chat_list(c)[0] == r)
+            moved = [f for f in client.frames[mark:] if w.state_path(ChatState) in f.delta
+                     and "chats_top" in f.delta[w.state_path(ChatState)]]
+            assert moved and not any("chats" in f.delta[w.state_path(ChatState)] for f in moved)
+        after = chat_list(client)
+        assert after[:2] == [room_of[others[0].login], room_of[others[5].login]]
+        assert sorted(after) == sorted(before)  # every chat once
+        top = client.get(ChatState, "chats_top")
+        assert top[0]["preview"].endswith(f"news from {others[0].login}") and top[0]["unread"] == 3  # hello + 2 news
+    finally:
+        await client.close()
