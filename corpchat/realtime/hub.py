@@ -32,7 +32,7 @@ GC_THRESHOLD0 = 20_000
 # a busy group then costs each tab one state change per delay, not one per message.
 VIEWER_DELAY = 1.0  # the tab shows the message's chat
 OTHER_DELAY = 0.1  # the message moves a chat in the tab's list
-FOLD_SPREAD = 0.1  # folds of a group's viewers spread over this many seconds
+FOLD_SPREAD = 0.05  # folds of a group's viewers spread over this many seconds
 LAZY = frozenset({"message"})
 
 _registry_instance = None

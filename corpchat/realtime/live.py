@@ -32,9 +32,9 @@ log = logging.getLogger(__name__)
 CHUNKS = 8
 CHUNK = 16
 COVER = CHUNKS * CHUNK
-# A viewer this far behind the newest message folds now: two chunks before the ring reuses
+# A viewer this far behind the newest message folds now: half the ring before it reuses
 # the one that holds its oldest live message (a later fold still works, from the database).
-FOLD_LAG = COVER - 2 * CHUNK
+FOLD_LAG = COVER // 2
 FIELD = "_rx_state_"  # Reflex's suffix of a state field on the wire
 
 

@@ -255,16 +255,16 @@ class ChatState(AuthState):
 
     async def _fold(self, strict: bool = False) -> None:
         """Move the live messages into the settled window: from the ring while it has them in an
-        unbroken run, else from the database. A gap among the newest few is usually a message
-        still on its way (concurrent senders overtake each other); `strict` (a second after the
-        arrivals) treats any gap as missing."""
+        unbroken run, else from the database. A gap is usually a message still on its way
+        (concurrent senders overtake each other): the run up to it is folded now, the rest
+        next time; `strict` (a second after the arrivals) reads past any gap from the database."""
         if not self.room_id or self.has_newer:
             return
         items = live.items_after(self._tab(), self.settled_seq)
         ring = live.ring_of(self._tab())
         reached = items[-1]["seq"] if items else self.settled_seq
-        slack = 0 if strict else live.CHUNK
-        if items is None or (ring is not None and reached < ring.newest - slack):
+        stuck = not items if not strict else reached < (ring.newest if ring else 0)
+        if items is None or (stuck and ring is not None and ring.newest > self.settled_seq):
             items = [self._item(m) for m in await _call(msg_service.after, self._user_id, self.room_id,
                                                         self.settled_seq)]
         hidden = set(self.hidden_ids)
