@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 
 import reflex as rx
 
@@ -172,8 +173,8 @@ class ChatState(AuthState):
 
     async def _reload_chats(self) -> None:
         rows = await _call(rooms.chat_list, self._user_id)
-        tz = views.zone(self._tz)
-        self._set_chats([views.chat_item(r, self._user_id, tz, self.lang) for r in rows])
+        tz, now = views.zone(self._tz), datetime.now(UTC)
+        self._set_chats([views.chat_item(r, self._user_id, tz, self.lang, now) for r in rows])
 
     @authed
     async def show_tab(self, tab: str | list[str]):

@@ -69,8 +69,8 @@ def unread_label(n: int) -> str:
     return f"{UNREAD_CAP - 1}+" if n >= UNREAD_CAP else (str(n) if n else "")
 
 
-def chat_item(row: dict, viewer_id: int, tz, lang: str) -> dict:
-    """One chat-list entry from a rooms.chat_list row."""
+def chat_item(row: dict, viewer_id: int, tz, lang: str, now: datetime | None = None) -> dict:
+    """One chat-list entry from a rooms.chat_list row (`now`: pass one for a whole list)."""
     if row["kind"] == "private":
         title = row.get("other_name") or row.get("other_login") or "?"
     else:
@@ -85,7 +85,7 @@ def chat_item(row: dict, viewer_id: int, tz, lang: str) -> dict:
     return {
         "room_id": row["id"], "kind": row["kind"], "title": title, "initials": initials(title),
         "other_id": row.get("other_id") or 0, "preview": preview,
-        "time": short_time(row.get("lm_at") or row.get("activity_at"), tz, lang),
+        "time": short_time(row.get("lm_at") or row.get("activity_at"), tz, lang, now),
         "unread": int(row.get("unread") or 0), "unread_label": unread_label(int(row.get("unread") or 0)),
         "last_seq": int(row.get("last_seq") or 0),
     }

@@ -99,20 +99,21 @@ async def run(bench: common.Bench, res: common.Result, chats: int = CHATS, loads
     async with new_http() as http:
         cookie = (await common.login_all(http, app.url, [me_login]))[0]
         hydrate, sizes = [], []
-        for i in range(loads + 3):
-            tab = Tab(http, app.url, cookie)
-            t0 = time.perf_counter()
-            try:
-                await tab.connect("/", wait_hydrated=False)
-                await asyncio.wait_for(tab.until(lambda x: x.get(client.ROOT, "is_hydrated") is True), 30)
-                dt = time.perf_counter() - t0
-                if len(tab.get(path, "chats") or []) != chats:
-                    raise RuntimeError(f"the tab shows {len(tab.get(path, 'chats') or [])} chats, not {chats}")
-                if i >= 3:
-                    hydrate.append(dt)
-                    sizes.append(tab.bytes)
-            finally:
-                await tab.close()
+        with common.Profile(app, "chatlist"):
+            for i in range(loads + 3):
+                tab = Tab(http, app.url, cookie)
+                t0 = time.perf_counter()
+                try:
+                    await tab.connect("/", wait_hydrated=False)
+                    await asyncio.wait_for(tab.until(lambda x: x.get(client.ROOT, "is_hydrated") is True), 30)
+                    dt = time.perf_counter() - t0
+                    if len(tab.get(path, "chats") or []) != chats:
+                        raise RuntimeError(f"the tab shows {len(tab.get(path, 'chats') or [])} chats, not {chats}")
+                    if i >= 3:
+                        hydrate.append(dt)
+                        sizes.append(tab.bytes)
+                finally:
+                    await tab.close()
 
         # Live: another user writes in one of the chats while the tab is open.
         tab = await Tab(http, app.url, cookie, parse=False).connect("/")
