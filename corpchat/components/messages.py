@@ -188,6 +188,7 @@ def room_pane() -> rx.Component:
                                 # a new observer per page, so it fires again if still in view
                                 key=ChatState.oldest_seq)),
                 rx.foreach(ChatState.messages, _settled_row),
+                rx.foreach(ChatState.messages_tail, _settled_row),
                 live_messages(),
                 rx.foreach(ChatState.pending, pending_bubble),
                 rx.cond(ChatState.has_newer,

@@ -33,6 +33,9 @@ from corpchat.state.base import AuthState, authed
 MAX_WINDOW = 300  # messages held at most after scrolling back (older pages drop the newest)
 LIVE_WINDOW = 100  # messages held while following the newest ones
 HIDDEN_MAX = 200
+TAIL_KEEP = 24  # messages in `messages_tail` after a full re-send of the window
+TAIL_MAX = 100  # the tail grows to this before the window is split (and re-sent) again
+TRIM_SLACK = 100  # a followed window may grow this far past LIVE_WINDOW before it is cut back
 TOP_MAX = 20  # moved-up chats kept apart before the whole list is re-sent once
 
 
@@ -62,6 +65,7 @@ class ChatState(AuthState):
     room_kind: str = ""
     my_id: int = 0
     messages: list[views.MessageItem] = []
+    messages_tail: list[views.MessageItem] = []
     settled_seq: int = 0
     day_seqs: list[int] = []
     divider_seq: int = 0
@@ -87,7 +91,9 @@ class ChatState(AuthState):
     _tz: str = "UTC"
     # Backend tuples mirror the public lists: reading a tuple does not wrap every
     # item in a change-tracking proxy, which dominated the cost of a push.
-    _settled: tuple = ()  # = messages
+    _settled: tuple = ()  # = messages + messages_tail
+    _head_len: int = 0  # len(messages)
+    _day_seqs: list = []  # = day_seqs
     _chats: tuple = ()  # the whole list in display order (chats_top, then the rest of chats)
     _rest: tuple = ()  # = chats
     _pending: tuple = ()  # = pending
@@ -232,9 +238,20 @@ class ChatState(AuthState):
 
     # ----- the window -----------------------------------------------------
     def _set_settled(self, settled: tuple) -> None:
+        """The settled window goes out as `messages` (head) + `messages_tail`: a change near the
+        end (a reaction, a fold) re-sends the tail, not the whole window (40 KB per tab)."""
+        head = self._head_len
+        same_head = (0 < head <= len(settled) and len(settled) - head <= TAIL_MAX
+                     and all(a is b for a, b in zip(settled[:head], self._settled[:head])))
+        if not same_head:
+            head = max(0, len(settled) - TAIL_KEEP)
+            self._head_len = head
+            self.messages = list(settled[:head])
+        self.messages_tail = list(settled[head:])
         self._settled = settled
-        self.messages = list(settled)
-        self.day_seqs = views.day_starts(settled)
+        days = views.day_starts(settled)
+        if days != self._day_seqs:
+            self._day_seqs = self.day_seqs = days
         self.oldest_seq = settled[0]["seq"] if settled else 0
         if not self.has_newer:
             self.settled_seq = settled[-1]["seq"] if settled else 0
@@ -272,7 +289,7 @@ class ChatState(AuthState):
         kept = [m for m in items if m["id"] not in hidden]
         if kept:
             settled = self._settled + tuple(kept)
-            if len(settled) > LIVE_WINDOW:
+            if len(settled) > LIVE_WINDOW + TRIM_SLACK:  # cut back now and then, not at every fold
                 settled = settled[-LIVE_WINDOW:]
                 self.has_older = True
             self._set_settled(settled)

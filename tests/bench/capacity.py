@@ -170,7 +170,7 @@ class _Worker:
         elif kind == "scroll":
             name, payload = self.names["load_older"], {}
         elif kind == "react":
-            ids = [m.get("id") for m in (tab.get(path, "messages") or []) if m.get("id")]
+            ids = [m.get("id") for m in common.settled(tab.state.get(path, {})) if m.get("id")]
             if not ids:
                 kind, name, payload = "scroll", self.names["load_older"], {}
             else:

@@ -244,7 +244,12 @@ def shown(v: dict) -> list[dict]:
     if v.get("live_room") == v.get("room_id"):
         for k in v.get("live_order") or []:
             live += [m for m in v.get(f"live{k}") or [] if m["seq"] > (v.get("settled_seq") or 0)]
-    return list(v.get("messages") or []) + live + list(v.get("pending") or [])
+    return settled(v) + live + list(v.get("pending") or [])
+
+
+def settled(v: dict) -> list[dict]:
+    """A tab's settled window (ChatState sends it as `messages` + `messages_tail`)."""
+    return list(v.get("messages") or []) + list(v.get("messages_tail") or [])
 
 
 def handler(name: str) -> str:

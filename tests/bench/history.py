@@ -157,10 +157,10 @@ async def _open_many(tab, path: str, big: int, small: int, opens: int, warmup: i
     opened, older, small_opened = [], [], []
     for i in range(opens + warmup):
         dt = await tab.call_frame(open_room, {"room_id": big}, MESSAGES_VAR)
-        if tab.get(path, "room_id") != big or len(tab.get(path, "messages") or []) < 50:
+        if tab.get(path, "room_id") != big or len(common.settled(tab.state.get(path, {}))) < 50:
             raise RuntimeError(f"open_room did not show the newest 50: {tab.errors}")
         dt_older = await tab.call_frame(load_older, None, MESSAGES_VAR)
-        if len(tab.get(path, "messages") or []) < 100:
+        if len(common.settled(tab.state.get(path, {}))) < 100:
             raise RuntimeError("load_older did not add a page")
         dt_small = await tab.call_frame(open_room, {"room_id": small}, MESSAGES_VAR)
         if i >= warmup:

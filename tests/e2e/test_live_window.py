@@ -30,7 +30,7 @@ def shown(client: w.ReflexClient) -> list[dict]:
         for k in v.get("live_order") or []:
             live += [m for m in v.get(f"live{k}") or []
                      if m["seq"] > (v.get("settled_seq") or 0) and m["id"] not in hidden]
-    return list(v.get("messages") or []) + live + list(v.get("pending") or [])
+    return list(v.get("messages") or []) + list(v.get("messages_tail") or []) + live + list(v.get("pending") or [])
 
 
 def texts(client) -> list[str]:

@@ -139,7 +139,7 @@ def window(client: w.ReflexClient) -> list[dict]:
     """The open room's bubbles as the page shows them: settled, live (broadcast) and pending,
     each with "mine" worked out the way the page does it."""
     get = client.get
-    settled = list(get(ChatState, "messages") or [])
+    settled = list(get(ChatState, "messages") or []) + list(get(ChatState, "messages_tail") or [])
     live = []
     if get(ChatState, "live_room") == get(ChatState, "room_id"):
         hidden = set(get(ChatState, "hidden_ids") or [])
@@ -181,7 +181,8 @@ def app_vars(client: w.ReflexClient) -> dict:
     return copy.deepcopy({w.state_path(s): client.vars_of(s) for s in APP_STATES})
 
 
-ROOM_VIEW_VARS = {"room_id", "room_title", "room_initials", "room_kind", "messages", "pending", "settled_seq",
+ROOM_VIEW_VARS = {"room_id", "room_title", "room_initials", "room_kind", "messages", "messages_tail", "pending",
+                  "settled_seq",
                   "has_older", "has_newer", "editing_id", "editing_text"}
 
 
