@@ -3,6 +3,9 @@
 Services return events only after their transaction committed; the state
 layer hands them here. Each tab's state is changed through
 `app.modify_state`, which sends the resulting delta over that tab's socket.
+The open chat's new and changed messages go out first, as one broadcast per
+room (`publish`, see realtime.live); the per-tab changes that follow a new
+message are coalesced and spread (VIEWER_DELAY, OTHER_DELAY).
 """
 
 from __future__ import annotations

@@ -298,11 +298,3 @@ async def unpublish(room_id: int, seq: int, message_id: int) -> None:
         ring = _rings.get(key)
         if ring is not None:
             await _emit(ring, ring.remove(seq, message_id))
-
-
-def reset() -> None:
-    """Tests: forget everything."""
-    _rings.clear()
-    _by_room.clear()
-    _viewing.clear()
-    _users.clear()

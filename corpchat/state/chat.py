@@ -167,12 +167,14 @@ class ChatState(AuthState):
         else:
             self._set_chats([item if c["room_id"] == room_id else c for c in self._chats])
             return
-        if len(top) > TOP_MAX:
-            self._set_chats(top + [c for c in self._rest if c["room_id"] not in {t["room_id"] for t in top}])
-            return
         ids = [c["room_id"] for c in top]
+        in_top = set(ids)
+        rest = [c for c in self._rest if c["room_id"] not in in_top]
+        if len(top) > TOP_MAX:
+            self._set_chats(top + rest)
+            return
         self.chats_top, self.top_ids = top, ids
-        self._chats = tuple(top) + tuple(c for c in self._rest if c["room_id"] not in set(ids))
+        self._chats = tuple(top + rest)
 
     def _top_items(self) -> list[dict]:
         return list(self._chats[:len(self.top_ids)])
