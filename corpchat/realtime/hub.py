@@ -11,6 +11,7 @@ message are coalesced and spread (VIEWER_DELAY, OTHER_DELAY).
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import zlib
@@ -275,11 +276,16 @@ async def _drain(app, token: str, box: _Mailbox) -> None:
             del _mailboxes[(box.user_id, token)]
 
 
-def _delay(token: str, events: list[dict]) -> float:
+@functools.lru_cache(maxsize=1 << 16)
+def _spread(token: str) -> float:
     # Spread per tab: the members of a group that all got the same message (or all reached
     # the fold point together) must not all change their state in the same instant, a burst
     # the next message would wait behind.
-    spread = zlib.crc32(token.encode()) % 1000 / 1000
+    return zlib.crc32(token.encode()) % 1000 / 1000
+
+
+def _delay(token: str, events: list[dict]) -> float:
+    spread = _spread(token)
     kinds = {e.get("type") for e in events}
     if kinds == {"fold"}:
         return FOLD_SPREAD * spread
@@ -290,29 +296,38 @@ def _delay(token: str, events: list[dict]) -> float:
     return delay * (1 + spread)
 
 
-def _post(app, user_id: int, token: str, events: list[dict]) -> asyncio.Future:
-    """Queue events for a tab; the future resolves once they have been applied."""
+def _post(app, user_id: int, token: str, events: list[dict], done: asyncio.Future | None = None) -> None:
+    """Queue events for a tab; `done` (if any) resolves once they have been applied."""
     box = _mailboxes.get((user_id, token))
     if box is None:
         box = _mailboxes[(user_id, token)] = _Mailbox(user_id)
     loop = asyncio.get_running_loop()
-    done = loop.create_future()
     due = loop.time() + _delay(token, events)
     if not box.events or due < box.due:
         box.due = due
         box.wake.set()
     box.events.extend(events)
-    box.waiters.append(done)
+    if done is not None:
+        box.waiters.append(done)
     if box.task is None:
         box.task = loop.create_task(_drain(app, token, box))
-    return done
 
 
-async def deliver(user_events: dict[int, list[dict]], skip_token: str | None = None) -> None:
-    """Apply each user's events to each of that user's tabs (bounded concurrency, in order per tab)."""
+async def deliver(user_events: dict[int, list[dict]], skip_token: str | None = None,
+                  wait: bool = True) -> None:
+    """Apply each user's events to each of that user's tabs (bounded concurrency, in order per tab);
+    with `wait`, return once every local tab has applied them."""
     if _target is None or not user_events:
         return
     app = _app()
+    loop = asyncio.get_running_loop()
+
+    def post(uid: int, token: str, events: list[dict]) -> None:
+        done = loop.create_future() if wait else None
+        _post(app, uid, token, events, done)
+        if done is not None:
+            pending.append(done)
+
     tabs = await registry().tabs(user_events.keys())
     routing = _routing(app)
     pending = []
@@ -326,17 +341,18 @@ async def deliver(user_events: dict[int, list[dict]], skip_token: str | None = N
                 if owner is not None and owner != routing[1].instance_id:
                     remote.setdefault(owner, []).append((uid, token, user_events[uid]))
                     continue
-            pending.append(_post(app, uid, token, user_events[uid]))
+            post(uid, token, user_events[uid])
     for owner, batch in remote.items():
         if not await routing[0].publish(owner, batch):  # nobody listening there: apply here, as before
-            pending.extend(_post(app, uid, token, events) for uid, token, events in batch)
+            for uid, token, events in batch:
+                post(uid, token, events)
     if pending:
         await asyncio.gather(*pending)
 
 
 def deliver_soon(user_events: dict[int, list[dict]], skip_token: str | None = None) -> None:
     """Fire-and-forget delivery, so the sender's own acknowledgement is not delayed."""
-    _spawn(deliver(user_events, skip_token))
+    _spawn(deliver(user_events, skip_token, wait=False))
 
 
 def fan_out(user_ids: Iterable[int], event: dict, skip_token: str | None = None) -> None:

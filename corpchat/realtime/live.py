@@ -22,6 +22,7 @@ which falls back to the database when the ring does not cover the range.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 
@@ -36,6 +37,9 @@ COVER = CHUNKS * CHUNK
 # the one that holds its oldest live message (a later fold still works, from the database).
 FOLD_LAG = COVER // 2
 FIELD = "_rx_state_"  # Reflex's suffix of a state field on the wire
+# A tab's entry in Ring.viewers: its settled seq, or one of these (never asked to fold).
+NOT_SEEDED = -1
+RIDING = -2  # shows the ring alone (see ride)
 
 
 def chunk_var(i: int) -> str:
@@ -57,6 +61,8 @@ class Ring:
     floor: int | None = None
     newest: int = 0
     viewers: dict[str, int] = field(default_factory=dict)  # tab token -> its settled seq as last known
+    dirty: set[int] = field(default_factory=set)  # chunks changed since the last broadcast
+    flush_due: bool = False
 
     # ----- content -----------------------------------------------------
     def order(self) -> list[int]:
@@ -173,6 +179,35 @@ async def _emit(ring: Ring, chunks, to: str | None = None) -> None:
         log.exception("broadcast to %s failed", ring.name)
 
 
+def _broadcast(ring: Ring, chunks) -> None:
+    """Send the changed chunks to the ring's viewers at the next turn of the event loop.
+
+    Why not at once: under load many handlers finish in one turn of the loop; their messages
+    then go out in one frame per tab instead of one each (a busy group's tab got every chunk
+    again for every message). An idle room loses nothing: the next turn comes at once.
+    """
+    ring.dirty.update(chunks)
+    if ring.dirty and not ring.flush_due:
+        ring.flush_due = True
+        asyncio.get_running_loop().call_soon(_start_flush, ring)
+
+
+def _start_flush(ring: Ring) -> None:
+    task = asyncio.ensure_future(_flush(ring))
+    _flushing.add(task)  # the loop keeps only weak references to tasks
+    task.add_done_callback(_flushing.discard)
+
+
+async def _flush(ring: Ring) -> None:
+    ring.flush_due = False
+    chunks, ring.dirty = sorted(ring.dirty), set()
+    if _rings.get((ring.room_id, ring.tz, ring.lang)) is ring:
+        await _emit(ring, chunks)
+
+
+_flushing: set = set()
+
+
 async def join(token: str, user_id: int, room_id: int, tz: str, lang: str) -> None:
     """Show this tab the room's live messages from now on (and what the ring holds already).
 
@@ -192,7 +227,7 @@ async def join(token: str, user_id: int, room_id: int, tz: str, lang: str) -> No
     if ring is None:
         ring = _rings[key] = Ring(room_id, tz, lang, f"live:{room_id}:{tz}:{lang}")
         _by_room.setdefault(room_id, set()).add(key)
-    ring.viewers[token] = -1  # not seeded yet: never asked to fold
+    ring.viewers[token] = NOT_SEEDED
     _viewing[token] = key
     _users[token] = user_id
     await ns.enter_room(sid, ring.name)
@@ -251,6 +286,24 @@ def folded(token: str, settled_seq: int) -> None:
         ring.viewers[token] = settled_seq
 
 
+def ride(token: str) -> None:
+    """The tab shows the ring alone from now on: it never folds again while it follows.
+
+    Why: in a busy room every tab folded every FOLD_LAG messages, each fold its own state
+    change re-sending up to 200 bubbles per tab; that was most of a worker's JSON encoding
+    at 400 messages/s. A riding tab costs nothing per message beyond the shared broadcast.
+    """
+    ring = ring_of(token)
+    if ring is not None and token in ring.viewers:
+        ring.viewers[token] = RIDING
+
+
+def run(token: str) -> list[dict] | None:
+    """The ring's unbroken run from its oldest message (what a riding tab shows); None: no ring."""
+    ring = ring_of(token)
+    return None if ring is None or ring.floor is None else ring.after(ring.floor)
+
+
 def items_after(token: str, after_seq: int) -> list[dict] | None:
     """The ring's messages after after_seq, in an unbroken run (see Ring.after); None: ask the database."""
     ring = ring_of(token)
@@ -284,7 +337,7 @@ async def publish(raw: dict) -> list[tuple[int, str]]:
             _prune(ring)
             if key not in _rings:
                 continue
-        await _emit(ring, changed)
+        _broadcast(ring, changed)
         for token, settled in ring.viewers.items():
             if settled >= 0 and ring.newest - settled >= FOLD_LAG:
                 ring.viewers[token] = ring.newest  # asked once; the fold reports the real figure
@@ -297,4 +350,4 @@ async def unpublish(room_id: int, seq: int, message_id: int) -> None:
     for key in list(_by_room.get(room_id, ())):
         ring = _rings.get(key)
         if ring is not None:
-            await _emit(ring, ring.remove(seq, message_id))
+            _broadcast(ring, ring.remove(seq, message_id))

@@ -6,11 +6,14 @@ to `recipients` only after this module's transaction has committed.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import defaultdict
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import emoji as emoji_data
+import psycopg
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
@@ -103,77 +106,129 @@ def send(actor_id: int, room_id, body, client_id) -> tuple[dict, list[int], bool
     """Store a text message; returns (message, recipients, created).
 
     The room row lock orders concurrent senders: seq = last_seq + 1 inside
-    the same transaction, so sequence numbers have no gaps or duplicates. A
+    the same statement, so sequence numbers have no gaps or duplicates. A
     resend with the same client id returns the stored message (created=False).
     """
-    body = check_text(body)
-    client_id = check_client_id(client_id)
+    for attempt in (1, 2):
+        steps = _send_steps(actor_id, room_id, body, client_id)
+        try:
+            with db.autocommit() as conn:
+                result = _drive(steps, lambda sql, params: conn.exec_driver_sql(sql, params).first())
+        except IntegrityError as exc:
+            if attempt == 2 or not _client_id_race(exc.orig):
+                raise
+            continue
+        return _existing(*result) if isinstance(result, _Resend) else result
+    raise AssertionError("unreachable")
+
+
+async def send_async(actor_id: int, room_id, body, client_id) -> tuple[dict, list[int], bool]:
+    """`send` on the event loop's own connection (see db.async_autocommit); same checks, same SQL."""
+    for attempt in (1, 2):
+        steps = _send_steps(actor_id, room_id, body, client_id)
+        try:
+            async with db.async_autocommit() as conn:
+                result = await _drive_async(steps, conn)
+        except psycopg.errors.UniqueViolation as exc:
+            if attempt == 2 or not _client_id_race(exc):
+                raise
+            continue
+        if isinstance(result, _Resend):
+            return await asyncio.to_thread(_existing, *result)
+        return result
+    raise AssertionError("unreachable")
+
+
+async def _drive_async(steps, conn):
     try:
-        return _send(actor_id, room_id, body, client_id)
-    except IntegrityError as exc:
-        # The same client id raced into another room (the room lock only orders
-        # one room): once the winner has committed, a retry sees it and answers
-        # like a sequential resend would.
-        if getattr(getattr(exc.orig, "diag", None), "constraint_name", None) != "uq_messages_sender_client":
-            raise
-        return _send(actor_id, room_id, body, client_id)
+        sql, params = next(steps)
+        while True:
+            sql, params = steps.send(await (await conn.execute(sql, params)).fetchone())
+    except StopIteration as stop:
+        return stop.value
 
 
-_SEND_CHECK = text("""
+def _client_id_race(exc) -> bool:
+    """The same client id raced into another room (the room lock only orders one room): once
+    the winner has committed, a retry sees it and answers like a sequential resend would."""
+    return getattr(getattr(exc, "diag", None), "constraint_name", None) == "uq_messages_sender_client"
+
+
+def _drive(steps, run):
+    """Run a generator of (sql, params) steps, feeding each statement's first row back."""
+    try:
+        sql, params = next(steps)
+        while True:
+            sql, params = steps.send(run(sql, params))
+    except StopIteration as stop:
+        return stop.value
+
+
+# Written for the driver itself (psycopg's %(name)s placeholders): the same text runs on
+# SQLAlchemy's connection (exec_driver_sql) and on the async one.
+_SEND_CHECK = """
 SELECT r.kind, u.login, u.real_name, u.avatar_id,
-       (SELECT m.id FROM messages m WHERE m.sender_id = :actor AND m.client_id = :cid) AS existing_id,
+       (SELECT m.id FROM messages m WHERE m.sender_id = %(actor)s AND m.client_id = %(cid)s) AS existing_id,
        (r.kind = 'private' AND EXISTS (
             SELECT 1 FROM participants o JOIN blocked_users b
-              ON (b.blocker_id = :actor AND b.blocked_id = o.user_id)
-              OR (b.blocker_id = o.user_id AND b.blocked_id = :actor)
-            WHERE o.room_id = r.id AND o.user_id <> :actor)) AS blocked
+              ON (b.blocker_id = %(actor)s AND b.blocked_id = o.user_id)
+              OR (b.blocker_id = o.user_id AND b.blocked_id = %(actor)s)
+            WHERE o.room_id = r.id AND o.user_id <> %(actor)s)) AS blocked
 FROM rooms r
-JOIN participants p ON p.room_id = r.id AND p.user_id = :actor
-JOIN users u ON u.id = :actor
-WHERE r.id = :room""")
+JOIN participants p ON p.room_id = r.id AND p.user_id = %(actor)s
+JOIN users u ON u.id = %(actor)s
+WHERE r.id = %(room)s"""
 # ONE statement, run in autocommit: the room's row lock (taken by the UPDATE, which orders
 # concurrent senders: seq = last_seq + 1) is held only inside PostgreSQL for the statement's
-# own duration, never across a round trip to a Python thread that waits for the GIL.
+# own duration, never across a round trip to Python.
 # Membership and blocks are checked again under the lock (the SELECT above only explains refusals).
-_SEND_WRITE = text("""
+_SEND_WRITE = """
 WITH r AS (
-    UPDATE rooms SET last_seq = last_seq + 1, last_message_at = :now
-    WHERE id = :room
-      AND EXISTS (SELECT 1 FROM participants WHERE room_id = :room AND user_id = :actor)
+    UPDATE rooms SET last_seq = last_seq + 1, last_message_at = %(now)s
+    WHERE id = %(room)s
+      AND EXISTS (SELECT 1 FROM participants WHERE room_id = %(room)s AND user_id = %(actor)s)
       AND (kind <> 'private' OR NOT EXISTS (
             SELECT 1 FROM participants o JOIN blocked_users b
-              ON (b.blocker_id = :actor AND b.blocked_id = o.user_id)
-              OR (b.blocker_id = o.user_id AND b.blocked_id = :actor)
-            WHERE o.room_id = :room AND o.user_id <> :actor))
+              ON (b.blocker_id = %(actor)s AND b.blocked_id = o.user_id)
+              OR (b.blocker_id = o.user_id AND b.blocked_id = %(actor)s)
+            WHERE o.room_id = %(room)s AND o.user_id <> %(actor)s))
     RETURNING id, last_seq),
 m AS (
     INSERT INTO messages (room_id, seq, sender_id, kind, text, client_id, created_at)
-    SELECT r.id, r.last_seq, :actor, 'text', :body, :cid, :now FROM r
+    SELECT r.id, r.last_seq, %(actor)s, 'text', %(body)s, %(cid)s, %(now)s FROM r
     RETURNING id, seq),
 p AS (
     UPDATE participants
-    SET hidden = false, last_read_seq = CASE WHEN user_id = :actor THEN m.seq ELSE last_read_seq END
+    SET hidden = false, last_read_seq = CASE WHEN user_id = %(actor)s THEN m.seq ELSE last_read_seq END
     FROM m
-    WHERE room_id = :room AND (hidden OR user_id = :actor)
+    WHERE room_id = %(room)s AND (hidden OR user_id = %(actor)s)
     RETURNING 1)
 SELECT m.id, m.seq,
-       (SELECT array_agg(user_id ORDER BY user_id) FROM participants WHERE room_id = :room) AS members
-FROM m""")
+       (SELECT array_agg(user_id ORDER BY user_id) FROM participants WHERE room_id = %(room)s) AS members
+FROM m"""
 
 
-def _send(actor_id: int, room_id, body: str, client_id: str) -> tuple[dict, list[int], bool]:
+class _Resend(NamedTuple):
+    message_id: int
+    room_id: int
+
+
+def _send_steps(actor_id: int, room_id, body, client_id):
+    """The send as statements to run (yields (sql, params), receives the first row of each);
+    returns send's result, or a _Resend of a stored message."""
+    body = check_text(body)
+    client_id = check_client_id(client_id)
     room_id = validate.ident(room_id)
     params = {"actor": actor_id, "room": room_id, "cid": client_id}
-    with db.autocommit() as conn:
-        row = conn.execute(_SEND_CHECK, params).first()
-        if row is None:
-            raise NotFound()
-        if row.existing_id is not None:
-            return _existing(row.existing_id, room_id)
-        if row.blocked:
-            raise Forbidden("err.blocked")
-        now = datetime.now(UTC)
-        written = conn.execute(_SEND_WRITE, {**params, "body": body, "now": now}).first()
+    row = yield _SEND_CHECK, params
+    if row is None:
+        raise NotFound()
+    if row.existing_id is not None:
+        return _Resend(row.existing_id, room_id)
+    if row.blocked:
+        raise Forbidden("err.blocked")
+    now = datetime.now(UTC)
+    written = yield _SEND_WRITE, {**params, "body": body, "now": now}
     if written is None:  # left the room or got blocked between the two statements
         raise Forbidden("err.blocked") if row.kind == "private" else NotFound()
     view = {

@@ -26,6 +26,24 @@ from corpchat.services.errors import NotAuthenticated, ServiceError
 REVERIFY_SECONDS = 5.0
 
 
+@functools.lru_cache(maxsize=4096)
+def _session_cookie(header: str) -> str:
+    """The session token in a Cookie header (cached: every event of a tab sends the same header)."""
+    jar = SimpleCookie()
+    try:
+        jar.load(header)
+    except Exception:
+        return ""
+    morsel = jar.get(settings.cookie_name)
+    return morsel.value if morsel else ""
+
+
+@functools.lru_cache(maxsize=4096)
+def _fingerprint(header: str) -> str:
+    token = _session_cookie(header)
+    return hashlib.sha256(token.encode()).hexdigest() if token else ""
+
+
 class I18nState(rx.State):
     lang: str = i18n.DEFAULT_LANGUAGE
     tr: dict[str, str] = i18n.flat(i18n.DEFAULT_LANGUAGE)
@@ -54,17 +72,10 @@ class AuthState(I18nState):
     signed_out: bool = False
 
     def _cookie_token(self) -> str:
-        jar = SimpleCookie()
-        try:
-            jar.load(self.router.headers.cookie or "")
-        except Exception:
-            return ""
-        morsel = jar.get(settings.cookie_name)
-        return morsel.value if morsel else ""
+        return _session_cookie(self.router.headers.cookie or "")
 
     def _cookie_fingerprint(self) -> str:
-        token = self._cookie_token()
-        return hashlib.sha256(token.encode()).hexdigest() if token else ""
+        return _fingerprint(self.router.headers.cookie or "")
 
     def _forget_user(self) -> None:
         self._user_id = 0

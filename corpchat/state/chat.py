@@ -98,6 +98,7 @@ class ChatState(AuthState):
     _rest: tuple = ()  # = chats
     _pending: tuple = ()  # = pending
     _tab_token: str = ""
+    _riding: bool = False  # the page shows the ring alone, `messages` is empty (see _ride)
 
     # ----- page lifecycle -------------------------------------------------
     async def load_chat_page(self):
@@ -132,6 +133,7 @@ class ChatState(AuthState):
 
     async def _close(self) -> None:
         await live.leave(self._tab())
+        self._riding = False
         self.room_id, self.room_title, self.room_kind = 0, "", ""
         self._set_settled(())
         self._set_pending(())
@@ -231,8 +233,12 @@ class ChatState(AuthState):
         self.has_older, self.has_newer = more, False
         self.editing_id, self.editing_text = 0, ""
         self.hidden_ids = []
+        self._riding = False
         settled = tuple(self._item(m) for m in page)
         self._set_settled(settled)
+        # Messages up to the room's last seq as read above are in this history or hidden for me
+        # (deleted for me, cleared): the ring must not show them again.
+        self.settled_seq = max(self.settled_seq, int(row.get("last_seq") or 0))
         self.divider_seq = views.first_unread(settled, int(row.get("last_read_seq") or 0), self._user_id)
         live.seeded(self._tab(), self.settled_seq, settled[-1]["day"] if settled else "")
         if page:
@@ -280,6 +286,10 @@ class ChatState(AuthState):
         next time; `strict` (a second after the arrivals) reads past any gap from the database."""
         if not self.room_id or self.has_newer:
             return
+        if self._riding:
+            if strict:
+                await self._repair_ring()
+            return
         items = live.items_after(self._tab(), self.settled_seq)
         ring = live.ring_of(self._tab())
         reached = items[-1]["seq"] if items else self.settled_seq
@@ -287,11 +297,16 @@ class ChatState(AuthState):
         if items is None or (stuck and ring is not None and ring.newest > self.settled_seq):
             items = [self._item(m) for m in await _call(msg_service.after, self._user_id, self.room_id,
                                                         self.settled_seq)]
+            from_ring = False
+        else:
+            from_ring = True
         hidden = set(self.hidden_ids)
         kept = [m for m in items if m["id"] not in hidden]
         if kept:
             settled = self._settled + tuple(kept)
             if len(settled) > LIVE_WINDOW + TRIM_SLACK:  # cut back now and then, not at every fold
+                if from_ring and self._ride(kept[-1]["seq"]):
+                    return
                 settled = settled[-LIVE_WINDOW:]
                 self.has_older = True
             self._set_settled(settled)
@@ -299,8 +314,47 @@ class ChatState(AuthState):
             self.hidden_ids = [i for i in self.hidden_ids if i not in {m["id"] for m in items}]
         live.folded(self._tab(), self.settled_seq)
 
+    def _ride(self, reached: int) -> bool:
+        """Instead of cutting the window back: show the ring alone if it holds the newest
+        LIVE_WINDOW messages and everything up to `reached` in an unbroken run (see live.ride).
+        The view is the same; from now on this tab has nothing of its own to fold."""
+        run = live.run(self._tab())
+        if not run or len(run) < LIVE_WINDOW or run[-1]["seq"] < reached:
+            return False
+        self._riding = True
+        self._set_settled(())
+        self.settled_seq = run[0]["seq"] - 1
+        self.has_older = True
+        live.ride(self._tab())
+        return True
+
+    async def _land(self) -> None:
+        """Stop riding: what the ring shows becomes the settled window (scrolling back needs one)."""
+        run = live.run(self._tab())
+        if run is None:  # the ring is gone (left, reconnected): read the room afresh
+            await self._open(self.room_id)
+            return
+        self._riding = False
+        hidden = set(self.hidden_ids)
+        self._set_settled(tuple(m for m in run if m["id"] not in hidden))
+        live.folded(self._tab(), self.settled_seq)
+
+    async def _repair_ring(self) -> None:
+        """A riding tab's ring misses a message for over a second (lost on its way from another
+        worker): read it from the database into the ring, for every viewer."""
+        ring, run = live.ring_of(self._tab()), live.run(self._tab())
+        if ring is None or run is None:
+            return
+        reached = run[-1]["seq"] if run else ring.floor
+        if reached < ring.newest:
+            for m in await _call(msg_service.after, self._user_id, self.room_id, reached):
+                await hub.publish(m)
+
     def _shows_all(self, seq: int) -> bool:
         """Whether the page shows every message of the open room up to seq (settled + live run)."""
+        if self._riding:
+            run = live.run(self._tab())
+            return bool(run) and seq <= run[-1]["seq"]
         items = live.items_after(self._tab(), self.settled_seq)
         if items is None:
             return seq <= self.settled_seq
@@ -341,6 +395,8 @@ class ChatState(AuthState):
         await self._load_older()
 
     async def _load_older(self) -> None:
+        if self.room_id and self._riding:
+            await self._land()
         if not self.room_id or not self._settled:
             return
         await self._fold()  # the live part joins the window before it can be cut from the bottom
@@ -389,8 +445,8 @@ class ChatState(AuthState):
 
     async def _deliver(self, room_id: int, body: str, client_id: str):
         try:
-            message, recipients, created = await _call(
-                msg_service.send, self._user_id, room_id, body, client_id)
+            message, recipients, created = await msg_service.send_async(
+                self._user_id, room_id, body, client_id)
         except ServiceError as exc:  # refused (not a member, blocked…): nothing to retry
             self._unpend(client_id)
             yield rx.toast.error(self._t(exc.key, **exc.params))

@@ -52,7 +52,9 @@ async def run(bench: common.Bench, res: common.Result, members: int = MEMBERS, s
     res.add("send->own echo p50/p99", f"{stats['echo']['p50_ms']} / {stats['echo']['p99_ms']}", "ms")
     res.note(f"server CPU {res.details['server_cpu_percent']} % of one core, load generator (this process) "
              f"{res.details['load_generator_cpu_percent']} %; "
-             f"{stats['incomplete']} messages not seen by every member within the run")
+             f"{stats['incomplete']} messages not seen by every member within the run; "
+             f"received per message (all {len(tabs)} tabs): {stats['frames_per_message']} frames, "
+             f"{stats['bytes_per_message']:,} bytes")
 
 
 async def _measure(tabs: list[Tab], seconds: float) -> dict:
@@ -61,11 +63,14 @@ async def _measure(tabs: list[Tab], seconds: float) -> dict:
     sent: dict[tuple[int, int], float] = {}
     arrivals: dict[tuple[int, int], list[float]] = defaultdict(list)
     echoes: list[float] = []
+    wire = {"frames": 0, "bytes": 0}
 
     def hook(i: int):
         seen: set[tuple[int, int]] = set()
 
         def on_raw(raw: str, t: float) -> None:
+            wire["frames"] += 1
+            wire["bytes"] += len(raw)
             if "TPQ" not in raw:
                 return
             for s, n in MARK.findall(raw):
@@ -124,4 +129,6 @@ async def _measure(tabs: list[Tab], seconds: float) -> dict:
         "messages_per_s": round(stored / duration, 1), "deliveries": in_window,
         "deliveries_per_s": round(in_window / duration, 1), "last": common.summary_ms(last),
         "echo": common.summary_ms(echoes), "incomplete": incomplete,
+        "frames_per_message": round(wire["frames"] / max(1, stored), 1),
+        "bytes_per_message": round(wire["bytes"] / max(1, stored)),
     }
