@@ -11,10 +11,10 @@ import secrets
 
 import pytest
 
-from corpchat.realtime.live import COVER
+from corpchat.realtime.live import COVER, FOLD_LAG
 from corpchat.services import messages as msg_service
 from corpchat.services import rooms
-from corpchat.state.chat import LIVE_WINDOW, ChatState
+from corpchat.state.chat import LIVE_WINDOW, TRIM_SLACK, ChatState
 from tests import wsclient as w
 from tests.e2e.helpers import PASSWORD
 
@@ -85,6 +85,52 @@ async def test_more_messages_than_the_ring_holds_all_shown_once_in_order(pair):
     await again.call(H("open_room"), room_id=pair[2])
     assert texts(again)[-50:] == expected[-50:]
     await again.close()
+
+
+def window_frames(client, since: int) -> list[dict]:
+    """ChatState deltas after frame `since` that re-sent the tab's own settled window."""
+    path = w.state_path(ChatState)
+    return [f.delta[path] for f in client.frames[since:] if path in f.delta
+            and ({"messages", "messages_tail"} & set(f.delta[path]))]
+
+
+async def test_a_busy_room_is_shown_from_the_ring_alone_and_scrolls_back(pair):
+    anna, ben, _ = pair
+    n = LIVE_WINDOW + TRIM_SLACK + FOLD_LAG  # past the point where the settled window is cut back
+    for i in range(n):
+        await send(ben, f"busy {i}")
+    expected = ["hi"] + [f"busy {i}" for i in range(n)]
+
+    def newest_in_order(c) -> bool:
+        seen = texts(c)
+        return len(seen) >= LIVE_WINDOW and seen == expected[-len(seen):]
+
+    await anna.wait_for(newest_in_order, timeout=30)
+    await anna.wait_for(lambda c: not c.get(ChatState, "messages") and not c.get(ChatState, "messages_tail"))
+    # Riding: more messages reach the tab through the broadcast only, never a window of its own.
+    mark = len(anna.frames)
+    for i in range(n, n + FOLD_LAG + 10):
+        await send(ben, f"busy {i}")
+    expected += [f"busy {i}" for i in range(n, n + FOLD_LAG + 10)]
+    await anna.wait_for(newest_in_order, timeout=30)
+    assert window_frames(anna, mark) == []
+    # Scrolling back: the shown messages become the settled window, the page before joins them.
+    before = len(texts(anna))
+    await anna.call(H("load_older"))
+    seqs = [m["seq"] for m in shown(anna)]
+    assert len(seqs) > before and seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert texts(anna) == expected[-len(seqs):]
+
+
+async def test_a_message_deleted_for_me_stays_hidden_when_the_room_is_opened_again(pair):
+    anna, ben, room = pair
+    for text in ("one", "two"):
+        await send(ben, text)
+    await anna.wait_for(lambda c: texts(c) == ["hi", "one", "two"])
+    await anna.call(H("delete_for_me"), message_id=shown(anna)[-1]["id"])
+    await anna.call(H("open_room"), room_id=room)
+    assert texts(anna) == ["hi", "one"]
+    assert texts(ben) == ["hi", "one", "two"]
 
 
 async def test_edit_react_and_delete_live_messages(pair):

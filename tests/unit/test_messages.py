@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 
@@ -220,6 +221,39 @@ def test_concurrent_senders_get_gapless_unique_seqs(db_clean):
     assert sorted(q for seen in returned.values() for q in seen) == seqs
     page, more = messages.history(users[5], group)
     assert [m["seq"] for m in page] == list(range(total - 49, total + 1)) and more
+
+
+# The page sends through send_async (the event loop's own connection): same checks, same SQL.
+async def test_send_async_stores_refuses_and_is_idempotent(pair):
+    alice, bob, room = pair
+    first, recipients, created = await messages.send_async(alice, room, "  async hello ", "client-0001")
+    assert created and sorted(recipients) == sorted([alice, bob])
+    assert first["seq"] == 1 and first["text"] == "async hello" and first["sender_name"] == "alice"
+    again, recipients2, created2 = await messages.send_async(alice, room, "other text", "client-0001")
+    assert (again["id"], again["text"], recipients2, created2) == (first["id"], "async hello", [], False)
+    eve = make_user("eve")
+    for actor, target, body, client_id, error in (
+            (eve, room, "intrusion", cid(), NotFound), (alice, room + 1000, "x", cid(), NotFound),
+            (alice, room, "", cid(), Invalid), (alice, room, "x", "bad id", Invalid),
+            (alice, "1", "x", cid(), Invalid), (alice, room, None, cid(), Invalid)):
+        with pytest.raises(error):
+            await messages.send_async(actor, target, body, client_id)
+    block(bob, alice)
+    with pytest.raises(Forbidden):
+        await messages.send_async(alice, room, "blocked", cid())
+    assert count(Message) == 1 and last_seq(room) == 1
+
+
+async def test_concurrent_async_senders_get_gapless_unique_seqs(db_clean):
+    users = [make_user(f"asender{i:02d}") for i in range(20)]
+    group = make_group(users[0], *users[1:])
+
+    async def work(user):
+        return [(await messages.send_async(user, group, f"{user}-{k}", cid()))[0]["seq"] for k in range(5)]
+
+    returned = await asyncio.gather(*(work(u) for u in users))
+    assert sorted(q for seen in returned for q in seen) == list(range(1, 101)) and last_seq(group) == 100
+    assert all(seen == sorted(seen) for seen in returned)
 
 
 def test_concurrent_resends_store_one_message(pair):
