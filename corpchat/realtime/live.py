@@ -15,7 +15,7 @@ the server never sets for a tab: a tab's own deltas cannot overwrite them.
 Each tab still keeps its "settled" window (`messages`, up to `settled_seq`);
 the page shows live items with a larger seq. Before the ring reuses a chunk a
 tab still needs, the tab folds the ring into its settled window ("fold" event,
-see ChatState), at most once per FOLD_LAG messages. Messages a ring never saw
+see ChatState), about once per FOLD_LAG messages. Messages a ring never saw
 (another worker's pub/sub lost, a ring created late) are caught by the fold,
 which falls back to the database when the ring does not cover the range.
 """
@@ -23,7 +23,9 @@ which falls back to the database when the ring does not cover the range.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import zlib
 from dataclasses import dataclass, field
 
 from corpchat.state import views
@@ -33,10 +35,13 @@ log = logging.getLogger(__name__)
 CHUNKS = 8
 CHUNK = 16
 COVER = CHUNKS * CHUNK
-# A viewer this far behind the newest message folds now: half the ring before it reuses
-# the one that holds its oldest live message (a later fold still works, from the database).
+# A viewer about this far behind the newest message folds now, well before the ring reuses
+# the chunk that holds its oldest live message (a later fold still works, from the database).
 FOLD_LAG = COVER // 2
 FIELD = "_rx_state_"  # Reflex's suffix of a state field on the wire
+# While a room is busy its broadcasts go out at most this often (messages in between share
+# one frame per tab); an idle room's next message goes out at once.
+BROADCAST_GAP = 0.004
 # A tab's entry in Ring.viewers: its settled seq, or one of these (never asked to fold).
 NOT_SEEDED = -1
 RIDING = -2  # shows the ring alone (see ride)
@@ -44,6 +49,14 @@ RIDING = -2  # shows the ring alone (see ride)
 
 def chunk_var(i: int) -> str:
     return f"live{i}"
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def fold_lag(token: str) -> int:
+    """FOLD_LAG/2 .. 3*FOLD_LAG/2 - 1, fixed per tab: a group's members that opened the room
+    together fold at different messages, not all at the same one (a 200-member group's
+    folds at once held the next message up for 150-200 ms)."""
+    return FOLD_LAG // 2 + zlib.crc32(token.encode()) % FOLD_LAG
 
 
 @dataclass(eq=False)
@@ -63,6 +76,7 @@ class Ring:
     viewers: dict[str, int] = field(default_factory=dict)  # tab token -> its settled seq as last known
     dirty: set[int] = field(default_factory=set)  # chunks changed since the last broadcast
     flush_due: bool = False
+    last_flush: float = float("-inf")  # loop time
 
     # ----- content -----------------------------------------------------
     def order(self) -> list[int]:
@@ -83,9 +97,23 @@ class Ring:
             self.floor = max(self.floor or 0, oldest - 1)
         return i
 
+    def _neighbour(self, seq: int, step: int) -> dict | None:
+        """The ring's message just before (step -1) or after (step +1) seq, looking chunk by chunk."""
+        i, base = (seq // CHUNK) % CHUNKS, seq - seq % CHUNK
+        for _ in range(CHUNKS):
+            if self.bases[i] == base:
+                near = [m for m in self.chunks[i] if (m["seq"] - seq) * step > 0]
+                if near:
+                    return near[-1] if step < 0 else near[0]
+            elif self.bases[i] > base if step < 0 else self.bases[i] < base:
+                return None  # wrapped past the ring's ends
+            base += step * CHUNK
+            i = (i + step) % CHUNKS
+        return None
+
     def _previous_day(self, seq: int) -> str:
-        prev = [m for m in self.items() if m["seq"] < seq]
-        return prev[-1]["day"] if prev else self.last_day
+        prev = self._neighbour(seq, -1)
+        return prev["day"] if prev else self.last_day
 
     def upsert(self, raw: dict) -> list[int]:
         """Insert or replace a committed message; returns the chunks that changed."""
@@ -108,7 +136,7 @@ class Ring:
         self.newest = max(self.newest, seq)
         changed = [i]
         # A message that overtook this one on the way may now start a day wrongly.
-        nxt = next((m for m in self.items() if m["seq"] > seq), None)
+        nxt = self._neighbour(seq, +1)
         if nxt is not None and nxt["show_day"] != (nxt["day"] != item["day"]):
             j = (nxt["seq"] // CHUNK) % CHUNKS
             self.chunks[j] = tuple({**m, "show_day": not m["show_day"]} if m is nxt else m for m in self.chunks[j])
@@ -180,16 +208,21 @@ async def _emit(ring: Ring, chunks, to: str | None = None) -> None:
 
 
 def _broadcast(ring: Ring, chunks) -> None:
-    """Send the changed chunks to the ring's viewers at the next turn of the event loop.
+    """Send the changed chunks to the ring's viewers soon: at the next turn of the event loop,
+    or BROADCAST_GAP after the previous broadcast of a busy room.
 
-    Why not at once: under load many handlers finish in one turn of the loop; their messages
-    then go out in one frame per tab instead of one each (a busy group's tab got every chunk
-    again for every message). An idle room loses nothing: the next turn comes at once.
+    Why not at once: a busy group's tab then got every chunk again for every message, one
+    frame each; now the messages of a few milliseconds share one frame per tab.
     """
     ring.dirty.update(chunks)
     if ring.dirty and not ring.flush_due:
         ring.flush_due = True
-        asyncio.get_running_loop().call_soon(_start_flush, ring)
+        loop = asyncio.get_running_loop()
+        wait = ring.last_flush + BROADCAST_GAP - loop.time()
+        if wait > 0:
+            loop.call_later(wait, _start_flush, ring)
+        else:
+            loop.call_soon(_start_flush, ring)
 
 
 def _start_flush(ring: Ring) -> None:
@@ -200,6 +233,7 @@ def _start_flush(ring: Ring) -> None:
 
 async def _flush(ring: Ring) -> None:
     ring.flush_due = False
+    ring.last_flush = asyncio.get_running_loop().time()
     chunks, ring.dirty = sorted(ring.dirty), set()
     if _rings.get((ring.room_id, ring.tz, ring.lang)) is ring:
         await _emit(ring, chunks)
@@ -324,7 +358,7 @@ def _prune(ring: Ring) -> None:
 async def publish(raw: dict) -> list[tuple[int, str]]:
     """A committed new or edited message: into every ring of its room, broadcast.
 
-    Returns the (user, tab) pairs that should fold now (they lag FOLD_LAG messages or more).
+    Returns the (user, tab) pairs that should fold now (they lag fold_lag(tab) messages or more).
     """
     lagging: list[tuple[int, str]] = []
     for key in list(_by_room.get(raw["room_id"], ())):
@@ -339,7 +373,7 @@ async def publish(raw: dict) -> list[tuple[int, str]]:
                 continue
         _broadcast(ring, changed)
         for token, settled in ring.viewers.items():
-            if settled >= 0 and ring.newest - settled >= FOLD_LAG:
+            if settled >= 0 and ring.newest - settled >= fold_lag(token):
                 ring.viewers[token] = ring.newest  # asked once; the fold reports the real figure
                 lagging.append((_users.get(token, 0), token))
     return lagging

@@ -110,7 +110,7 @@ def send(actor_id: int, room_id, body, client_id) -> tuple[dict, list[int], bool
     resend with the same client id returns the stored message (created=False).
     """
     for attempt in (1, 2):
-        steps = _send_steps(actor_id, room_id, body, client_id)
+        steps = _send_steps(actor_id, room_id, body, client_id, write_first=attempt == 1)
         try:
             with db.autocommit() as conn:
                 result = _drive(steps, lambda sql, params: conn.exec_driver_sql(sql, params).first())
@@ -125,7 +125,7 @@ def send(actor_id: int, room_id, body, client_id) -> tuple[dict, list[int], bool
 async def send_async(actor_id: int, room_id, body, client_id) -> tuple[dict, list[int], bool]:
     """`send` on the event loop's own connection (see db.async_autocommit); same checks, same SQL."""
     for attempt in (1, 2):
-        steps = _send_steps(actor_id, room_id, body, client_id)
+        steps = _send_steps(actor_id, room_id, body, client_id, write_first=attempt == 1)
         try:
             async with db.async_autocommit() as conn:
                 result = await _drive_async(steps, conn)
@@ -149,8 +149,9 @@ async def _drive_async(steps, conn):
 
 
 def _client_id_race(exc) -> bool:
-    """The same client id raced into another room (the room lock only orders one room): once
-    the winner has committed, a retry sees it and answers like a sequential resend would."""
+    """The client id is stored already: a resend (then the second attempt, checking first, finds
+    it), or the same client id raced into another room (the room lock only orders one room):
+    once the winner has committed, the retry sees it and answers like a sequential resend would."""
     return getattr(getattr(exc, "diag", None), "constraint_name", None) == "uq_messages_sender_client"
 
 
@@ -166,6 +167,7 @@ def _drive(steps, run):
 
 # Written for the driver itself (psycopg's %(name)s placeholders): the same text runs on
 # SQLAlchemy's connection (exec_driver_sql) and on the async one.
+# Why a refused or repeated send was not written (the common send needs only _SEND_WRITE).
 _SEND_CHECK = """
 SELECT r.kind, u.login, u.real_name, u.avatar_id,
        (SELECT m.id FROM messages m WHERE m.sender_id = %(actor)s AND m.client_id = %(cid)s) AS existing_id,
@@ -180,8 +182,9 @@ JOIN users u ON u.id = %(actor)s
 WHERE r.id = %(room)s"""
 # ONE statement, run in autocommit: the room's row lock (taken by the UPDATE, which orders
 # concurrent senders: seq = last_seq + 1) is held only inside PostgreSQL for the statement's
-# own duration, never across a round trip to Python.
-# Membership and blocks are checked again under the lock (the SELECT above only explains refusals).
+# own duration, never across a round trip to Python. Membership and blocks are checked under
+# the lock; no row means refused. A stored client id fails the INSERT (uq_messages_sender_client)
+# and with it the whole statement, so a resend never takes a seq.
 _SEND_WRITE = """
 WITH r AS (
     UPDATE rooms SET last_seq = last_seq + 1, last_message_at = %(now)s
@@ -203,9 +206,9 @@ p AS (
     FROM m
     WHERE room_id = %(room)s AND (hidden OR user_id = %(actor)s)
     RETURNING 1)
-SELECT m.id, m.seq,
+SELECT m.id, m.seq, u.login, u.real_name, u.avatar_id,
        (SELECT array_agg(user_id ORDER BY user_id) FROM participants WHERE room_id = %(room)s) AS members
-FROM m"""
+FROM m JOIN users u ON u.id = %(actor)s"""
 
 
 class _Resend(NamedTuple):
@@ -213,30 +216,40 @@ class _Resend(NamedTuple):
     room_id: int
 
 
-def _send_steps(actor_id: int, room_id, body, client_id):
+def _send_steps(actor_id: int, room_id, body, client_id, write_first: bool = True):
     """The send as statements to run (yields (sql, params), receives the first row of each);
-    returns send's result, or a _Resend of a stored message."""
+    returns send's result, or a _Resend of a stored message. `write_first`: the common case
+    in one statement, the check only to explain a refusal; else check first (a resend)."""
     body = check_text(body)
     client_id = check_client_id(client_id)
     room_id = validate.ident(room_id)
     params = {"actor": actor_id, "room": room_id, "cid": client_id}
-    row = yield _SEND_CHECK, params
-    if row is None:
-        raise NotFound()
-    if row.existing_id is not None:
-        return _Resend(row.existing_id, room_id)
-    if row.blocked:
-        raise Forbidden("err.blocked")
+    if not write_first:
+        row = yield _SEND_CHECK, params
+        _explain(row, refused=False)
+        if row.existing_id is not None:
+            return _Resend(row.existing_id, room_id)
     now = datetime.now(UTC)
     written = yield _SEND_WRITE, {**params, "body": body, "now": now}
-    if written is None:  # left the room or got blocked between the two statements
-        raise Forbidden("err.blocked") if row.kind == "private" else NotFound()
+    if written is None:  # refused: not a member (or no such room), or blocked
+        _explain((yield _SEND_CHECK, params), refused=True)
+        raise NotFound()
     view = {
         "id": written.id, "room_id": room_id, "seq": written.seq, "kind": "text", "text": body,
-        "sender_id": actor_id, "sender_name": row.real_name or row.login, "sender_avatar": row.avatar_id,
+        "sender_id": actor_id, "sender_name": written.real_name or written.login,
+        "sender_avatar": written.avatar_id,
         "client_id": client_id, "created_at": now, "edited_at": None, "reactions": [],
     }
     return view, list(written.members or []), True
+
+
+def _explain(row, refused: bool) -> None:
+    """Raise why a send may not be written (row: _SEND_CHECK's). `refused`: the write was just
+    refused, yet the check passes: a block or a leave that came and went in between."""
+    if row is None:
+        raise NotFound()
+    if row.blocked or (refused and row.kind == "private"):
+        raise Forbidden("err.blocked")
 
 
 def _existing(message_id: int, room_id: int) -> tuple[dict, list[int], bool]:

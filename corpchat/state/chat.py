@@ -11,7 +11,7 @@ The open room's window has three parts on the page:
   tab of a worker that shows the room; the server never sets them per tab.
   The page shows the live ones after `settled_seq` that I did not delete for me;
 - `pending`: my messages still being sent (or failed, with Retry).
-Every FOLD_LAG messages (or when the ring cannot serve it) a tab folds the
+About every FOLD_LAG messages (or when the ring cannot serve it) a tab folds the
 live messages into its settled window ("fold").
 """
 
