@@ -96,7 +96,6 @@ def session() -> Iterator[Session]:
             raise
 
 
-ASYNC_POOL_SIZE = int(os.environ.get("DB_ASYNC_POOL_SIZE", "10"))
 _async_pools: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -106,8 +105,10 @@ async def _async_pool():
     from psycopg_pool import AsyncConnectionPool
 
     async def open_pool():
-        pool = AsyncConnectionPool(conninfo(), min_size=1, max_size=ASYNC_POOL_SIZE, open=False,
-                                   kwargs={"autocommit": True, "row_factory": namedtuple_row})
+        pool = AsyncConnectionPool(conninfo(), min_size=1,
+                                   max_size=int(os.environ.get("DB_ASYNC_POOL_SIZE", "10")), open=False,
+                                   kwargs={"autocommit": True, "row_factory": namedtuple_row},
+                                   timeout=5.0)  # with the database down a send fails (Retry) soon
         await pool.open(wait=False)  # connects in the background; a down database is retried
         return pool
 

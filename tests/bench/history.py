@@ -148,7 +148,7 @@ def _fill_table(sender: int, other: int, rows: int) -> None:
                {"s": sender, "rooms": room_ids, "n": per_room}, bulk=True)
     common.sql("UPDATE rooms SET last_seq = :n, last_message_at = now() WHERE id = ANY(CAST(:rooms AS bigint[]))",
                {"n": per_room, "rooms": room_ids})
-    common.sql("ANALYZE messages")
+    common.settle_database()
 
 
 async def _open_many(tab, path: str, big: int, small: int, opens: int, warmup: int = 5):
