@@ -37,6 +37,7 @@ TAIL_KEEP = 24  # messages in `messages_tail` after a full re-send of the window
 TAIL_MAX = 100  # the tail grows to this before the window is split (and re-sent) again
 TRIM_SLACK = 100  # a followed window may grow this far past LIVE_WINDOW before it is cut back
 TOP_MAX = 20  # moved-up chats kept apart before the whole list is re-sent once
+SENDING_AFTER = 0.03  # s: a send not stored by then is shown as "sending…"
 
 
 def _room_event(kind: str, room_id: int, **data) -> dict:
@@ -421,9 +422,15 @@ class ChatState(AuthState):
         body, client_id = form_data.get("text"), form_data.get("client_id") or uuid.uuid4().hex
         body = msg_service.check_text(body)  # refuse empty/too long before showing "sending…"
         msg_service.check_client_id(client_id)
-        self._set_pending(self._pending + (views.pending_item(body, client_id, self._user_id, self.room_id),))
-        yield
-        async for update in self._deliver(self.room_id, body, client_id):
+        room_id = self.room_id
+        sending = asyncio.ensure_future(msg_service.send_async(self._user_id, room_id, body, client_id))
+        # Usually stored within milliseconds: then the broadcast alone shows it (two frames
+        # fewer per message); a slow one is shown as "sending…" meanwhile.
+        done, _ = await asyncio.wait({sending}, timeout=SENDING_AFTER)
+        if not done:
+            self._set_pending(self._pending + (views.pending_item(body, client_id, self._user_id, room_id),))
+            yield
+        async for update in self._deliver(room_id, body, client_id, sending):
             yield update
 
     @authed
@@ -443,22 +450,27 @@ class ChatState(AuthState):
     def _unpend(self, client_id: str) -> None:
         self._set_pending(tuple(m for m in self._pending if m["client_id"] != client_id))
 
-    async def _deliver(self, room_id: int, body: str, client_id: str):
+    async def _deliver(self, room_id: int, body: str, client_id: str, sending=None):
+        """Finish a send (`sending`: the send already under way, else a new one)."""
+        shown = any(m["client_id"] == client_id for m in self._pending)
         try:
-            message, recipients, created = await msg_service.send_async(
-                self._user_id, room_id, body, client_id)
+            message, recipients, created = await (
+                sending or msg_service.send_async(self._user_id, room_id, body, client_id))
         except ServiceError as exc:  # refused (not a member, blocked…): nothing to retry
             self._unpend(client_id)
             yield rx.toast.error(self._t(exc.key, **exc.params))
             return
         except Exception:  # not stored (database down…): keep it, offer a retry
+            if not shown:
+                self._set_pending(self._pending + (views.pending_item(body, client_id, self._user_id, room_id),))
             self._set_status(client_id, "failed")
             yield rx.toast.error(self._t("err.send_failed"))
             return
-        # "sending…" goes first (its own frame), then the broadcast shows the stored message
-        # to every viewer, this tab included: never two copies of it on the page.
-        self._unpend(client_id)
-        yield
+        if shown:
+            # "sending…" goes first (its own frame), then the broadcast shows the stored message
+            # to every viewer, this tab included: never two copies of it on the page.
+            self._unpend(client_id)
+            yield
         await hub.publish(message)
         if live.viewing(self._tab()) != room_id:
             await self._fold()  # no broadcast reaches this tab: read it in

@@ -52,8 +52,7 @@ def seed(bench: common.Bench, chats: int) -> tuple[tuple[int, str], list[int], l
                r.last_message_at - make_interval(secs => 20 - g)
         FROM rooms r, generate_series(1, 20) g WHERE r.id = ANY(CAST(:rooms AS bigint[]))""",
                {"u": me, "rooms": rooms}, bulk=True)
-    for table in ("rooms", "participants", "messages"):
-        common.sql(f"ANALYZE {table}")
+    common.settle_database("rooms, participants, messages")
     return (me, me_login), rooms, others
 
 

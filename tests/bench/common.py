@@ -171,14 +171,14 @@ def sql(statement: str, params: dict | None = None, fetch: bool = False, bulk: b
         return [tuple(r) for r in result] if fetch else None
 
 
-def settle_database(table: str = "messages") -> None:
+def settle_database(tables: str = "messages") -> None:
     """After a bulk load: VACUUM (sets hint bits, so later reads do not dirty and write every page
     again) and CHECKPOINT (writes the load out now): the scenarios after it measure themselves,
     not the aftermath of a 1M-row load (the chat list and capacity ran 2-3x slower in it)."""
     from corpchat.db import autocommit
 
     with autocommit() as conn:
-        conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
+        conn.exec_driver_sql(f"VACUUM (ANALYZE) {tables}")
         try:
             conn.exec_driver_sql("CHECKPOINT")
         except Exception:  # needs superuser or pg_checkpoint: then the load settles on its own

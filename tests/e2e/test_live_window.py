@@ -7,10 +7,13 @@ live ring holds (the tab folds), and edits, reactions and deletions of live mess
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 import pytest
+from sqlalchemy import text as sql
 
+from corpchat.db import engine
 from corpchat.realtime.live import COVER, FOLD_LAG
 from corpchat.services import messages as msg_service
 from corpchat.services import rooms
@@ -131,6 +134,18 @@ async def test_a_message_deleted_for_me_stays_hidden_when_the_room_is_opened_aga
     await anna.call(H("open_room"), room_id=room)
     assert texts(anna) == ["hi", "one"]
     assert texts(ben) == ["hi", "one", "two"]
+
+
+async def test_a_slow_send_shows_sending_then_the_stored_message_once(pair):
+    anna, _, room = pair
+    with engine().connect() as conn:  # another transaction holds the room's row: the send waits
+        conn.execute(sql("SELECT 1 FROM rooms WHERE id = :r FOR UPDATE"), {"r": room})
+        call = asyncio.ensure_future(send(anna, "slow one"))
+        await anna.wait_for(lambda c: [m.get("status") for m in shown(c) if m["text"] == "slow one"] == ["sending"])
+        conn.commit()
+    await call
+    await anna.wait_for(lambda c: texts(c) == ["hi", "slow one"] and not c.get(ChatState, "pending"))
+    assert shown(anna)[-1]["seq"] == 2
 
 
 async def test_edit_react_and_delete_live_messages(pair):
