@@ -53,10 +53,11 @@ def chunk_var(i: int) -> str:
 
 @functools.lru_cache(maxsize=1 << 16)
 def fold_lag(token: str) -> int:
-    """FOLD_LAG/2 .. 3*FOLD_LAG/2 - 1, fixed per tab: a group's members that opened the room
-    together fold at different messages, not all at the same one (a 200-member group's
-    folds at once held the next message up for 150-200 ms)."""
-    return FOLD_LAG // 2 + zlib.crc32(token.encode()) % FOLD_LAG
+    """FOLD_LAG .. 3*FOLD_LAG/2 - 1 (below COVER - CHUNK, what the ring holds at least), fixed
+    per tab: a group's members that opened the room together fold at different messages, not
+    all at the same one (a 200-member group's folds at once held the next message up for
+    150-200 ms)."""
+    return FOLD_LAG + zlib.crc32(token.encode()) % (FOLD_LAG // 2)
 
 
 @dataclass(eq=False)

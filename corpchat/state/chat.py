@@ -10,7 +10,8 @@ The open room's window has three parts on the page:
 - `live0..7`: the room's newest messages, broadcast by realtime.live to every
   tab of a worker that shows the room; the server never sets them per tab.
   The page shows the live ones after `settled_seq` that I did not delete for me;
-- `pending`: my messages still being sent (or failed, with Retry).
+- `pending`: my messages not stored within SENDING_AFTER ("sending…"), or failed
+  (with Retry); a quick send shows up through the broadcast alone.
 About every FOLD_LAG messages (or when the ring cannot serve it) a tab folds the
 live messages into its settled window ("fold").
 """
