@@ -43,6 +43,15 @@ def texts(client) -> list[str]:
 H = lambda name: w.handler_name(ChatState, name)  # noqa: E731
 
 
+def newest_in_order(expected: list[str]):
+    """The page shows the newest of `expected`, in order: at least LIVE_WINDOW of them (the
+    window keeps that many settled messages, older ones load on scroll, plus the live ones)."""
+    def check(client) -> bool:
+        seen = texts(client)
+        return len(seen) >= LIVE_WINDOW and seen == expected[-len(seen):]
+    return check
+
+
 @pytest.fixture
 async def pair(app_server):
     suffix = secrets.token_hex(3)
@@ -73,13 +82,8 @@ async def test_more_messages_than_the_ring_holds_all_shown_once_in_order(pair):
     for i in range(n):
         await send(ben, f"live {i}")
     expected = ["hi"] + [f"live {i}" for i in range(n)]
-    # The window keeps the newest LIVE_WINDOW settled messages (older ones load on scroll) plus the live ones.
-    def newest_in_order(c) -> bool:
-        seen = texts(c)
-        return len(seen) >= LIVE_WINDOW and seen == expected[-len(seen):]
-
-    await anna.wait_for(newest_in_order, timeout=30)
-    await ben.wait_for(newest_in_order, timeout=30)
+    await anna.wait_for(newest_in_order(expected), timeout=30)
+    await ben.wait_for(newest_in_order(expected), timeout=30)
     seqs = [m["seq"] for m in shown(anna)]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     # A reload (the full state again, then on_load) shows the same window.
@@ -105,19 +109,14 @@ async def test_a_busy_room_is_shown_from_the_ring_alone_and_scrolls_back(pair):
     for i in range(n):
         await send(ben, f"busy {i}")
     expected = ["hi"] + [f"busy {i}" for i in range(n)]
-
-    def newest_in_order(c) -> bool:
-        seen = texts(c)
-        return len(seen) >= LIVE_WINDOW and seen == expected[-len(seen):]
-
-    await anna.wait_for(newest_in_order, timeout=30)
+    await anna.wait_for(newest_in_order(expected), timeout=30)
     await anna.wait_for(lambda c: not c.get(ChatState, "messages") and not c.get(ChatState, "messages_tail"))
     # Riding: more messages reach the tab through the broadcast only, never a window of its own.
     mark = len(anna.frames)
     for i in range(n, n + FOLD_LAG + 10):
         await send(ben, f"busy {i}")
     expected += [f"busy {i}" for i in range(n, n + FOLD_LAG + 10)]
-    await anna.wait_for(newest_in_order, timeout=30)
+    await anna.wait_for(newest_in_order(expected), timeout=30)
     assert window_frames(anna, mark) == []
     # Scrolling back: the shown messages become the settled window, the page before joins them.
     before = len(texts(anna))
