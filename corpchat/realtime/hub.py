@@ -11,10 +11,8 @@ message are coalesced and spread (VIEWER_DELAY, OTHER_DELAY).
 from __future__ import annotations
 
 import asyncio
-import functools
 import gc
 import logging
-import zlib
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -276,16 +274,8 @@ async def _drain(app, token: str, box: _Mailbox) -> None:
             del _mailboxes[(box.user_id, token)]
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _spread(token: str) -> float:
-    # Spread per tab: the members of a group that all got the same message (or all reached
-    # the fold point together) must not all change their state in the same instant, a burst
-    # the next message would wait behind.
-    return zlib.crc32(token.encode()) % 1000 / 1000
-
-
 def _delay(token: str, events: list[dict]) -> float:
-    spread = _spread(token)
+    spread = live.spread(token)
     kinds = {e.get("type") for e in events}
     if kinds == {"fold"}:
         return FOLD_SPREAD * spread

@@ -52,12 +52,17 @@ def chunk_var(i: int) -> str:
 
 
 @functools.lru_cache(maxsize=1 << 16)
+def spread(token: str) -> float:
+    """0 .. 1, fixed per tab: the members of a group that all got the same message (or reached
+    the fold point together) must not all change their state in the same instant, a burst the
+    next message would wait behind (hub's delays, fold_lag)."""
+    return zlib.crc32(token.encode()) % 1000 / 1000
+
+
 def fold_lag(token: str) -> int:
-    """FOLD_LAG .. 3*FOLD_LAG/2 - 1 (below COVER - CHUNK, what the ring holds at least), fixed
-    per tab: a group's members that opened the room together fold at different messages, not
-    all at the same one (a 200-member group's folds at once held the next message up for
-    150-200 ms)."""
-    return FOLD_LAG + zlib.crc32(token.encode()) % (FOLD_LAG // 2)
+    """FOLD_LAG .. 3*FOLD_LAG/2 - 1 (below COVER - CHUNK, what the ring holds at least): a 200-member
+    group's folds at the same message held the next one up for 150-200 ms."""
+    return FOLD_LAG + int(spread(token) * (FOLD_LAG // 2))
 
 
 @dataclass(eq=False)
