@@ -256,6 +256,35 @@ async def test_concurrent_async_senders_get_gapless_unique_seqs(db_clean):
     assert all(seen == sorted(seen) for seen in returned)
 
 
+async def test_sends_written_together_keep_their_own_outcomes(db_clean):
+    """Sends to one room that arrive together share one statement (see send_async): each still
+    gets its own answer - stored in arrival order, refused, or the stored message of a resend."""
+    alice, bob, carol, eve = (make_user(n) for n in ("alice", "bob", "carol", "eve"))
+    group = make_group(alice, bob, carol)
+    again = cid()
+    outcomes = await asyncio.gather(*(
+        messages.send_async(actor, group, body, client_id) for actor, body, client_id in (
+            (alice, "one", cid()), (eve, "intrusion", cid()), (bob, "two", again),
+            (bob, "two (resent)", again), (carol, "three", cid()), (alice, "", cid()))),
+        return_exceptions=True)
+    one, intrusion, two, two_again, three, empty = outcomes
+    assert [m["text"] for m, _, created in (one, two, three) if created] == ["one", "two", "three"]
+    assert [one[0]["seq"], two[0]["seq"], three[0]["seq"]] == [1, 2, 3] and last_seq(group) == 3
+    assert isinstance(intrusion, NotFound) and isinstance(empty, Invalid)
+    assert (two_again[0]["id"], two_again[0]["text"], two_again[2]) == (two[0]["id"], "two", False)
+    assert sorted(one[1]) == sorted([alice, bob, carol]) and count(Message) == 3
+    with db.session() as s:
+        reads = {p.user_id: p.last_read_seq for p in s.exec(select(Participant).where(Participant.room_id == group))
+                 .scalars()}
+    assert reads == {alice: 1, bob: 2, carol: 3}  # each sender has read up to their own message
+
+    private = rooms.open_private(alice, bob)
+    block(alice, bob)
+    refused = await asyncio.gather(messages.send_async(alice, private, "hi", cid()),
+                                   messages.send_async(bob, private, "hey", cid()), return_exceptions=True)
+    assert all(isinstance(r, Forbidden) for r in refused) and last_seq(private) == 0
+
+
 def test_concurrent_resends_store_one_message(pair):
     alice, _, room = pair
     client_id = cid()
