@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import operator
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -215,8 +217,11 @@ def _collapse(events: list[dict]) -> list[dict]:
     return out
 
 
+_seq = operator.itemgetter("seq")
+
+
 def _merged(run: dict[int, list[dict]]) -> list[dict]:
-    return [{"type": "messages", "room_id": room_id, "messages": sorted(ms, key=lambda m: m["seq"])}
+    return [{"type": "messages", "room_id": room_id, "messages": sorted(ms, key=_seq)}
             for room_id, ms in run.items()]
 
 
@@ -340,9 +345,38 @@ async def deliver(user_events: dict[int, list[dict]], skip_token: str | None = N
         await asyncio.gather(*pending)
 
 
+_outboxes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> [(skip token, user events)]
+
+
 def deliver_soon(user_events: dict[int, list[dict]], skip_token: str | None = None) -> None:
-    """Fire-and-forget delivery, so the sender's own acknowledgement is not delayed."""
-    _spawn(deliver(user_events, skip_token, wait=False))
+    """Fire-and-forget delivery, so the sender's own acknowledgement is not delayed.
+
+    What is handed over in one turn of the event loop goes out together, in order: the
+    messages of one statement (see services.messages.send_async) then cost each tab one
+    queueing, not one per message.
+    """
+    loop = asyncio.get_running_loop()
+    outbox = _outboxes.get(loop)
+    if outbox is None:
+        outbox = _outboxes[loop] = []
+        loop.call_soon(_send_outbox, loop)
+    if outbox and outbox[-1][0] == skip_token:
+        merged = outbox[-1][1]
+        for uid, events in user_events.items():
+            merged.setdefault(uid, []).extend(events)
+    else:
+        outbox.append((skip_token, {uid: list(events) for uid, events in user_events.items()}))
+
+
+def _send_outbox(loop) -> None:
+    outbox = _outboxes.pop(loop, [])
+    if outbox:
+        _spawn(_deliver_in_order(outbox))
+
+
+async def _deliver_in_order(outbox: list[tuple[str | None, dict[int, list[dict]]]]) -> None:
+    for skip_token, user_events in outbox:
+        await deliver(user_events, skip_token, wait=False)
 
 
 def fan_out(user_ids: Iterable[int], event: dict, skip_token: str | None = None) -> None:
