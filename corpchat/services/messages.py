@@ -177,9 +177,9 @@ async def _write_room(room_id: int, queue: _RoomQueue, queues: dict) -> None:
         while queue.waiting:
             batch, queue.waiting = _take(queue.waiting)
             try:
-                await _write_batch(batch)
-            except BaseException as exc:  # cancelled: the senders must not wait forever
-                _fail(batch, exc if isinstance(exc, Exception) else ConnectionError("send cancelled"))
+                await _write_batch(batch)  # answers every send of the batch, errors included
+            except BaseException:  # cancelled (the loop is closing): the senders must not wait forever
+                _fail(batch, ConnectionError("send cancelled"))
                 raise
     finally:
         queue.task = None
@@ -216,7 +216,8 @@ async def _write_batch(batch: list[tuple[_Send, asyncio.Future]]) -> None:
             stored = await _drive_async(_write_steps([one for one, _ in batch]), conn)
     except psycopg.errors.UniqueViolation as exc:
         if not _client_id_race(exc):
-            raise
+            _fail(batch, exc)
+            return
         if len(batch) > 1:  # a client id stored meanwhile (another worker): the rest must not fail
             for item in batch:
                 await _write_batch([item])

@@ -8,7 +8,6 @@ even if a push to it was missed.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import hmac
@@ -94,7 +93,7 @@ class AuthState(I18nState):
         now = time.monotonic()
         if now - self._verified_at > REVERIFY_SECONDS:
             try:  # revoked, expired or re-signed since the guard accepted it
-                identity = await asyncio.to_thread(accounts.verify_token, self._cookie_token())
+                identity = await accounts.verify_token_async(self._cookie_token())
             except ServiceError:
                 identity = None
             if identity is None or identity.user_id != self._user_id:
@@ -106,7 +105,7 @@ class AuthState(I18nState):
 
     async def _login_from_cookie(self) -> bool:
         try:
-            identity = await asyncio.to_thread(accounts.verify_token, self._cookie_token())
+            identity = await accounts.verify_token_async(self._cookie_token())
         except ServiceError:
             self._forget_user()
             return False

@@ -92,6 +92,19 @@ def test_token_roundtrip_and_revocation_on_logout(db_clean):
     assert accounts.verify_token(fresh).user_id == ident.user_id
 
 
+# The tabs re-check their session through verify_token_async (the event loop's own connection).
+async def test_async_token_check_agrees_with_the_sync_one(db_clean):
+    ident = accounts.register("heidi", PASSWORD)
+    token = accounts.issue_token(ident)
+    assert await accounts.verify_token_async(token) == accounts.verify_token(token) == ident
+    for bad in ("", "not.a.token", None, 42, "x" * 5000):
+        with pytest.raises(NotAuthenticated):
+            await accounts.verify_token_async(bad)
+    accounts.logout(ident.user_id)
+    with pytest.raises(NotAuthenticated):
+        await accounts.verify_token_async(token)
+
+
 def test_password_change_revokes_old_tokens(db_clean):
     ident = accounts.register("grace", PASSWORD)
     old = accounts.issue_token(ident)
