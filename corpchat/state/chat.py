@@ -581,8 +581,9 @@ class ChatState(AuthState):
         message, recipients = await _call(msg_service.toggle_reaction, self._user_id, message_id, emoji)
         await hub.publish(message)
         self._changed(message)
-        hub.fan_out(recipients, _room_event("message_updated", message["room_id"], message=message),
-                    skip_token=self._tab())
+        # Only a tab showing the room shows reactions (a chat-list preview has none).
+        hub.fan_out(recipients, _room_event("message_updated", message["room_id"], message=message,
+                                            viewers_only=True), skip_token=self._tab())
 
     @authed
     async def delete_chat(self):

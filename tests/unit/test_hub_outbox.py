@@ -29,3 +29,17 @@ async def test_one_turn_of_fan_outs_is_delivered_once_merged_and_in_order(monkey
     for _ in range(3):
         await asyncio.sleep(0)
     assert calls[-1] == (None, {6: [6]}) and len(calls) == 4
+
+
+async def test_a_reaction_is_queued_only_for_tabs_showing_its_room(monkeypatch):
+    monkeypatch.setattr(hub, "_mailboxes", {})
+    monkeypatch.setattr(hub.live, "viewing", lambda token: 7 if token == "shows-7" else 3)
+    reaction = {"type": "message_updated", "room_id": 7, "message": {}, "viewers_only": True}
+    edit = {"type": "message_updated", "room_id": 7, "message": {}}
+    hub._post(None, 1, "elsewhere", [reaction])
+    hub._post(None, 1, "elsewhere-too", [reaction, edit])
+    hub._post(None, 2, "shows-7", [reaction])
+    queued = {token: box.events for (_, token), box in hub._mailboxes.items()}
+    for box in hub._mailboxes.values():
+        box.task.cancel()  # nothing is applied here (no app): only what was queued matters
+    assert queued == {"elsewhere-too": [edit], "shows-7": [reaction]}
