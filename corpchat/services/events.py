@@ -24,6 +24,7 @@ worker boundaries pickled (realtime/router.py) and tests round-trip them.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -119,9 +120,11 @@ class SignedOut(Event):
 
 def all_event_types() -> list[type[Event]]:
     """Every concrete event class (for the registry and its tests)."""
-    found, todo = [], list(Event.__subclasses__())
+    found, todo = set(), list(Event.__subclasses__())
     while todo:
         cls = todo.pop()
-        found.append(cls)
+        # dataclass(slots=True) makes a new class: keep the one the module exports
+        if getattr(sys.modules.get(cls.__module__), cls.__name__, None) is cls:
+            found.add(cls)
         todo.extend(cls.__subclasses__())
-    return sorted(set(found), key=lambda c: c.__name__)
+    return sorted(found, key=lambda c: c.__name__)
