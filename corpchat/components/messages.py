@@ -8,7 +8,7 @@ from corpchat.components.common import avatar, tr
 from corpchat.components.composer import composer, edit_box
 from corpchat.components.emoji_picker import emoji_picker
 from corpchat.components.in_view import in_view
-from corpchat.realtime.live import CHUNKS, chunk_var
+from corpchat.realtime.ring import CHUNKS, chunk_var
 from corpchat.state.chat import ChatState
 
 QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏", "🔥", "🎉"]
@@ -79,7 +79,7 @@ def _actions(m) -> rx.Component:
                     rx.menu.item(tr("chat.edit"), on_click=ChatState.start_edit(m["id"]), class_name="do-edit")),
             rx.menu.item(tr("chat.delete_for_me"), on_click=ChatState.delete_for_me(m["id"]),
                          class_name="do-delete-me"),
-            rx.cond(_mine(m),
+            rx.cond(_mine(m) | ChatState.can_delete_others,
                     rx.menu.item(tr("chat.delete_for_all"), color="red",
                                  on_click=ChatState.delete_for_all(m["id"]), class_name="do-delete-all")),
         ),

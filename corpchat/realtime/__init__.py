@@ -1,0 +1,1 @@
+"""Real-time delivery: `push(Push(...))` after a commit is the only entry (see hub.py)."""

@@ -1,48 +1,35 @@
-"""Push committed changes to every open tab of the users concerned.
+"""The one entry into the real-time layer: `push(Push(audience, event))` after a commit.
 
-Services return events only after their transaction committed; the state
-layer hands them here. Each tab's state is changed through
-`app.modify_state`, which sends the resulting delta over that tab's socket.
-The open chat's new and changed messages go out first, as one broadcast per
-room (`publish`, see realtime.live); the per-tab changes that follow a new
-message are coalesced and spread (VIEWER_DELAY, OTHER_DELAY).
+A service returns `Push(audience, event)` (services/events.py) once its
+transaction has committed; the state layer hands it here. The event's class
+says which roads it takes, the caller never chooses:
+1. `evicts`: the audience's tabs leave the room's broadcast first (live.evict);
+2. `ring`: the room's live ring changes and is broadcast once to every tab of
+   this worker showing the room (live.publish / live.unpublish); tabs that lag
+   behind the ring are asked to fold (RingFold);
+3. the mailbox of every open tab of every user in the audience (or only
+   `to_tabs`), where it is applied by the event type's `@on` function
+   (mailbox.py, appliers.py). With several workers a tab's events go to the
+   worker holding its socket (router.py), which also updates its own rings.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-import operator
-import sys
 import weakref
-from collections.abc import Awaitable, Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from collections.abc import Iterable
 
-import reflex as rx
-
-from corpchat import db
 from corpchat.config import settings
-from corpchat.realtime import live
+from corpchat.realtime import live, mailbox, reflex_glue, runtime
 from corpchat.realtime import registry as _registry
 from corpchat.realtime import router as _router
+from corpchat.services.events import Event, Push, RingFold, SignedOut
 
 log = logging.getLogger(__name__)
 
-PUSH_CONCURRENCY = 64
-GC_THRESHOLD0 = 20_000
-# A new message reaches the open chat at once through the room broadcast (`live`);
-# the rest (chat list preview, unread counter, read mark) may wait and be coalesced:
-# a busy group then costs each tab one state change per delay, not one per message.
-VIEWER_DELAY = 1.0  # the tab shows the message's chat
-OTHER_DELAY = 0.1  # the message moves a chat in the tab's list
-FOLD_SPREAD = 0.05  # folds of a group's viewers spread over this many seconds
-LAZY = frozenset({"message"})
-
 _registry_instance = None
 _router_instance: _router.Router | None = None
-_target: tuple[type, Callable[[Any, dict], Awaitable[None] | None]] | None = None
 _background: set[asyncio.Task] = set()
 
 
@@ -53,95 +40,88 @@ def registry():
     return _registry_instance
 
 
-_tuned = False  # see _tune_runtime
-# How long a thread may hold the GIL while another waits for it (CPython's default: 5 ms).
-SWITCH_INTERVAL = 0.0005
+async def _forget(user_id: int, token: str) -> None:
+    await registry().remove(user_id, token)
 
 
-def _tune_runtime() -> None:
-    """Once per worker, when the first tab connects (the app is fully loaded by then).
-
-    Garbage collection: a worker holds a large, long-lived heap (Reflex, the compiled app)
-    and every push allocates many short-lived objects, so CPython's full collections ran
-    about once a second and stopped the event loop for 100-270 ms each while finding nothing
-    to free: the p99 of a fan-out. Freezing what exists at that point takes it out of every
-    later collection, and a larger first-generation threshold lets the garbage of a push die
-    young instead of being promoted.
-
-    The GIL: the event loop gives up the GIL at every socket call, and when a service thread
-    (SQLAlchemy, in Python) takes it, the loop waited up to 5 ms to get it back - many times
-    per callback. With 3,000 connected users the loop spent ~30 % of its time in callbacks
-    stalled 10-100 ms that way; with a 0.5 ms switch interval, 5-10 %.
-    """
-    global _tuned
-    if _tuned:
-        return
-    _tuned = True
-    # Services run in threads (asyncio.to_thread); the default pool has cpu+4 = 6 of them,
-    # so 20 concurrent senders queued for a thread while the database sat idle.
-    asyncio.get_running_loop().set_default_executor(
-        ThreadPoolExecutor(max_workers=db.max_connections(), thread_name_prefix="service"))
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_THRESHOLD0, 20, 20)
-    sys.setswitchinterval(SWITCH_INTERVAL)
+mailbox.on_gone = _forget
 
 
-def set_target(state_cls: type, apply: Callable[[Any, dict], Awaitable[None] | None]) -> None:
-    """The state class that receives events, and how it applies one."""
-    global _target
-    _target = (state_cls, apply)
-    live.configure(state_cls.get_full_name())
+async def push(p: Push, *, from_tab: str | None = None, wait: bool = False) -> None:
+    """Deliver a committed change. `from_tab`: the acting tab, which applied the event itself
+    (see AuthState._emit) and is skipped; `wait`: return once this worker's tabs applied it."""
+    event = p.event
+    if event.evicts:
+        await live.evict(event.room_id, p.audience)
+    await _to_rings(event)
+    user_events = {uid: [event] for uid in p.audience}
+    if wait:
+        await deliver(user_events, from_tab, only=p.to_tabs)
+    else:
+        deliver_soon(user_events, from_tab, only=p.to_tabs)
 
 
-_app_instance = None
+async def _to_rings(event: Event) -> None:
+    if event.ring == "upsert":
+        await republish(event.message)
+    elif event.ring == "remove":
+        await live.unpublish(event.room_id, event.seq, event.message_id)
 
 
-def _app():
-    global _app_instance
-    if _app_instance is None:
-        from reflex.utils.prerequisites import get_and_validate_app
-
-        _app_instance = get_and_validate_app().app
-    return _app_instance
+async def republish(message: dict) -> None:
+    """A committed message into this worker's rings of its room (also one a ring missed, lost
+    on its way from another worker); viewers that lag behind the ring are asked to fold."""
+    for user_id, token in await live.publish(message):
+        mailbox.post(user_id, token, [RingFold(message["room_id"])])
 
 
-def _routing(app):
+async def connect(user_id: int, token: str) -> None:
+    runtime.tune()
+    await registry().add(user_id, token)
+    if settings.redis_url:
+        _routing()  # this worker now holds a tab: listen for pushes routed to it
+
+
+def _routing():
     """(router, token manager) when several workers share Redis, else None.
 
     Also makes sure this worker listens for the pushes other workers route to its tabs.
     """
     global _router_instance
-    manager = getattr(app.event_namespace, "_token_manager", None)
-    if not settings.redis_url or manager is None or not hasattr(manager, "_get_token_owner"):
+    manager = reflex_glue.routing_manager()
+    if not settings.redis_url or manager is None:
         return None
     if _router_instance is None:
         _router_instance = _router.create(settings.redis_url)
-    _router_instance.ensure_listening(manager.instance_id, lambda batch: _on_routed(app, batch))
+    _router_instance.ensure_listening(manager.instance_id, _on_routed)
     return _router_instance, manager
 
 
-def _on_routed(app, batch: list[tuple[int, str, list[dict]]]) -> None:
-    # The room broadcast of another worker's message reaches this worker's viewers here.
-    changed: dict[int, dict] = {}
-    gone: dict[int, dict] = {}
-    for _user_id, token, events in batch:
-        for e in events:
-            if e.get("type") in ("message", "message_updated") and live.viewing(token) == e.get("room_id"):
-                changed[e["message"]["id"]] = e["message"]
-            elif e.get("type") == "message_deleted" and live.viewing(token) == e.get("room_id"):
-                gone[e["id"]] = e
+def _on_routed(batch: list[tuple[int, str, list[Event]]]) -> None:
+    """Another worker's events for tabs of this one: evictions first, then this worker's rings
+    (the room broadcast of another worker's message reaches this worker's viewers here), then
+    the mailboxes."""
+    evict: dict[int, set[int]] = {}
+    ring_events: dict[tuple, Event] = {}
     for user_id, token, events in batch:
-        _post(app, user_id, token, events)
-    if changed or gone:
-        _spawn(_publish_routed(list(changed.values()), list(gone.values())))
+        for e in events:
+            if e.evicts:
+                evict.setdefault(e.room_id, set()).add(user_id)
+            elif e.ring and live.viewing(token) == e.room_id:
+                key = (e.message["id"],) if e.ring == "upsert" else ("gone", e.message_id)
+                ring_events[key] = e
+    if evict or ring_events:
+        _spawn(_apply_routed(evict, list(ring_events.values())))
+    for user_id, token, events in batch:
+        mailbox.post(user_id, token, events)
 
 
-async def _publish_routed(changed: list[dict], gone: list[dict]) -> None:
-    for message in sorted(changed, key=lambda m: m["seq"]):
-        await publish(message)
-    for e in gone:
-        await live.unpublish(e["room_id"], e["seq"], e["id"])
+async def _apply_routed(evict: dict[int, set[int]], ring_events: list[Event]) -> None:
+    for room_id, users in evict.items():
+        await live.evict(room_id, users)
+    upserts = sorted((e for e in ring_events if e.ring == "upsert"), key=lambda e: e.message["seq"])
+    for e in upserts + [e for e in ring_events if e.ring == "remove"]:
+        await _to_rings(e)
 
 
 def _spawn(coro) -> None:
@@ -150,209 +130,31 @@ def _spawn(coro) -> None:
     task.add_done_callback(_background.discard)
 
 
-async def publish(message: dict) -> None:
-    """A committed new or changed message: show it in every tab of this worker that has its chat open."""
-    lagging = await live.publish(message)
-    if lagging:
-        app = _app()
-        for user_id, token in lagging:
-            _post(app, user_id, token, [{"type": "fold", "room_id": message["room_id"]}])
-
-
-async def unpublish(room_id: int, seq: int, message_id: int) -> None:
-    await live.unpublish(room_id, seq, message_id)
-
-
-async def connect(user_id: int, token: str) -> None:
-    _tune_runtime()
-    await registry().add(user_id, token)
-    if settings.redis_url:
-        _routing(_app())  # this worker now holds a tab: listen for pushes routed to it
-
-
-async def _is_connected(app, token: str) -> bool:
-    return await app.event_namespace._token_manager.is_token_connected(token)
-
-
-class _Mailbox:
-    """Events waiting for one tab of one user, applied in arrival order by one drain task at a time.
-
-    Everything that arrived while the tab was busy (its own event, or the
-    previous batch) is applied in ONE modify_state: one state lock, one delta,
-    one frame, however many messages piled up. Consecutive new messages are
-    applied in (room, seq) order, so concurrent senders' deliveries that
-    overtook each other on the way do not look like a gap to the tab.
-    """
-
-    __slots__ = ("user_id", "events", "waiters", "task", "due", "wake")
-
-    def __init__(self, user_id: int):
-        self.user_id = user_id
-        self.events: list[dict] = []
-        self.waiters: list[asyncio.Future] = []
-        self.task: asyncio.Task | None = None
-        self.due = 0.0  # loop time at which the queued events are applied
-        self.wake = asyncio.Event()
-
-
-_mailboxes: dict[tuple[int, str], _Mailbox] = {}  # (user, tab token)
-_semaphore: asyncio.Semaphore | None = None
-
-
-def _sem() -> asyncio.Semaphore:
-    global _semaphore
-    if _semaphore is None:
-        _semaphore = asyncio.Semaphore(PUSH_CONCURRENCY)
-    return _semaphore
-
-
-def _collapse(events: list[dict]) -> list[dict]:
-    """Merge each run of consecutive "message" events into one per room, in seq order.
-
-    A tab that was busy (or waited on purpose, see VIEWER_DELAY) then moves its chat
-    list once per room however many messages piled up, and concurrent senders'
-    deliveries that overtook each other on the way are put back in order.
-    """
-    out: list[dict] = []
-    run: dict[int, list[dict]] = {}
-    for event in events:
-        if event.get("type") == "message" and isinstance(event.get("message"), dict):
-            run.setdefault(event.get("room_id"), []).append(event["message"])
-            continue
-        out.extend(_merged(run))
-        run = {}
-        out.append(event)
-    out.extend(_merged(run))
-    return out
-
-
-_seq = operator.itemgetter("seq")
-
-
-def _merged(run: dict[int, list[dict]]) -> list[dict]:
-    return [{"type": "messages", "room_id": room_id, "messages": sorted(ms, key=_seq)}
-            for room_id, ms in run.items()]
-
-
-async def _apply(app, user_id: int, token: str, events: list[dict]) -> None:
-    state_cls, apply = _target
-    try:
-        if not await _is_connected(app, token):
-            await registry().remove(user_id, token)
-            await live.leave(token)
-            return
-        stale = False
-        async with app.modify_state(rx.BaseStateToken(ident=token, cls=state_cls)) as root:
-            state = await root.get_state(state_cls)
-            stale = state._user_id != user_id  # logged out, maybe in as someone else
-            if not stale:
-                for event in events:
-                    try:
-                        result = apply(state, event)
-                        if asyncio.iscoroutine(result):
-                            await result
-                    except Exception:  # one bad event must not drop the rest of the batch
-                        log.exception("applying %s to tab %s failed", event.get("type"), token)
-        if stale:
-            await registry().remove(user_id, token)
-    except Exception:  # one broken tab must not stop the others
-        log.exception("push to tab %s failed", token)
-
-
-async def _drain(app, token: str, box: _Mailbox) -> None:
-    loop = asyncio.get_running_loop()
-    try:
-        while box.events:
-            wait = box.due - loop.time()
-            if wait > 0:
-                box.wake.clear()
-                try:
-                    await asyncio.wait_for(box.wake.wait(), wait)
-                except TimeoutError:
-                    pass
-                continue
-            async with _sem():
-                events, box.events = box.events, []
-                waiters, box.waiters = box.waiters, []
-                try:
-                    await _apply(app, box.user_id, token, _collapse(events))
-                finally:
-                    for waiter in waiters:
-                        if not waiter.done():
-                            waiter.set_result(None)
-    finally:
-        box.task = None
-        if box.events:  # cancelled with events left: hand them to a new drain
-            box.task = asyncio.get_running_loop().create_task(_drain(app, token, box))
-        elif _mailboxes.get((box.user_id, token)) is box:
-            del _mailboxes[(box.user_id, token)]
-
-
-def _delay(token: str, events: list[dict]) -> float:
-    spread = live.spread(token)
-    kinds = {e.get("type") for e in events}
-    if kinds == {"fold"}:
-        return FOLD_SPREAD * spread
-    if kinds - LAZY:
-        return 0.0
-    viewing = live.viewing(token)
-    delay = VIEWER_DELAY if all(e.get("room_id") == viewing for e in events) else OTHER_DELAY
-    return delay * (1 + spread)
-
-
-def _post(app, user_id: int, token: str, events: list[dict], done: asyncio.Future | None = None) -> None:
-    """Queue events for a tab; `done` (if any) resolves once they have been applied.
-
-    An event marked `viewers_only` (a reaction) is dropped for a tab that does not show its
-    room: applying it would change nothing there, at the cost of a state change (50 of them
-    per reaction in a 50-member group)."""
-    if any(e.get("viewers_only") for e in events):
-        viewing = live.viewing(token)
-        events = [e for e in events if not e.get("viewers_only") or e.get("room_id") == viewing]
-        if not events:
-            if done is not None:
-                done.set_result(None)
-            return
-    box = _mailboxes.get((user_id, token))
-    if box is None:
-        box = _mailboxes[(user_id, token)] = _Mailbox(user_id)
-    loop = asyncio.get_running_loop()
-    due = loop.time() + _delay(token, events)
-    if not box.events or due < box.due:
-        box.due = due
-        box.wake.set()
-    box.events.extend(events)
-    if done is not None:
-        box.waiters.append(done)
-    if box.task is None:
-        box.task = loop.create_task(_drain(app, token, box))
-
-
-async def deliver(user_events: dict[int, list[dict]], skip_token: str | None = None,
-                  wait: bool = True) -> None:
-    """Apply each user's events to each of that user's tabs (bounded concurrency, in order per tab);
+async def deliver(user_events: dict[int, list[Event]], skip_token: str | None = None,
+                  wait: bool = True, only: Iterable[str] = ()) -> None:
+    """Queue each user's events for each of that user's tabs (or only the tabs in `only`);
     with `wait`, return once every local tab has applied them."""
-    if _target is None or not user_events:
+    if not user_events:
         return
-    app = _app()
     loop = asyncio.get_running_loop()
+    only = set(only)
+    pending = []
 
-    def post(uid: int, token: str, events: list[dict]) -> None:
+    def post(uid: int, token: str, events: list[Event]) -> None:
         done = loop.create_future() if wait else None
-        _post(app, uid, token, events, done)
+        mailbox.post(uid, token, events, done)
         if done is not None:
             pending.append(done)
 
     tabs = await registry().tabs(user_events.keys())
-    routing = _routing(app)
-    pending = []
-    remote: dict[str, list[tuple[int, str, list[dict]]]] = {}
+    routing = _routing()
+    remote: dict[str, list[tuple[int, str, list[Event]]]] = {}
     for uid, tokens in tabs.items():
         for token in tokens:
-            if token == skip_token:
+            if token == skip_token or (only and token not in only):
                 continue
             if routing is not None:
-                owner = await routing[1]._get_token_owner(token)
+                owner = await reflex_glue.token_owner(routing[1], token)
                 if owner is not None and owner != routing[1].instance_id:
                     remote.setdefault(owner, []).append((uid, token, user_events[uid]))
                     continue
@@ -365,27 +167,29 @@ async def deliver(user_events: dict[int, list[dict]], skip_token: str | None = N
         await asyncio.gather(*pending)
 
 
-_outboxes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> [(skip token, user events)]
+_outboxes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> [(skip, only, user events)]
 
 
-def deliver_soon(user_events: dict[int, list[dict]], skip_token: str | None = None) -> None:
-    """Fire-and-forget delivery, so the sender's own acknowledgement is not delayed.
+def deliver_soon(user_events: dict[int, list[Event]], skip_token: str | None = None,
+                 only: Iterable[str] = ()) -> None:
+    """Fire-and-forget delivery, so the acting tab's own answer is not delayed.
 
     What is handed over in one turn of the event loop goes out together, in order: the
-    messages of one statement (see services.messages.send_async) then cost each tab one
-    queueing, not one per message.
+    messages of one statement (see services.send) then cost each tab one queueing, not one
+    per message.
     """
     loop = asyncio.get_running_loop()
     outbox = _outboxes.get(loop)
     if outbox is None:
         outbox = _outboxes[loop] = []
         loop.call_soon(_send_outbox, loop)
-    if outbox and outbox[-1][0] == skip_token:
-        merged = outbox[-1][1]
+    only = tuple(only)
+    if outbox and outbox[-1][0] == skip_token and outbox[-1][1] == only:
+        merged = outbox[-1][2]
         for uid, events in user_events.items():
             merged.setdefault(uid, []).extend(events)
     else:
-        outbox.append((skip_token, {uid: list(events) for uid, events in user_events.items()}))
+        outbox.append((skip_token, only, {uid: list(events) for uid, events in user_events.items()}))
 
 
 def _send_outbox(loop) -> None:
@@ -394,15 +198,12 @@ def _send_outbox(loop) -> None:
         _spawn(_deliver_in_order(outbox))
 
 
-async def _deliver_in_order(outbox: list[tuple[str | None, dict[int, list[dict]]]]) -> None:
-    for skip_token, user_events in outbox:
-        await deliver(user_events, skip_token, wait=False)
-
-
-def fan_out(user_ids: Iterable[int], event: dict, skip_token: str | None = None) -> None:
-    deliver_soon({uid: [event] for uid in user_ids}, skip_token)
+async def _deliver_in_order(outbox) -> None:
+    for skip_token, only, user_events in outbox:
+        await deliver(user_events, skip_token, wait=False, only=only)
 
 
 async def sign_out_user(user_id: int) -> None:
-    """Every open tab of this user forgets its login (logout, password change)."""
-    await deliver({user_id: [{"type": "signed_out"}]})
+    """Every open tab of this user forgets its login (logout, password change), before the
+    HTTP answer that caused it goes out."""
+    await push(Push((user_id,), SignedOut()), wait=True)

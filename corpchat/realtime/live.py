@@ -23,159 +23,16 @@ which falls back to the database when the ring does not cover the range.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-import zlib
-from dataclasses import dataclass, field
 
-from corpchat.state import views
+from corpchat.realtime import reflex_glue
+from corpchat.realtime.ring import CHUNKS, NOT_SEEDED, RIDING, Ring, fold_lag, spread  # noqa: F401
 
 log = logging.getLogger(__name__)
 
-CHUNKS = 8
-CHUNK = 16
-COVER = CHUNKS * CHUNK
-# A viewer about this far behind the newest message folds now, well before the ring reuses
-# the chunk that holds its oldest live message (a later fold still works, from the database).
-FOLD_LAG = COVER // 2
-FIELD = "_rx_state_"  # Reflex's suffix of a state field on the wire
 # While a room is busy its broadcasts go out at most this often (messages in between share
 # one frame per tab); an idle room's next message goes out at once.
 BROADCAST_GAP = 0.004
-# A tab's entry in Ring.viewers: its settled seq, or one of these (never asked to fold).
-NOT_SEEDED = -1
-RIDING = -2  # shows the ring alone (see ride)
-
-
-def chunk_var(i: int) -> str:
-    return f"live{i}"
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def spread(token: str) -> float:
-    """0 .. 1, fixed per tab: the members of a group that all got the same message (or reached
-    the fold point together) must not all change their state in the same instant, a burst the
-    next message would wait behind (hub's delays, fold_lag)."""
-    return zlib.crc32(token.encode()) % 1000 / 1000
-
-
-def fold_lag(token: str) -> int:
-    """FOLD_LAG .. 3*FOLD_LAG/2 - 1 (below COVER - CHUNK, what the ring holds at least): a 200-member
-    group's folds at the same message held the next one up for 150-200 ms."""
-    return FOLD_LAG + int(spread(token) * (FOLD_LAG // 2))
-
-
-@dataclass(eq=False)
-class Ring:
-    room_id: int
-    tz: str
-    lang: str
-    name: str
-    last_day: str = ""  # the day of the newest message before the ring started (seeded by the first viewer)
-    chunks: list[tuple] = field(default_factory=lambda: [()] * CHUNKS)
-    bases: list[int] = field(default_factory=lambda: [-1] * CHUNKS)
-    seen: set[int] = field(default_factory=set)  # seqs this ring has seen (also deleted ones)
-    # Messages up to `floor` are in every viewer's settled window: the ring ignores them.
-    # None until the first viewer has read its history (join comes first, so nothing is missed).
-    floor: int | None = None
-    newest: int = 0
-    viewers: dict[str, int] = field(default_factory=dict)  # tab token -> its settled seq as last known
-    dirty: set[int] = field(default_factory=set)  # chunks changed since the last broadcast
-    flush_due: bool = False
-    last_flush: float = float("-inf")  # loop time
-
-    # ----- content -----------------------------------------------------
-    def order(self) -> list[int]:
-        return sorted((i for i in range(CHUNKS) if self.bases[i] >= 0), key=lambda i: self.bases[i])
-
-    def items(self) -> list[dict]:
-        return [m for i in self.order() for m in self.chunks[i]]
-
-    def _slot(self, seq: int) -> int | None:
-        """The chunk for seq, emptied first if it held an older range; None if seq is too old."""
-        i, base = (seq // CHUNK) % CHUNKS, seq - seq % CHUNK
-        if self.bases[i] > base:
-            return None
-        if self.bases[i] < base:
-            self.chunks[i], self.bases[i] = (), base
-            oldest = base - (CHUNKS - 1) * CHUNK
-            self.seen = {s for s in self.seen if s >= oldest}
-            self.floor = max(self.floor or 0, oldest - 1)
-        return i
-
-    def _neighbour(self, seq: int, step: int) -> dict | None:
-        """The ring's message just before (step -1) or after (step +1) seq, looking chunk by chunk."""
-        i, base = (seq // CHUNK) % CHUNKS, seq - seq % CHUNK
-        for _ in range(CHUNKS):
-            if self.bases[i] == base:
-                near = [m for m in self.chunks[i] if (m["seq"] - seq) * step > 0]
-                if near:
-                    return near[-1] if step < 0 else near[0]
-            elif self.bases[i] > base if step < 0 else self.bases[i] < base:
-                return None  # wrapped past the ring's ends
-            base += step * CHUNK
-            i = (i + step) % CHUNKS
-        return None
-
-    def _previous_day(self, seq: int) -> str:
-        prev = self._neighbour(seq, -1)
-        return prev["day"] if prev else self.last_day
-
-    def upsert(self, raw: dict) -> list[int]:
-        """Insert or replace a committed message; returns the chunks that changed."""
-        seq = raw["seq"]
-        if self.floor is not None and seq <= self.floor and seq not in self.seen:
-            return []
-        i = self._slot(seq)
-        if i is None:
-            return []
-        item = {**views.message_item(raw, views.zone(self.tz), self.lang), "show_day": False}
-        item["show_day"] = item["day"] != self._previous_day(seq)
-        old = next((m for m in self.chunks[i] if m["seq"] == seq), None)
-        if old is not None and old == item:
-            return []  # told twice (several workers, a resend): nothing to send
-        chunk = [m for m in self.chunks[i] if m["seq"] != seq]
-        chunk.append(item)
-        chunk.sort(key=lambda m: m["seq"])
-        self.chunks[i] = tuple(chunk)
-        self.seen.add(seq)
-        self.newest = max(self.newest, seq)
-        changed = [i]
-        # A message that overtook this one on the way may now start a day wrongly.
-        nxt = self._neighbour(seq, +1)
-        if nxt is not None and nxt["show_day"] != (nxt["day"] != item["day"]):
-            j = (nxt["seq"] // CHUNK) % CHUNKS
-            self.chunks[j] = tuple({**m, "show_day": not m["show_day"]} if m is nxt else m for m in self.chunks[j])
-            changed.append(j)
-        return sorted(set(changed))
-
-    def remove(self, seq: int, message_id: int) -> list[int]:
-        i = (seq // CHUNK) % CHUNKS
-        if self.bases[i] != seq - seq % CHUNK:
-            return []
-        self.seen.add(seq)
-        before = self.chunks[i]
-        self.chunks[i] = tuple(m for m in before if m["id"] != message_id)
-        return [i] if len(self.chunks[i]) != len(before) else []
-
-    def after(self, after_seq: int) -> list[dict] | None:
-        """The messages after after_seq up to the first one not seen yet (still on its way).
-
-        None when the ring does not reach back to after_seq + 1 (started later, or reused).
-        """
-        if self.floor is None or after_seq < self.floor:
-            return None
-        seq = after_seq + 1
-        while seq in self.seen:
-            seq += 1
-        return [m for m in self.items() if after_seq < m["seq"] < seq]
-
-    def delta(self, chunks) -> dict:
-        values = {chunk_var(i) + FIELD: list(self.chunks[i]) for i in chunks}
-        values["live_order" + FIELD] = self.order()
-        values["live_room" + FIELD] = self.room_id
-        return values
-
 
 _rings: dict[tuple[int, str, str], Ring] = {}
 _by_room: dict[int, set[tuple[int, str, str]]] = {}
@@ -189,26 +46,11 @@ def configure(state_name: str) -> None:
     _state_name = state_name
 
 
-def _namespace():
-    from corpchat.realtime.hub import _app
-
-    return _app().event_namespace
-
-
-def _local_sid(ns, token: str) -> str | None:
-    manager = ns._token_manager
-    record = manager.token_to_socket.get(token)
-    if record is None or getattr(record, "instance_id", manager.instance_id) != manager.instance_id:
-        return None
-    return record.sid
-
-
 async def _emit(ring: Ring, chunks, to: str | None = None) -> None:
     if not chunks and to is None:
         return
     try:
-        ns = _namespace()
-        await ns.emit("event", {"delta": {_state_name: ring.delta(chunks)}}, to=to or ring.name)
+        await reflex_glue.namespace().emit("event", {"delta": {_state_name: ring.delta(chunks)}}, to=to or ring.name)
     except Exception:  # a broadcast that fails must not fail the send that caused it
         log.exception("broadcast to %s failed", ring.name)
 
@@ -255,8 +97,8 @@ async def join(token: str, user_id: int, room_id: int, tz: str, lang: str) -> No
     is published after this join, so it reaches the ring; nothing falls between.
     """
     await leave(token)
-    ns = _namespace()
-    sid = _local_sid(ns, token)
+    ns = reflex_glue.namespace()
+    sid = reflex_glue.local_sid(token)
     if sid is None:
         return
     key = (room_id, tz, lang)
@@ -282,8 +124,8 @@ async def leave(token: str) -> None:
     if ring is None:
         return
     ring.viewers.pop(token, None)
-    ns = _namespace()
-    sid = _local_sid(ns, token)
+    ns = reflex_glue.namespace()
+    sid = reflex_glue.local_sid(token)
     if sid is not None:
         await ns.leave_room(sid, ring.name)
     if not ring.viewers:
@@ -352,8 +194,7 @@ def items_after(token: str, after_seq: int) -> list[dict] | None:
 
 def _prune(ring: Ring) -> None:
     """Forget viewers whose socket is gone (closed tabs do not say goodbye)."""
-    ns = _namespace()
-    for token in [t for t in ring.viewers if _local_sid(ns, t) is None]:
+    for token in [t for t in ring.viewers if reflex_glue.local_sid(t) is None]:
         ring.viewers.pop(token, None)
         _viewing.pop(token, None)
         _users.pop(token, None)
@@ -391,3 +232,16 @@ async def unpublish(room_id: int, seq: int, message_id: int) -> None:
         ring = _rings.get(key)
         if ring is not None:
             _broadcast(ring, ring.remove(seq, message_id))
+
+
+async def evict(room_id: int, user_ids) -> None:
+    """These users lost access to the room: their tabs on this worker leave its broadcast now,
+    before the room's next message goes out (their own tab closes the room later, when it
+    applies the event)."""
+    users = set(user_ids)
+    for key in list(_by_room.get(room_id, ())):
+        ring = _rings.get(key)
+        if ring is None:
+            continue
+        for token in [t for t in ring.viewers if _users.get(t) in users]:
+            await leave(token)

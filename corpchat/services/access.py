@@ -6,11 +6,12 @@ is not a participant (whether or not the room exists), and can lock the row.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 
-from corpchat.models import BlockedUser, Message, Participant, Room
+from corpchat.models import Message, Participant, Room
 from corpchat.services import validate
 from corpchat.services.errors import NotFound
+from corpchat.services.visibility import message_visible
 
 
 def access_room(s, actor_id: int, room_id, *, lock: bool = False) -> tuple[Room, Participant]:
@@ -35,23 +36,9 @@ def access_message(s, actor_id: int, message_id, *, lock: bool = False) -> tuple
     if lock:
         query = query.with_for_update()
     message = s.exec(query).scalars().first()
-    if message is None or actor_id in (message.hidden_for or []):
+    if message is None:
         raise NotFound()
     room, participant = access_room(s, actor_id, message.room_id)
-    if message.seq <= participant.cleared_seq:
+    if not message_visible(message, actor_id, participant.cleared_seq):
         raise NotFound()
     return message, room, participant
-
-
-def is_blocked_between(s, a: int, b: int) -> bool:
-    """True when either user blocked the other."""
-    return s.exec(
-        select(BlockedUser.blocker_id).where(
-            or_(and_(BlockedUser.blocker_id == a, BlockedUser.blocked_id == b),
-                and_(BlockedUser.blocker_id == b, BlockedUser.blocked_id == a))
-        ).limit(1)
-    ).first() is not None
-
-
-def member_ids(s, room_id: int) -> list[int]:
-    return list(s.exec(select(Participant.user_id).where(Participant.room_id == room_id)).scalars())

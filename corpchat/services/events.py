@@ -104,7 +104,9 @@ class ChatRead(Event):
 
 @dataclass(frozen=True, slots=True)
 class ChatHidden(Event):
-    """Deleted the chat for me."""
+    """Deleted the chat for me: my tabs leave its broadcast at once."""
+
+    evicts: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,15 @@ from sqlalchemy.dialects.postgresql import insert
 from corpchat import db
 from corpchat.models import Participant, Room, User
 from corpchat.services import validate
-from corpchat.services.access import access_room, is_blocked_between
+from corpchat.services.access import access_room
 from corpchat.services.errors import Forbidden, Invalid, NotFound
+from corpchat.services.events import ChatHidden, ChatRead, Push
+from corpchat.services.visibility import (
+    blocked_either_way,
+    blocked_either_way_sql,
+    blocked_set,
+    visible_message_sql,
+)
 
 CHAT_LIST_LIMIT = 500
 UNREAD_CAP = 100  # counted up to this, shown as "99+"
@@ -29,7 +36,7 @@ def open_private(actor_id: int, other_id) -> int:
     with db.session() as s:
         if s.get(User, other_id) is None:
             raise NotFound()
-        if is_blocked_between(s, actor_id, other_id):
+        if blocked_either_way(s, actor_id, other_id):
             raise Forbidden("err.blocked")
         key = private_key(actor_id, other_id)
         s.exec(insert(Room).values(kind="private", private_key=key, created_by=actor_id)
@@ -45,7 +52,7 @@ def open_private(actor_id: int, other_id) -> int:
 
 
 _CHAT_LIST_SQL = text("""
-SELECT r.id, r.kind, r.name, r.avatar_id AS room_avatar, r.last_seq, p.last_read_seq,
+SELECT r.id, r.kind, r.name, r.avatar_id AS room_avatar, r.last_seq, p.last_read_seq, p.role,
        COALESCE(r.last_message_at, r.created_at) AS activity_at,
        o.id AS other_id, o.login AS other_login, o.real_name AS other_name,
        CASE WHEN blk.x IS NULL THEN o.avatar_id END AS other_avatar,  -- a block hides the avatar both ways
@@ -59,26 +66,24 @@ JOIN rooms r ON r.id = p.room_id
 LEFT JOIN participants op ON r.kind = 'private' AND op.room_id = r.id AND op.user_id <> p.user_id
 LEFT JOIN users o ON o.id = op.user_id
 LEFT JOIN LATERAL (
-    SELECT 1 AS x FROM blocked_users b
-    WHERE (b.blocker_id = p.user_id AND b.blocked_id = o.id) OR (b.blocker_id = o.id AND b.blocked_id = p.user_id)
-    LIMIT 1) blk ON true
+    SELECT 1 AS x FROM blocked_users b WHERE {blocked} LIMIT 1) blk ON true
 LEFT JOIN LATERAL (
     SELECT m.id, m.seq, m.kind, m.text, m.sender_id, m.created_at FROM messages m
-    WHERE m.room_id = r.id AND m.seq > p.cleared_seq AND m.deleted_at IS NULL
-      AND NOT (p.user_id = ANY(m.hidden_for))
+    WHERE m.room_id = r.id AND {visible_m}
     ORDER BY m.seq DESC LIMIT 1) lm ON true
 LEFT JOIN users su ON su.id = lm.sender_id
 LEFT JOIN LATERAL (
     SELECT count(*) AS n FROM (
         SELECT 1 FROM messages m2
-        WHERE m2.room_id = r.id AND m2.seq > GREATEST(p.last_read_seq, p.cleared_seq)
-          AND m2.sender_id IS DISTINCT FROM p.user_id AND m2.deleted_at IS NULL
-          AND NOT (p.user_id = ANY(m2.hidden_for))
+        WHERE m2.room_id = r.id AND m2.seq > p.last_read_seq AND {visible_m2}
+          AND m2.sender_id IS DISTINCT FROM p.user_id
         LIMIT :cap) u) unread ON true
 WHERE p.user_id = :uid AND NOT p.hidden {extra}
 ORDER BY activity_at DESC, r.id DESC
 LIMIT :limit
-""")
+""".replace("{blocked}", blocked_either_way_sql("p.user_id", "o.id"))
+   .replace("{visible_m}", visible_message_sql("m", "p"))
+   .replace("{visible_m2}", visible_message_sql("m2", "p")))
 
 
 def _chat_rows(s, actor_id: int, room_id: int | None = None) -> list[dict]:
@@ -111,7 +116,7 @@ def search_users(actor_id: int, query) -> list[dict]:
             like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             stmt = stmt.where(or_(User.login.ilike(like), User.real_name.ilike(like)))
         rows = s.exec(stmt.order_by(func.lower(User.login)).limit(SEARCH_LIMIT)).all()
-        blocked = _blocked_set(s, actor_id)
+        blocked = blocked_set(s, actor_id)
         return [
             {"id": r.id, "login": r.login, "name": r.real_name or r.login,
              "avatar_id": None if r.id in blocked else r.avatar_id}
@@ -119,16 +124,8 @@ def search_users(actor_id: int, query) -> list[dict]:
         ]
 
 
-def _blocked_set(s, actor_id: int) -> set[int]:
-    """Users hidden from the actor because of a block in either direction."""
-    rows = s.exec(text(
-        "SELECT blocked_id FROM blocked_users WHERE blocker_id = :u "
-        "UNION SELECT blocker_id FROM blocked_users WHERE blocked_id = :u"), params={"u": actor_id})
-    return {r[0] for r in rows}
-
-
-def mark_read(actor_id: int, room_id, seq) -> int:
-    """Move the read mark forward (never back, never past the last message)."""
+def mark_read(actor_id: int, room_id, seq) -> Push:
+    """Move the read mark forward (never back, never past the last message); my other tabs are told."""
     seq = validate.seq(seq)
     with db.session() as s:
         room, part = access_room(s, actor_id, room_id)
@@ -137,15 +134,17 @@ def mark_read(actor_id: int, room_id, seq) -> int:
             s.exec(update(Participant)
                    .where(Participant.room_id == room.id, Participant.user_id == actor_id)
                    .values(last_read_seq=func.greatest(Participant.last_read_seq, new)))
-        return new
+        return Push((actor_id,), ChatRead(room.id, new))
 
 
-def delete_chat_for_me(actor_id: int, room_id) -> None:
+def delete_chat_for_me(actor_id: int, room_id) -> Push:
+    """Clear and hide the chat for the actor; every tab of theirs closes it."""
     with db.session() as s:
         room, _ = access_room(s, actor_id, room_id, lock=True)
         s.exec(update(Participant)
                .where(Participant.room_id == room.id, Participant.user_id == actor_id)
                .values(cleared_seq=room.last_seq, last_read_seq=room.last_seq, hidden=True))
+        return Push((actor_id,), ChatHidden(room.id))
 
 
 def mark_read_batch(marks: list[tuple[int, int, int]]) -> None:

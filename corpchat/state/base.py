@@ -8,6 +8,7 @@ even if a push to it was missed.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import hmac
@@ -19,8 +20,10 @@ import reflex as rx
 
 from corpchat import i18n
 from corpchat.config import settings
+from corpchat.realtime import appliers, hub
 from corpchat.services import accounts
 from corpchat.services.errors import NotAuthenticated, ServiceError
+from corpchat.services.events import Push
 
 REVERIFY_SECONDS = 5.0
 
@@ -69,6 +72,31 @@ class AuthState(I18nState):
     _cookie_digest: str = ""
     me_login: str = ""
     signed_out: bool = False
+    _tab_token: str = ""
+
+    def _tab(self) -> str:
+        """This tab's client token (read once: the router is costly to reach on a push)."""
+        if not self._tab_token:
+            self._tab_token = self.router.session.client_token
+        return self._tab_token
+
+    async def _emit(self, push: Push | None) -> None:
+        """Hand a committed change (a service's Push) to every tab concerned, this one included.
+
+        This tab applies it now, with the same `@on` function the other tabs run; a lazy event
+        (a new message's chat-list move) reaches this tab through its mailbox like everyone's,
+        so that a send does not re-send the chat list in its own reply."""
+        if push is None:
+            return
+        if push.event.lazy:
+            await hub.push(push)
+            return
+        owner = appliers.owner(type(push.event))
+        state = self if isinstance(self, owner) else await self.get_state(owner)
+        result = appliers.handler(type(push.event))(state, push.event)
+        if asyncio.iscoroutine(result):
+            await result
+        await hub.push(push, from_tab=self._tab())
 
     def _cookie_token(self) -> str:
         return _session_cookie(self.router.headers.cookie or "")
@@ -115,6 +143,11 @@ class AuthState(I18nState):
         self.me_login = identity.login
         self.signed_out = False
         return True
+
+
+async def in_thread(fn, *args):
+    """Services are synchronous (SQLAlchemy): run one off the event loop."""
+    return await asyncio.to_thread(fn, *args)
 
 
 def authed(handler):

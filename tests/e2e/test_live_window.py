@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text as sql
 
 from corpchat.db import engine
-from corpchat.realtime.live import COVER, FOLD_LAG
+from corpchat.realtime.ring import COVER, FOLD_LAG
 from corpchat.services import messages as msg_service
 from corpchat.services import rooms
 from corpchat.state.chat import LIVE_WINDOW, TRIM_SLACK, ChatState
@@ -58,7 +58,7 @@ async def pair(app_server):
     anna = await w.register(app_server.url, f"lwa{suffix}", PASSWORD)
     ben = await w.register(app_server.url, f"lwb{suffix}", PASSWORD)
     room = rooms.open_private(anna.user_id, ben.user_id)
-    msg_service.send(anna.user_id, room, "hi", secrets.token_hex(8))  # Ben sees the chat from now on
+    msg_service.send_sync(anna.user_id, room, "hi", secrets.token_hex(8))  # Ben sees the chat from now on
     clients = []
     for session in (anna, ben):
         c = w.ReflexClient(app_server.url, session)
@@ -197,7 +197,7 @@ async def test_a_new_message_moves_one_chat_without_resending_the_list(app_serve
     room_of = {}
     for o in others:  # twelve chats, the first one oldest
         room_of[o.login] = rooms.open_private(anna.user_id, o.user_id)
-        msg_service.send(o.user_id, room_of[o.login], f"hello from {o.login}", secrets.token_hex(8))
+        msg_service.send_sync(o.user_id, room_of[o.login], f"hello from {o.login}", secrets.token_hex(8))
     client = w.ReflexClient(app_server.url, anna)
     await client.connect("/")
     try:

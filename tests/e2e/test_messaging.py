@@ -200,7 +200,7 @@ def test_history_opens_at_newest_and_pages_on_scroll_up(new_page, shots):
     boris = accounts.register(b, PASSWORD)
     room = rooms.open_private(anna.user_id, boris.user_id)
     for i in range(1, 131):
-        messages.send(anna.user_id if i % 2 else boris.user_id, room, f"history message #{i:03d}", f"seed-{a}-{i}")
+        messages.send_sync(anna.user_id if i % 2 else boris.user_id, room, f"history message #{i:03d}", f"seed-{a}-{i}")
     page = new_page()
     login(page, b)
     page.locator(".chat-entry", has_text=a).click()

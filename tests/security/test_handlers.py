@@ -90,7 +90,7 @@ class World:
 
 
 def _send(actor: int, room: int, body: str) -> int:
-    message, _, _ = msg_service.send(actor, room, body, uuid.uuid4().hex)
+    message, _ = msg_service.send_sync(actor, room, body, uuid.uuid4().hex)
     return message["id"]
 
 

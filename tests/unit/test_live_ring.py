@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
-from corpchat.realtime.live import CHUNK, CHUNKS, COVER, Ring, chunk_var
+from corpchat.realtime.ring import CHUNK, CHUNKS, COVER, Ring, chunk_var
 
 DAY1 = datetime(2026, 11, 27, 23, 50, tzinfo=UTC)
 _ids = itertools.count(1_000_000, 1000)

@@ -14,6 +14,7 @@ from corpchat.config import settings
 from corpchat.models import Message, MessageReaction, Participant, Room
 from corpchat.services import accounts, messages, rooms
 from corpchat.services.errors import Forbidden, Invalid, NotFound
+from corpchat.services.events import MessageDeleted, MessageEdited, MessageHidden, MessageSent, Push, ReactionChanged
 from tests.factories import block, make_group, make_user  # noqa: E402
 
 
@@ -22,8 +23,8 @@ def cid() -> str:
 
 
 def say(actor: int, room_id: int, body: str = "hello") -> dict:
-    message, _, created = messages.send(actor, room_id, body, cid())
-    assert created
+    message, push = messages.send_sync(actor, room_id, body, cid())
+    assert push is not None
     return message
 
 
@@ -59,8 +60,9 @@ def pair(db_clean):
 
 def test_send_stores_and_numbers_messages(pair):
     alice, bob, room = pair
-    first, recipients, created = messages.send(alice, room, "  Hello\r\nworld  ", cid())
-    assert created and sorted(recipients) == sorted([alice, bob])
+    first, push = messages.send_sync(alice, room, "  Hello\r\nworld  ", cid())
+    assert sorted(push.audience) == sorted([alice, bob])
+    assert push.event == MessageSent(room, first)
     assert first["seq"] == 1 and first["text"] == "Hello\nworld" and first["sender_id"] == alice
     assert first["sender_name"] == "alice" and first["kind"] == "text" and first["reactions"] == []
     second = say(bob, room, "hi")
@@ -74,7 +76,7 @@ def test_send_stores_and_numbers_messages(pair):
 def test_empty_messages_are_refused(pair, body):
     alice, _, room = pair
     with pytest.raises(Invalid) as err:
-        messages.send(alice, room, body, cid())
+        messages.send_sync(alice, room, body, cid())
     assert err.value.key == "err.message_empty"
     assert count(Message) == 0 and last_seq(room) == 0
 
@@ -83,10 +85,10 @@ def test_too_long_messages_are_refused(pair):
     alice, _, room = pair
     limit = settings.max_message_length
     with pytest.raises(Invalid) as err:
-        messages.send(alice, room, "x" * (limit + 1), cid())
+        messages.send_sync(alice, room, "x" * (limit + 1), cid())
     assert err.value.key == "err.message_too_long"
     assert count(Message) == 0
-    assert len(messages.send(alice, room, "y" * limit, cid())[0]["text"]) == limit
+    assert len(messages.send_sync(alice, room, "y" * limit, cid())[0]["text"]) == limit
 
 
 BAD_VALUES = [None, {"a": 1}, ["x"], 42, 4.2, True, b"bytes", "x" * 1_000_000]
@@ -102,7 +104,7 @@ def test_send_refuses_wrong_types(pair, field, bad):
     args[field] = bad
     expected = NotFound if field == "room_id" and type(bad) is int else Invalid  # 42: a room one is not in
     with pytest.raises(expected):
-        messages.send(alice, args["room_id"], args["body"], args["client_id"])
+        messages.send_sync(alice, args["room_id"], args["body"], args["client_id"])
     assert count(Message) == 0 and last_seq(room) == 0
 
 
@@ -110,7 +112,7 @@ def test_send_refuses_wrong_types(pair, field, bad):
 def test_send_refuses_malformed_client_ids(pair, client_id):
     alice, _, room = pair
     with pytest.raises(Invalid):
-        messages.send(alice, room, "hello", client_id)
+        messages.send_sync(alice, room, "hello", client_id)
     assert count(Message) == 0
 
 
@@ -119,7 +121,7 @@ def test_non_member_cannot_send(pair):
     eve = make_user("eve")
     for target in (room, room + 1000):
         with pytest.raises(NotFound):
-            messages.send(eve, target, "intrusion", cid())
+            messages.send_sync(eve, target, "intrusion", cid())
     assert count(Message) == 0 and last_seq(room) == 0
 
 
@@ -130,7 +132,7 @@ def test_blocked_private_pair_cannot_send(pair, direction):
     block(*((alice, bob) if direction == "sender_blocked_other" else (bob, alice)))
     for actor in (alice, bob):
         with pytest.raises(Forbidden) as err:
-            messages.send(actor, room, "after", cid())
+            messages.send_sync(actor, room, "after", cid())
         assert err.value.key == "err.blocked"
     assert count(Message) == 1 and last_seq(room) == 1
 
@@ -146,14 +148,14 @@ def test_blocks_do_not_stop_group_messages(db_clean):
 def test_resend_with_the_same_client_id_returns_the_first_message(pair):
     alice, bob, room = pair
     client_id = cid()
-    first, recipients, created = messages.send(alice, room, "once", client_id)
-    assert created and recipients
-    again, recipients2, created2 = messages.send(alice, room, "once (retry)", client_id)
-    assert created2 is False and recipients2 == []
+    first, push = messages.send_sync(alice, room, "once", client_id)
+    assert push.audience
+    again, push2 = messages.send_sync(alice, room, "once (retry)", client_id)
+    assert push2 is None
     assert again["id"] == first["id"] and again["seq"] == 1 and again["text"] == "once"
     assert count(Message) == 1 and last_seq(room) == 1
     # Client ids are per sender: bob may use the same one.
-    assert messages.send(bob, room, "mine", client_id)[2] is True
+    assert messages.send_sync(bob, room, "mine", client_id).push is not None
     assert count(Message) == 2
 
 
@@ -162,20 +164,20 @@ def test_resend_into_another_room_is_refused(pair):
     carol = make_user("carol")
     other = rooms.open_private(alice, carol)
     client_id = cid()
-    say_id = messages.send(alice, room, "here", client_id)[0]["id"]
+    say_id = messages.send_sync(alice, room, "here", client_id)[0]["id"]
     with pytest.raises(Invalid):
-        messages.send(alice, other, "there", client_id)
+        messages.send_sync(alice, other, "there", client_id)
     assert count(Message) == 1 and stored(say_id).room_id == room
 
 
 def test_resend_after_leaving_the_room_is_not_found(pair):
     alice, _, room = pair
     client_id = cid()
-    messages.send(alice, room, "x", client_id)
+    messages.send_sync(alice, room, "x", client_id)
     with db.session() as s:
         s.delete(s.get(Participant, (room, alice)))
     with pytest.raises(NotFound):
-        messages.send(alice, room, "x", client_id)
+        messages.send_sync(alice, room, "x", client_id)
 
 
 def _run_threads(n: int, target) -> list[BaseException]:
@@ -206,8 +208,8 @@ def test_concurrent_senders_get_gapless_unique_seqs(db_clean):
 
     def work(i):
         for k in range(per_sender):
-            message, recipients, created = messages.send(users[i], group, f"{i}-{k}", cid())
-            assert created and len(recipients) == senders
+            message, push = messages.send_sync(users[i], group, f"{i}-{k}", cid())
+            assert len(push.audience) == senders
             returned[users[i]].append(message["seq"])
 
     assert _run_threads(senders, work) == []
@@ -226,11 +228,11 @@ def test_concurrent_senders_get_gapless_unique_seqs(db_clean):
 # The page sends through send_async (the event loop's own connection): same checks, same SQL.
 async def test_send_async_stores_refuses_and_is_idempotent(pair):
     alice, bob, room = pair
-    first, recipients, created = await messages.send_async(alice, room, "  async hello ", "client-0001")
-    assert created and sorted(recipients) == sorted([alice, bob])
+    first, push = await messages.send_async(alice, room, "  async hello ", "client-0001")
+    assert sorted(push.audience) == sorted([alice, bob])
     assert first["seq"] == 1 and first["text"] == "async hello" and first["sender_name"] == "alice"
-    again, recipients2, created2 = await messages.send_async(alice, room, "other text", "client-0001")
-    assert (again["id"], again["text"], recipients2, created2) == (first["id"], "async hello", [], False)
+    again, push2 = await messages.send_async(alice, room, "other text", "client-0001")
+    assert (again["id"], again["text"], push2) == (first["id"], "async hello", None)
     eve = make_user("eve")
     for actor, target, body, client_id, error in (
             (eve, room, "intrusion", cid(), NotFound), (alice, room + 1000, "x", cid(), NotFound),
@@ -268,11 +270,11 @@ async def test_sends_written_together_keep_their_own_outcomes(db_clean):
             (bob, "two (resent)", again), (carol, "three", cid()), (alice, "", cid()))),
         return_exceptions=True)
     one, intrusion, two, two_again, three, empty = outcomes
-    assert [m["text"] for m, _, created in (one, two, three) if created] == ["one", "two", "three"]
+    assert [m["text"] for m, push in (one, two, three) if push] == ["one", "two", "three"]
     assert [one[0]["seq"], two[0]["seq"], three[0]["seq"]] == [1, 2, 3] and last_seq(group) == 3
     assert isinstance(intrusion, NotFound) and isinstance(empty, Invalid)
-    assert (two_again[0]["id"], two_again[0]["text"], two_again[2]) == (two[0]["id"], "two", False)
-    assert sorted(one[1]) == sorted([alice, bob, carol]) and count(Message) == 3
+    assert (two_again[0]["id"], two_again[0]["text"], two_again.push) == (two[0]["id"], "two", None)
+    assert sorted(one.push.audience) == sorted([alice, bob, carol]) and count(Message) == 3
     with db.session() as s:
         reads = {p.user_id: p.last_read_seq for p in s.exec(select(Participant).where(Participant.room_id == group))
                  .scalars()}
@@ -291,12 +293,12 @@ def test_concurrent_resends_store_one_message(pair):
     results = []
 
     def work(i):
-        results.append(messages.send(alice, room, "same", client_id))
+        results.append(messages.send_sync(alice, room, "same", client_id))
 
     assert _run_threads(12, work) == []
     assert count(Message) == 1 and last_seq(room) == 1
     assert len({r[0]["id"] for r in results}) == 1
-    assert sum(1 for r in results if r[2]) == 1
+    assert sum(1 for r in results if r.push) == 1
 
 
 def test_concurrent_sends_of_one_client_id_into_two_rooms(pair):
@@ -308,7 +310,7 @@ def test_concurrent_sends_of_one_client_id_into_two_rooms(pair):
 
     def work(i):
         try:
-            outcomes.append(messages.send(alice, (room, other)[i % 2], "same", client_id)[2])
+            outcomes.append(messages.send_sync(alice, (room, other)[i % 2], "same", client_id).push is not None)
         except Invalid:
             outcomes.append("invalid")
 
@@ -423,9 +425,9 @@ def test_edit_own_text(pair):
     alice, bob, room = pair
     m = say(alice, room, "draft")
     assert m["edited_at"] is None
-    view, recipients = messages.edit(alice, m["id"], "  final  ")
+    view, push = messages.edit(alice, m["id"], "  final  ")
     assert view["text"] == "final" and view["edited_at"] is not None and view["seq"] == m["seq"]
-    assert sorted(recipients) == sorted([alice, bob])
+    assert sorted(push.audience) == sorted([alice, bob]) and push.event == MessageEdited(room, view)
     row = stored(m["id"])
     assert row.text == "final" and row.edited_at is not None
     assert texts(messages.history(bob, room)[0]) == ["final"]
@@ -507,8 +509,8 @@ def test_deleted_or_hidden_messages_cannot_be_edited(pair):
 def test_delete_for_me_hides_for_the_actor_only(pair):
     alice, bob, room = pair
     m = say(bob, room, "text")
-    gone = messages.delete_for_me(alice, m["id"])
-    assert gone == {"id": m["id"], "room_id": room, "seq": m["seq"]}
+    push = messages.delete_for_me(alice, m["id"])
+    assert push == Push((alice,), MessageHidden(room, m["id"], m["seq"]))
     assert texts(messages.history(alice, room)[0]) == []
     assert texts(messages.history(bob, room)[0]) == ["text"]
     assert stored(m["id"]).hidden_for == [alice] and stored(m["id"]).deleted_at is None
@@ -532,8 +534,8 @@ def test_delete_for_everyone_by_the_sender(pair):
     alice, bob, room = pair
     m = say(alice, room, "regret")
     messages.toggle_reaction(bob, m["id"], "👍")
-    gone, recipients = messages.delete_for_everyone(alice, m["id"])
-    assert gone["id"] == m["id"] and sorted(recipients) == sorted([alice, bob])
+    push = messages.delete_for_everyone(alice, m["id"])
+    assert push.event == MessageDeleted(room, m["id"], m["seq"]) and sorted(push.audience) == sorted([alice, bob])
     row = stored(m["id"])
     assert row.deleted_at is not None and row.text == ""
     assert count(MessageReaction) == 0
@@ -579,8 +581,9 @@ def _reactions(view: dict) -> dict[str, list[int]]:
 def test_toggle_reaction(pair):
     alice, bob, room = pair
     m = say(alice, room, "react to me")
-    view, recipients = messages.toggle_reaction(bob, m["id"], "👍")
-    assert _reactions(view) == {"👍": [bob]} and sorted(recipients) == sorted([alice, bob])
+    view, push = messages.toggle_reaction(bob, m["id"], "👍")
+    assert _reactions(view) == {"👍": [bob]} and sorted(push.audience) == sorted([alice, bob])
+    assert push.event == ReactionChanged(room, view)
     assert view["reactions"][0]["names"] == ["bob"]
     view, _ = messages.toggle_reaction(alice, m["id"], "👍")
     assert _reactions(view) == {"👍": [bob, alice]}

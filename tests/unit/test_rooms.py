@@ -12,12 +12,13 @@ from corpchat import db
 from corpchat.models import BlockedUser, Message, Participant, Room, User
 from corpchat.services import messages, rooms
 from corpchat.services.errors import Forbidden, Invalid, NotFound
+from corpchat.services.events import ChatRead, Push
 from tests.factories import block, make_group, make_user  # noqa: E402
 
 
 def say(actor: int, room_id: int, body: str = "hello") -> dict:
-    message, _, created = messages.send(actor, room_id, body, uuid.uuid4().hex)
-    assert created
+    message, push = messages.send_sync(actor, room_id, body, uuid.uuid4().hex)
+    assert push is not None
     return message
 
 
@@ -206,11 +207,11 @@ def test_mark_read_moves_forward_only_and_never_past_the_last_message(db_clean):
     room = rooms.open_private(alice, bob)
     for i in range(5):
         say(bob, room, str(i))
-    assert rooms.mark_read(alice, room, 3) == 3
+    assert rooms.mark_read(alice, room, 3) == Push((alice,), ChatRead(room, 3))
     assert rooms.chat_list(alice)[0]["unread"] == 2
-    assert rooms.mark_read(alice, room, 1) == 3  # never back
+    assert rooms.mark_read(alice, room, 1).event.seq == 3  # never back
     assert participant(room, alice).last_read_seq == 3
-    assert rooms.mark_read(alice, room, 10**12) == 5  # never beyond last_seq
+    assert rooms.mark_read(alice, room, 10**12).event.seq == 5  # never beyond last_seq
     assert participant(room, alice).last_read_seq == 5
     assert rooms.chat_list(alice)[0]["unread"] == 0
 

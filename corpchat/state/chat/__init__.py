@@ -1,0 +1,121 @@
+"""The chat page's state: one class, composed of one mixin per concern.
+
+- chat_list.py: the chat list and people search;
+- window.py: the open room's message window (settled + live ring + scrolling back);
+- composer.py: sending;
+- message_actions.py: edit, delete, react, delete a chat;
+- pushed.py: how this tab applies each live event (`@on(EventType)`).
+This module holds the page lifecycle (load, open and close a room). One class,
+so that the wire names (`...chat_state.messages`) and realtime.live's broadcast
+target stay one state; each handler authenticates (`@authed`), calls a service
+and hands the Push it returns to `_emit` (state/base.py).
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from corpchat import views
+from corpchat.realtime import hub, live
+from corpchat.services import accounts, messages, policy, rooms
+from corpchat.services.errors import Invalid, NotFound, ServiceError
+from corpchat.state.base import AuthState, authed, in_thread
+from corpchat.state.chat.chat_list import ChatListMixin
+from corpchat.state.chat.composer import SENDING_AFTER, ComposerMixin  # noqa: F401
+from corpchat.state.chat.message_actions import MessageActionsMixin
+from corpchat.state.chat.pushed import PushedMixin
+from corpchat.state.chat.window import LIVE_WINDOW, MAX_WINDOW, TRIM_SLACK, WindowMixin  # noqa: F401
+
+
+class ChatState(ChatListMixin, WindowMixin, ComposerMixin, MessageActionsMixin, PushedMixin, AuthState):
+    room_id: int = 0
+    room_title: str = ""
+    room_initials: str = ""
+    room_kind: str = ""
+    can_delete_others: bool = False  # policy: "delete for everyone" on others' messages here
+    my_id: int = 0
+
+    _tz: str = "UTC"
+
+    async def load_chat_page(self):
+        """on_load of the app shell (also after every reconnect): the guard, then fresh data."""
+        if not await self._login_from_cookie():
+            await self._clear_view()
+            return rx.redirect("/login")
+        self.my_id = self._user_id
+        locale = await in_thread(accounts.get_locale, self._user_id)
+        self._use_language(locale or self._browser_language())
+        await hub.connect(self._user_id, self._tab())
+        await self._reload_chats()
+        if self.room_id:
+            try:
+                await self._open(self.room_id)  # a reconnecting tab catches up here
+            except ServiceError:
+                await self._close()
+        return rx.call_script("Intl.DateTimeFormat().resolvedOptions().timeZone",
+                              callback=ChatState.set_timezone)
+
+    async def _clear_view(self) -> None:
+        self._set_chats(())
+        self.people = []
+        self.my_id = 0
+        await self._close()
+
+    async def _close(self) -> None:
+        await live.leave(self._tab())
+        self._riding = False
+        self.room_id, self.room_title, self.room_kind = 0, "", ""
+        self.can_delete_others = False
+        self._set_settled(())
+        self._set_pending(())
+        self.hidden_ids, self.divider_seq = [], 0
+        self.editing_id, self.editing_text = 0, ""
+
+    @authed
+    async def set_timezone(self, tz: str):
+        if not isinstance(tz, str) or len(tz) > 64:
+            raise Invalid()
+        if tz != self._tz and views.valid_zone(tz):
+            self._tz = tz
+            await self._reload_chats()
+            if self.room_id:
+                await self._open(self.room_id)  # bubbles in the new zone, from that zone's ring
+
+    @authed
+    async def open_room(self, room_id: int):
+        await self._open(room_id)
+
+    @authed
+    async def close_room(self):
+        await self._close()
+
+    async def _open(self, room_id) -> None:
+        row = await in_thread(rooms.chat_row, self._user_id, room_id)
+        if row is None:  # not a member, or hidden (deleted for me and not written to since)
+            await self._close()
+            raise NotFound()
+        # Join the room's broadcast BEFORE reading the history: see live.join.
+        await live.join(self._tab(), self._user_id, row["id"], self._tz, self.lang)
+        page, more = await in_thread(messages.history, self._user_id, row["id"])
+        item = views.chat_item(row, self._user_id, views.zone(self._tz), self.lang)
+        if item["room_id"] != self.room_id:
+            self._set_pending(())  # pending messages belong to the room they were written in
+        self.room_id, self.room_kind = item["room_id"], item["kind"]
+        self.room_title, self.room_initials = item["title"], item["initials"]
+        self.can_delete_others = policy.can(row["role"], "message.delete_others", row["kind"])
+        self.has_older, self.has_newer = more, False
+        self.editing_id, self.editing_text = 0, ""
+        self.hidden_ids = []
+        self._riding = False
+        settled = tuple(self._item(m) for m in page)
+        self._set_settled(settled)
+        # Messages up to the room's last seq as read above are in this history or hidden for me
+        # (deleted for me, cleared): the ring must not show them again.
+        self.settled_seq = max(self.settled_seq, int(row.get("last_seq") or 0))
+        self.divider_seq = views.first_unread(settled, int(row.get("last_read_seq") or 0), self._user_id)
+        live.seeded(self._tab(), self.settled_seq, settled[-1]["day"] if settled else "")
+        if page:
+            await self._mark_read(page[-1]["seq"])
+
+
+live.configure(ChatState.get_full_name())
