@@ -48,6 +48,10 @@ class Settings:
     login_window_seconds: int
     redis_url: str
     redis_key_prefix: str
+    redis_max_connections: int
+    db_pool_size: int
+    db_max_overflow: int
+    db_async_pool_size: int
 
     @property
     def is_production(self) -> bool:
@@ -77,7 +81,29 @@ def load() -> Settings:
         login_window_seconds=_int("LOGIN_WINDOW_SECONDS", 300),
         redis_url=os.environ.get("REFLEX_REDIS_URL", ""),
         redis_key_prefix=os.environ.get("REDIS_KEY_PREFIX", "").strip(),
+        redis_max_connections=_int("REFLEX_REDIS_MAX_CONNECTIONS", 50),
+        db_pool_size=_int("DB_POOL_SIZE", 10),
+        db_max_overflow=_int("DB_MAX_OVERFLOW", 10),
+        db_async_pool_size=_int("DB_ASYNC_POOL_SIZE", 10),
     )
+
+
+# Read when asked, not once: `make run` and the tests choose these after this module is imported.
+def env_database_url() -> str:
+    return os.environ.get("DATABASE_URL", "").strip()
+
+
+def set_env_database_url(url: str) -> None:
+    """The embedded server's URL, for the child processes (reflex run) to inherit."""
+    os.environ["DATABASE_URL"] = url
+
+
+def worker_count() -> int:
+    raw = os.environ.get("GRANIAN_WORKERS") or os.environ.get("WEB_CONCURRENCY") or "1"
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"GRANIAN_WORKERS must be an integer, got {raw!r}") from exc
 
 
 settings = load()

@@ -7,7 +7,6 @@ data under `.data/pg`; it outlives this process, so a restart reuses it.
 from __future__ import annotations
 
 import asyncio
-import os
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -17,7 +16,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
-from corpchat.config import PROJECT_ROOT
+from corpchat import config
+from corpchat.config import PROJECT_ROOT, settings
 
 EMBEDDED_DATA_DIR = PROJECT_ROOT / ".data" / "pg"
 
@@ -43,10 +43,10 @@ def start_embedded(data_dir=EMBEDDED_DATA_DIR, database: str = "corpchat") -> st
 
 
 def database_url() -> str:
-    url = os.environ.get("DATABASE_URL", "").strip()
+    url = config.env_database_url()
     if not url:
         url = start_embedded()
-        os.environ["DATABASE_URL"] = url
+        config.set_env_database_url(url)
     return to_sqlalchemy_url(url)
 
 
@@ -58,7 +58,7 @@ def conninfo() -> str:
 
 def max_connections() -> int:
     """How many connections one worker may open (DB_POOL_SIZE + DB_MAX_OVERFLOW)."""
-    return int(os.environ.get("DB_POOL_SIZE", "10")) + int(os.environ.get("DB_MAX_OVERFLOW", "10"))
+    return settings.db_pool_size + settings.db_max_overflow
 
 
 # No JIT: once the messages table is large, the planner's cost estimate of the chat-list query
@@ -71,8 +71,8 @@ SESSION_OPTIONS = "-c jit=off"
 def engine() -> Engine:
     return create_engine(
         database_url(),
-        pool_size=int(os.environ.get("DB_POOL_SIZE", "10")),
-        max_overflow=int(os.environ.get("DB_MAX_OVERFLOW", "10")),
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
         connect_args={"options": SESSION_OPTIONS},
         # No pre-ping (a round trip per checkout, 13 % of the send path's thread time): after a
         # database restart the first statement on a dead connection fails once and SQLAlchemy
@@ -113,7 +113,7 @@ async def _async_pool():
 
     async def open_pool():
         pool = AsyncConnectionPool(conninfo(), min_size=1,
-                                   max_size=int(os.environ.get("DB_ASYNC_POOL_SIZE", "10")), open=False,
+                                   max_size=settings.db_async_pool_size, open=False,
                                    kwargs={"autocommit": True, "row_factory": namedtuple_row,
                                            "options": SESSION_OPTIONS},
                                    timeout=5.0)  # with the database down a send fails (Retry) soon

@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
-from corpchat.config import ConfigError, Settings
-
-
-def worker_count() -> int:
-    raw = os.environ.get("GRANIAN_WORKERS") or os.environ.get("WEB_CONCURRENCY") or "1"
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"GRANIAN_WORKERS must be an integer, got {raw!r}") from exc
+from corpchat.config import ConfigError, Settings, worker_count
 
 
 def check_startup(settings: Settings) -> None:

@@ -73,7 +73,6 @@ class RedisRegistry:
 
 def create():
     if settings.redis_url:
-        import os
 
-        return RedisRegistry(settings.redis_url, int(os.environ.get("REFLEX_REDIS_MAX_CONNECTIONS", "50")))
+        return RedisRegistry(settings.redis_url, settings.redis_max_connections)
     return LocalRegistry()

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import pickle
+
+from corpchat.config import settings
 
 log = logging.getLogger(__name__)
 
@@ -81,4 +82,4 @@ def _channel(instance_id: str) -> str:
 
 
 def create(redis_url: str) -> Router:
-    return Router(redis_url, int(os.environ.get("REFLEX_REDIS_MAX_CONNECTIONS", "50")))
+    return Router(redis_url, settings.redis_max_connections)
