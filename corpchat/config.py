@@ -48,6 +48,10 @@ class Settings:
     login_window_seconds: int
     redis_url: str
     redis_key_prefix: str
+    avatar_dir: Path
+    avatar_max_bytes: int
+    avatar_max_pixels: int
+    avatar_gallery_limit: int
 
     @property
     def is_production(self) -> bool:
@@ -77,6 +81,10 @@ def load() -> Settings:
         login_window_seconds=_int("LOGIN_WINDOW_SECONDS", 300),
         redis_url=os.environ.get("REFLEX_REDIS_URL", ""),
         redis_key_prefix=os.environ.get("REDIS_KEY_PREFIX", "").strip(),
+        avatar_dir=Path(os.environ.get("AVATAR_DIR", "").strip() or PROJECT_ROOT / ".data" / "avatars"),
+        avatar_max_bytes=_int("AVATAR_MAX_BYTES", 10 * 1024 * 1024),
+        avatar_max_pixels=_int("AVATAR_MAX_PIXELS", 40_000_000),
+        avatar_gallery_limit=_int("AVATAR_GALLERY_LIMIT", 50),
     )
 
 
