@@ -107,10 +107,15 @@ def age(born: BirthDate, today: date | None = None) -> int | None:
 
 def format_birth_date(lang: str, born: BirthDate) -> str:
     """"12 March", "12 березня 1990": month names in the genitive where the language has one."""
-    month = i18n.t(lang, f"date.month_gen.{born.month}")
-    if born.year is None:
-        return i18n.t(lang, "date.day_month", day=born.day, month=month)
-    return i18n.t(lang, "date.day_month_year", day=born.day, month=month, year=born.year)
+    return format_day_month(lang, born.day, born.month, born.year)
+
+
+def format_day_month(lang: str, day: int, month: int, year: int | None = None) -> str:
+    """"12 March" / "12 березня" / "12 марта", with the year when given."""
+    name = i18n.t(lang, f"date.month_gen.{month}")
+    if year is None:
+        return i18n.t(lang, "date.day_month", day=day, month=name)
+    return i18n.t(lang, "date.day_month_year", day=day, month=name, year=year)
 
 
 def format_age(lang: str, years: int) -> str:
