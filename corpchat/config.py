@@ -52,6 +52,10 @@ class Settings:
     db_pool_size: int
     db_max_overflow: int
     db_async_pool_size: int
+    avatar_dir: Path
+    avatar_max_bytes: int
+    avatar_max_pixels: int
+    avatar_gallery_limit: int
 
     @property
     def is_production(self) -> bool:
@@ -85,6 +89,10 @@ def load() -> Settings:
         db_pool_size=_int("DB_POOL_SIZE", 10),
         db_max_overflow=_int("DB_MAX_OVERFLOW", 10),
         db_async_pool_size=_int("DB_ASYNC_POOL_SIZE", 10),
+        avatar_dir=Path(os.environ.get("AVATAR_DIR", "").strip() or PROJECT_ROOT / ".data" / "avatars"),
+        avatar_max_bytes=_int("AVATAR_MAX_BYTES", 10 * 1024 * 1024),
+        avatar_max_pixels=_int("AVATAR_MAX_PIXELS", 40_000_000),
+        avatar_gallery_limit=_int("AVATAR_GALLERY_LIMIT", 50),
     )
 
 

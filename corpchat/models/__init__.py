@@ -8,6 +8,7 @@ from corpchat.models.tables import (
     Participant,
     Room,
     User,
+    UserAvatar,
 )
 
-__all__ = ["BlockedUser", "GroupLog", "Message", "MessageReaction", "Participant", "Room", "User"]
+__all__ = ["BlockedUser", "GroupLog", "Message", "MessageReaction", "Participant", "Room", "User", "UserAvatar"]

@@ -79,8 +79,7 @@ class User(SQLModel, table=True):
     birth_day: int | None = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
     birth_month: int | None = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
     birth_year: int | None = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
-    # The gallery of uploaded avatars ([{id, created_at}]) and the one in use.
-    avatars: list = Field(default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]"))
+    # The avatar in use, one of this user's user_avatars rows (none: initials).
     avatar_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     locale: str | None = Field(default=None, sa_column=Column(String(5), nullable=True))
     # Bumped at logout and password change: tokens carrying an older value are dead.
@@ -209,4 +208,16 @@ class BlockedUser(SQLModel, table=True):
     blocked_id: int = Field(
         sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     )
+    created_at: datetime | None = _ts()
+
+
+class UserAvatar(SQLModel, table=True):
+    """One uploaded avatar; its image files live under AVATAR_DIR, named by the id."""
+
+    __tablename__ = "user_avatars"
+    __table_args__ = (Index("ix_user_avatars_user_created", "user_id", "created_at"),)
+
+    # 128 random bits in hex: the id is the file name and the public URL, so it must not be guessable.
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    user_id: int = Field(sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False))
     created_at: datetime | None = _ts()

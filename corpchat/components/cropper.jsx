@@ -1,0 +1,73 @@
+// Avatar cropping with Cropper.js 1.x (through react-cropper): a square frame and a
+// round preview. Dragging and zooming stay in the browser; Python receives the chosen
+// file (through Reflex's upload map, `setFiles`) and the final pixel box, once per
+// gesture, never per mouse move.
+import { useEffect, useRef, useState } from "react";
+import Cropper from "react-cropper";
+import "cropperjs/dist/cropper.css";
+
+const ACCEPT = "image/png,image/jpeg,image/webp,image/gif";
+
+export function AvatarCropper({ setFiles, onCrop, onError, maxBytes, previewSize, height, chooseLabel }) {
+  const [src, setSrc] = useState(null);
+  const cropperRef = useRef(null);
+  const inputRef = useRef(null);
+
+  // Each chosen file gets an object URL; free the previous one.
+  useEffect(() => () => { if (src) URL.revokeObjectURL(src); }, [src]);
+
+  const pick = (event) => {
+    const file = event.target.files && event.target.files[0];
+    if (!file) return;
+    // The server checks the size again; this only spares a 50 MB upload that would be refused.
+    if (maxBytes && file.size > maxBytes) {
+      if (onError) onError("err.avatar_too_large");
+      event.target.value = "";
+      return;
+    }
+    setSrc(URL.createObjectURL(file));
+    if (setFiles) setFiles([file]);
+  };
+
+  const report = () => {
+    const cropper = cropperRef.current && cropperRef.current.cropper;
+    if (!cropper || !onCrop) return;
+    // Rounded, in pixels of the image as the browser shows it (upright): the server
+    // applies the EXIF orientation before cropping, so both sides agree.
+    const d = cropper.getData(true);
+    onCrop({ x: d.x, y: d.y, width: d.width, height: d.height });
+  };
+
+  const size = previewSize || 96;
+  return (
+    <div style={{ display: "flex", gap: "16px", alignItems: "flex-start", flexWrap: "wrap" }}>
+      <div style={{ flex: "1 1 260px", minWidth: 0 }}>
+        <input ref={inputRef} type="file" accept={ACCEPT} onChange={pick}
+               aria-label={chooseLabel || "Choose an image"} />
+        {src && (
+          <Cropper
+            ref={cropperRef}
+            src={src}
+            style={{ height: height || 320, width: "100%", marginTop: "8px" }}
+            aspectRatio={1}
+            viewMode={1}
+            autoCropArea={1}
+            background={false}
+            responsive={true}
+            guides={false}
+            // Modern browsers already show images upright (image-orientation: from-image);
+            // letting Cropper.js rotate by EXIF too would turn them twice.
+            checkOrientation={false}
+            preview=".corpchat-avatar-preview"
+            ready={report}
+            cropend={report}
+            zoom={() => setTimeout(report, 0)}
+          />
+        )}
+      </div>
+      <div className="corpchat-avatar-preview"
+           style={{ width: size, height: size, borderRadius: "50%", overflow: "hidden",
+                    flex: "0 0 auto", background: "var(--gray-a3)" }} />
+    </div>
+  );
+}

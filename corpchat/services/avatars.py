@@ -1,0 +1,303 @@
+"""Avatars: upload (re-encoded by Pillow), a gallery per user, the one in use.
+
+Rows in user_avatars, files under settings.avatar_dir, never image bytes in
+the database. Each avatar is stored re-encoded at SIZES as WebP: the
+upload itself is never kept, so nothing in it (EXIF with GPS, a polyglot
+payload, an SVG script) can reach another user. Ids are 128 random bits: the
+route serves files by id without a session, so an id must not be guessable
+(a blocked user never learns the current one; see profiles).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from PIL import Image, ImageOps
+from sqlalchemy import select
+
+from corpchat import db
+from corpchat.config import settings
+from corpchat.models import User, UserAvatar
+from corpchat.services.errors import Invalid, NotFound
+from corpchat.services.visibility import presence_watchers
+
+SIZES = (512, 64)
+MIME = "image/webp"
+# Formats Pillow may even try to parse: everything else (SVG, PDF, PSD, TIFF
+# and Pillow's many exotic decoders) is refused before its parser runs.
+FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
+ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+_CHUNK = 64 * 1024
+
+# Pillow's own guard (it raises DecompressionBombError past twice this) as a
+# second line behind the explicit size check in _decode.
+Image.MAX_IMAGE_PIXELS = settings.avatar_max_pixels
+
+
+@dataclass(frozen=True)
+class Avatar:
+    id: str
+    created_at: datetime
+    current: bool
+
+
+@dataclass(frozen=True)
+class AvatarChange:
+    # The avatar in use afterwards; None means initials on initials_colour(user id).
+    current_id: str | None
+    # The new avatar (upload only).
+    avatar: Avatar | None
+    # Whose tabs to tell after commit: the actor's own (gallery), plus
+    # contacts who can see the avatar when the current one changed.
+    notify: list[int]
+
+
+def upload_avatar(actor_id: int, data, crop=None) -> AvatarChange:
+    """Store an uploaded image, cropped to a square, as the actor's current avatar.
+
+    `data` is bytes or a binary stream (read at most AVATAR_MAX_BYTES + 1
+    bytes); `crop` is (x, y, width, height) in pixels of the upright image,
+    as Cropper.js reports it; without one the centre square is used.
+    """
+    raw = _read_limited(data, settings.avatar_max_bytes)
+    box = _crop_box(crop)
+    with db.session() as s:
+        _lock_user(s, actor_id)
+        _check_room_in_gallery(s, actor_id)
+    # Decoding takes up to a second on a large photo: no row lock held meanwhile.
+    images = render_avatar(raw, box)
+    avatar_id = secrets.token_hex(16)
+    written = _write_files(avatar_id, images)
+    try:
+        with db.session() as s:
+            user = _lock_user(s, actor_id)
+            _check_room_in_gallery(s, actor_id)
+            row = UserAvatar(id=avatar_id, user_id=actor_id)
+            s.add(row)
+            user.avatar_id = avatar_id
+            s.add(user)
+            s.flush()
+            s.refresh(row)
+            notify = [actor_id, *presence_watchers(s, actor_id)]
+    except BaseException:
+        _remove(written)
+        raise
+    return AvatarChange(avatar_id, Avatar(avatar_id, row.created_at, True), notify)
+
+
+def gallery(actor_id: int) -> list[Avatar]:
+    """The actor's avatars, newest first."""
+    with db.session() as s:
+        current = s.exec(select(User.avatar_id).where(User.id == actor_id)).scalars().first()
+        rows = s.exec(select(UserAvatar).where(UserAvatar.user_id == actor_id)
+                      .order_by(UserAvatar.created_at.desc(), UserAvatar.id)).scalars().all()
+    return [Avatar(r.id, r.created_at, r.id == current) for r in rows]
+
+
+def make_current(actor_id: int, avatar_id) -> AvatarChange:
+    """Switch to one of the actor's avatars, or to initials with None."""
+    if avatar_id is not None:
+        avatar_id = _valid_id(avatar_id)
+    with db.session() as s:
+        user = _lock_user(s, actor_id)
+        if avatar_id is not None:
+            _own_avatar(s, actor_id, avatar_id)
+        changed = user.avatar_id != avatar_id
+        user.avatar_id = avatar_id
+        s.add(user)
+        notify = _notify(s, actor_id, changed)
+    return AvatarChange(avatar_id, None, notify)
+
+
+def delete_avatar(actor_id: int, avatar_id) -> AvatarChange:
+    """Delete one avatar; deleting the one in use falls back to the newest remaining one."""
+    avatar_id = _valid_id(avatar_id)
+    with db.session() as s:
+        user = _lock_user(s, actor_id)
+        s.delete(_own_avatar(s, actor_id, avatar_id))
+        s.flush()
+        changed = user.avatar_id == avatar_id
+        if changed:
+            user.avatar_id = s.exec(
+                select(UserAvatar.id).where(UserAvatar.user_id == actor_id)
+                .order_by(UserAvatar.created_at.desc(), UserAvatar.id).limit(1)).scalars().first()
+            s.add(user)
+        notify = _notify(s, actor_id, changed)
+        current = user.avatar_id
+    # Files go only after the commit: a rolled-back delete keeps a working avatar.
+    _remove([file_path_for(avatar_id, size) for size in SIZES])
+    return AvatarChange(current, None, notify)
+
+
+def file_path(avatar_id, size) -> Path | None:
+    """The stored file for the route, or None for anything unknown or malformed."""
+    if not isinstance(avatar_id, str) or not ID_PATTERN.fullmatch(avatar_id) or size not in SIZES:
+        return None
+    path = file_path_for(avatar_id, size)
+    return path if path.is_file() else None
+
+
+def file_path_for(avatar_id: str, size: int) -> Path:
+    # A two-character fan-out keeps directories small with many users.
+    return Path(settings.avatar_dir) / avatar_id[:2] / f"{avatar_id}-{size}.webp"
+
+
+# Image handling (pure: bytes in, bytes out).
+
+def render_avatar(raw: bytes, crop: tuple[int, int, int, int] | None = None) -> dict[int, bytes]:
+    """Decode, orient, crop square and re-encode at every size; metadata is not carried over."""
+    image = _decode(raw)
+    left, top, right, bottom = _square(image.size, crop)
+    square = image.crop((left, top, right, bottom))
+    out = {}
+    for size in SIZES:
+        resized = square.resize((size, size), Image.Resampling.LANCZOS)
+        resized.info.clear()
+        buf = io.BytesIO()
+        # No exif=/icc_profile=/xmp= arguments: WebP then writes none of them.
+        resized.save(buf, "WEBP", quality=85, method=4)
+        out[size] = buf.getvalue()
+    return out
+
+
+def _decode(raw: bytes) -> Image.Image:
+    limit = settings.avatar_max_pixels
+    try:
+        with Image.open(io.BytesIO(raw), formats=FORMATS) as im:
+            # The header alone gives the size: refuse a bomb before any pixel is decoded.
+            if im.width * im.height > limit:
+                raise Invalid("err.avatar_too_many_pixels", max=limit // 1_000_000)
+            im.seek(0)  # an animated GIF/WebP: its first frame
+            im.load()
+            # Phones store the rotation in EXIF; the browser (and so the
+            # Cropper.js coordinates) shows the image upright.
+            upright = ImageOps.exif_transpose(im)
+            has_alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
+            return upright.convert("RGBA" if has_alpha else "RGB")
+    except Invalid:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise Invalid("err.avatar_too_many_pixels", max=limit // 1_000_000) from exc
+    except Exception as exc:
+        # Malformed input makes Pillow's decoders raise almost anything
+        # (OSError, SyntaxError, struct.error, IndexError...): all mean "not an image".
+        raise Invalid("err.avatar_not_image") from exc
+
+
+def _crop_box(crop) -> tuple[int, int, int, int] | None:
+    """(x, y, w, h) from the client, checked for type only; bounds are checked on the image."""
+    if crop is None:
+        return None
+    if not isinstance(crop, (tuple, list)) or len(crop) != 4:
+        raise Invalid("err.avatar_crop")
+    values = []
+    for v in crop:
+        if type(v) not in (int, float) or not math.isfinite(v) or abs(v) > 1_000_000:
+            raise Invalid("err.avatar_crop")
+        values.append(round(v))
+    return tuple(values)  # type: ignore[return-value]
+
+
+def _square(size: tuple[int, int], crop) -> tuple[int, int, int, int]:
+    """The largest square in the crop (clamped to the image), centred in it."""
+    width, height = size
+    if crop is None:
+        x0, y0, x1, y1 = 0, 0, width, height
+    else:
+        x, y, w, h = crop
+        # Cropper.js may overshoot the edge by a pixel after rounding: clamp.
+        x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
+        if x1 - x0 < 1 or y1 - y0 < 1:
+            raise Invalid("err.avatar_crop")
+    side = min(x1 - x0, y1 - y0)
+    left = x0 + (x1 - x0 - side) // 2
+    top = y0 + (y1 - y0 - side) // 2
+    return left, top, left + side, top + side
+
+
+# Storage and rows.
+
+def _read_limited(data, limit: int) -> bytes:
+    """All of data, refusing more than limit bytes without reading much past it."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        raw = bytes(data)
+    elif hasattr(data, "read"):
+        parts, total = [], 0
+        while total <= limit:
+            chunk = data.read(min(_CHUNK, limit + 1 - total))
+            if not chunk:
+                break
+            if not isinstance(chunk, (bytes, bytearray)):
+                raise Invalid("err.avatar_not_image")
+            parts.append(bytes(chunk))
+            total += len(chunk)
+        raw = b"".join(parts)
+    else:
+        raise Invalid("err.avatar_not_image")
+    if len(raw) > limit:
+        raise Invalid("err.avatar_too_large", max=limit // (1024 * 1024))
+    if not raw:
+        raise Invalid("err.avatar_not_image")
+    return raw
+
+
+def _write_files(avatar_id: str, images: dict[int, bytes]) -> list[Path]:
+    written = []
+    try:
+        for size, blob in images.items():
+            path = file_path_for(avatar_id, size)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(blob)
+            # A reader never sees half a file: the name appears complete or not at all.
+            os.replace(tmp, path)
+            written.append(path)
+    except BaseException:
+        _remove(written)
+        raise
+    return written
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def _valid_id(avatar_id) -> str:
+    if not isinstance(avatar_id, str) or not ID_PATTERN.fullmatch(avatar_id):
+        raise Invalid()
+    return avatar_id
+
+
+def _lock_user(s, user_id: int) -> User:
+    """The user row, locked: gallery count and current avatar change one at a time per user."""
+    user = s.exec(select(User).where(User.id == user_id).with_for_update()).scalars().first()
+    if user is None:
+        raise NotFound()
+    return user
+
+
+def _own_avatar(s, actor_id: int, avatar_id: str) -> UserAvatar:
+    row = s.exec(select(UserAvatar).where(UserAvatar.id == avatar_id,
+                                          UserAvatar.user_id == actor_id)).scalars().first()
+    if row is None:
+        raise NotFound()
+    return row
+
+
+def _check_room_in_gallery(s, actor_id: int) -> None:
+    limit = settings.avatar_gallery_limit
+    count = len(s.exec(select(UserAvatar.id).where(UserAvatar.user_id == actor_id)).all())
+    if count >= limit:
+        raise Invalid("err.avatar_gallery_full", max=limit)
+
+
+def _notify(s, actor_id: int, current_changed: bool) -> list[int]:
+    return [actor_id, *presence_watchers(s, actor_id)] if current_changed else [actor_id]
