@@ -24,13 +24,22 @@ class ConfigError(RuntimeError):
 
 
 def _int(name: str, default: int) -> int:
+    return _number(name, default, int)
+
+
+def _float(name: str, default: float) -> float:
+    return _number(name, default, float)
+
+
+def _number(name: str, default, kind: type):
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError as exc:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+        article = "an integer" if kind is int else "a number"
+        raise ConfigError(f"{name} must be {article}, got {raw!r}") from exc
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,8 @@ class Settings:
     login_window_seconds: int
     redis_url: str
     redis_key_prefix: str
+    tab_grace_seconds: float = 5.0
+    log_level: str = "WARNING"
 
     @property
     def is_production(self) -> bool:
@@ -77,6 +88,8 @@ def load() -> Settings:
         login_window_seconds=_int("LOGIN_WINDOW_SECONDS", 300),
         redis_url=os.environ.get("REFLEX_REDIS_URL", ""),
         redis_key_prefix=os.environ.get("REDIS_KEY_PREFIX", "").strip(),
+        tab_grace_seconds=_float("TAB_GRACE_SECONDS", 5.0),
+        log_level=os.environ.get("CORPCHAT_LOG_LEVEL", "WARNING").strip().upper() or "WARNING",
     )
 
 

@@ -19,6 +19,7 @@ import reflex as rx
 
 from corpchat import i18n
 from corpchat.config import settings
+from corpchat.realtime import lifecycle  # issue 12 (wt-b)
 from corpchat.services import accounts
 from corpchat.services.errors import NotAuthenticated, ServiceError
 
@@ -114,6 +115,7 @@ class AuthState(I18nState):
         self._cookie_digest = self._cookie_fingerprint()
         self.me_login = identity.login
         self.signed_out = False
+        await lifecycle.tab_opened(identity.user_id, self.router.session.client_token)  # issue 12 (wt-b)
         return True
 
 
