@@ -9,7 +9,6 @@ land on either worker and "last" must still be decided once, across both.
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import time
 import uuid
@@ -23,23 +22,14 @@ from tests import wsclient as w
 GRACE = 2.0
 SETTLE = GRACE + 2.5  # grace, plus one sweep round, plus a loaded machine
 PASSWORD = "correct horse 12"
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def redis_up() -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping())
-    except Exception:
-        return False
+REDIS_URL = support.REDIS_URL
 
 
 @pytest.fixture(scope="module", params=["one_worker", "two_workers_redis"])
 def life_app(request):
     env = {"TAB_GRACE_SECONDS": str(GRACE), "CORPCHAT_LOG_LEVEL": "INFO"}
     if request.param == "two_workers_redis":
-        if not redis_up():
+        if not support.redis_up():
             pytest.skip(f"needs Redis at {REDIS_URL}")
         env.update(REFLEX_REDIS_URL=REDIS_URL, GRANIAN_WORKERS="2", REDIS_KEY_PREFIX=f"life{secrets.token_hex(4)}")
     app = support.AppProcess(env=env, log_name=f"lifecycle-{request.param}").start()

@@ -11,7 +11,6 @@ the memory state manager and with Redis.
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import time
 import uuid
@@ -29,23 +28,14 @@ from tests import support
 from tests import wsclient as w
 
 PASSWORD = "correct horse 12"
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def redis_up() -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping())
-    except Exception:
-        return False
+REDIS_URL = support.REDIS_URL
 
 
 @pytest.fixture(scope="module", params=["memory", "redis"])
 def tt_app(request):
     env: dict[str, str] = {}
     if request.param == "redis":
-        if not redis_up():
+        if not support.redis_up():
             pytest.skip(f"needs Redis at {REDIS_URL}")
         env.update(REFLEX_REDIS_URL=REDIS_URL, REDIS_KEY_PREFIX=f"tt{secrets.token_hex(4)}")
     app = support.AppProcess(env=env, log_name=f"tabtoken-{request.param}").start()

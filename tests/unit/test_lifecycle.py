@@ -7,15 +7,15 @@ Redis database play two workers.
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 
 import pytest
 
 from corpchat.realtime import lifecycle
 from corpchat.realtime.lifecycle import TAB_TTL, Lifecycle, MemoryTabs, RedisTabs
+from tests import support
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = support.REDIS_URL
 GRACE = 5.0
 
 
@@ -28,11 +28,7 @@ class Clock:
 
 
 def redis_store(monkeypatch) -> None:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping()
-    except Exception:
+    if not support.redis_up():
         pytest.skip(f"needs Redis at {REDIS_URL}")
     prefix = f"test-life-{secrets.token_hex(4)}"
     monkeypatch.setattr(lifecycle.registry, "key_prefix", lambda: prefix)
