@@ -24,13 +24,22 @@ class ConfigError(RuntimeError):
 
 
 def _int(name: str, default: int) -> int:
+    return _number(name, default, int)
+
+
+def _float(name: str, default: float) -> float:
+    return _number(name, default, float)
+
+
+def _number(name: str, default, kind: type):
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError as exc:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+        article = "an integer" if kind is int else "a number"
+        raise ConfigError(f"{name} must be {article}, got {raw!r}") from exc
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,8 @@ class Settings:
     avatar_max_bytes: int
     avatar_max_pixels: int
     avatar_gallery_limit: int
+    tab_grace_seconds: float = 5.0
+    log_level: str = "WARNING"
 
     @property
     def is_production(self) -> bool:
@@ -93,6 +104,8 @@ def load() -> Settings:
         avatar_max_bytes=_int("AVATAR_MAX_BYTES", 10 * 1024 * 1024),
         avatar_max_pixels=_int("AVATAR_MAX_PIXELS", 40_000_000),
         avatar_gallery_limit=_int("AVATAR_GALLERY_LIMIT", 50),
+        tab_grace_seconds=_float("TAB_GRACE_SECONDS", 5.0),
+        log_level=os.environ.get("CORPCHAT_LOG_LEVEL", "WARNING").strip().upper() or "WARNING",
     )
 
 

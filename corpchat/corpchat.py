@@ -6,13 +6,16 @@ import reflex as rx
 import socketio
 from starlette.applications import Starlette
 
+from corpchat import logs  # issues 11/12 (wt-b)
 from corpchat.api.auth_routes import routes as auth_routes
 from corpchat.api.avatars import routes as avatar_routes
 from corpchat.config import settings
 from corpchat.pages.auth import login_page, register_page
 from corpchat.pages.chat import chat_page
 from corpchat.pages.settings import settings_page
+from corpchat.realtime import lifecycle  # issue 12 (wt-b)
 from corpchat.runtime_checks import check_startup
+from corpchat.state import tab_guard  # issue 11 (wt-b)
 from corpchat.state.auth_pages import PublicPageState
 from corpchat.state.chat import ChatState
 from corpchat.state.settings import SettingsState
@@ -37,6 +40,10 @@ class _JsonPacket(socketio.packet.Packet):
 
 
 app.sio.packet_class = _JsonPacket
+# issues 11/12 (wt-b): a tab token alone gets no stored state; first/last tab of a user.
+logs.configure()
+app.register_lifespan_task(tab_guard.lifespan)
+app.register_lifespan_task(lifecycle.lifespan)
 app.add_page(chat_page, route="/", title="CorpChat", on_load=ChatState.load_chat_page)
 app.add_page(login_page, route="/login", title="CorpChat — log in", on_load=PublicPageState.load_public_page)
 app.add_page(register_page, route="/register", title="CorpChat — register",

@@ -114,3 +114,16 @@ class AppProcess:
         except ProcessLookupError:
             pass
         self.proc.wait(timeout=10)
+
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def redis_up() -> bool:
+    """Whether the test Redis answers (tests that need it skip otherwise)."""
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping())
+    except Exception:
+        return False

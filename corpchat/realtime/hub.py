@@ -83,18 +83,18 @@ async def connect(user_id: int, token: str) -> None:
 
 
 def _routing():
-    """(router, token manager) when several workers share Redis, else None.
+    """(router, this worker's instance id) when several workers share Redis, else None.
 
     Also makes sure this worker listens for the pushes other workers route to its tabs.
     """
     global _router_instance
-    manager = reflex_glue.routing_manager()
-    if not settings.redis_url or manager is None:
+    if not settings.redis_url:
         return None
     if _router_instance is None:
         _router_instance = _router.create(settings.redis_url)
-    _router_instance.ensure_listening(manager.instance_id, _on_routed)
-    return _router_instance, manager
+    me = reflex_glue.instance_id()
+    _router_instance.ensure_listening(me, _on_routed)
+    return _router_instance, me
 
 
 def _on_routed(batch: list[tuple[int, str, list[Event]]]) -> None:
@@ -154,8 +154,8 @@ async def deliver(user_events: dict[int, list[Event]], skip_token: str | None = 
             if token == skip_token or (only and token not in only):
                 continue
             if routing is not None:
-                owner = await reflex_glue.token_owner(routing[1], token)
-                if owner is not None and owner != routing[1].instance_id:
+                owner = await reflex_glue.token_owner(token)
+                if owner is not None and owner != routing[1]:
                     remote.setdefault(owner, []).append((uid, token, user_events[uid]))
                     continue
             post(uid, token, user_events[uid])

@@ -20,7 +20,7 @@ import reflex as rx
 
 from corpchat import i18n
 from corpchat.config import settings
-from corpchat.realtime import appliers, hub
+from corpchat.realtime import appliers, hub, lifecycle
 from corpchat.services import accounts
 from corpchat.services.errors import NotAuthenticated, ServiceError
 from corpchat.services.events import Push
@@ -142,6 +142,7 @@ class AuthState(I18nState):
         self._cookie_digest = self._cookie_fingerprint()
         self.me_login = identity.login
         self.signed_out = False
+        await lifecycle.tab_opened(identity.user_id, self.router.session.client_token)  # issue 12 (wt-b)
         return True
 
 

@@ -1,0 +1,52 @@
+"""A tab token is not a login: a connection gets a tab's stored state only with that tab's cookie.
+
+Reflex keeps a tab's state after its socket closed (up to an hour) and answers
+the hydrate event with the whole stored state BEFORE any on_load guard runs. The
+token travels in the WebSocket URL (proxy logs, history), so whoever replays it
+would receive the last user's screen in the first frame. Before a connection is
+linked to its token, its Cookie header is compared with the digest of the cookie
+the guard accepted for that tab (AuthState._cookie_digest); on any mismatch the
+stored state is reset to defaults before a single delta can be computed from it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+
+from corpchat.realtime import reflex_glue
+from corpchat.state.base import AuthState, _fingerprint
+
+log = logging.getLogger(__name__)
+
+
+def cookie_matches(stored_digest: str, cookie_header: str) -> bool:
+    """Only a digest the guard stored counts: an empty one (never logged in, or forgotten after a
+    failed check, with the old screen maybe still in the state) matches nothing."""
+    return bool(stored_digest) and hmac.compare_digest(stored_digest, _fingerprint(cookie_header))
+
+
+async def check_connection(token: str, environ: dict) -> None:
+    # A token whose socket is still open gets a NEW token from Reflex (duplicate tab), so the
+    # stored state is not handed over; resetting it here would only break the open tab.
+    if await reflex_glue.is_connected(token):
+        return
+    cookie = reflex_glue.connect_cookie(environ)
+    async with reflex_glue.stored_state(token) as root:
+        auth = await root.get_state(AuthState)
+        if cookie_matches(auth._cookie_digest, cookie):
+            return
+        root.reset()
+    log.debug("tab %s… connected without its session cookie: stored state reset", token[:8])
+
+
+def install(app) -> None:
+    reflex_glue.add_connect_hook(app, check_connection)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app):
+    """Per worker, once the app is up: check every connection before it reaches its tab's state."""
+    install(app)
+    yield
