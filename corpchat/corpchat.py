@@ -14,6 +14,7 @@ from corpchat.pages.auth import login_page, register_page
 from corpchat.pages.chat import chat_page
 from corpchat.pages.settings import settings_page
 from corpchat.realtime import lifecycle  # issue 12 (wt-b)
+from corpchat.realtime import presence as presence_edges  # issue 13
 from corpchat.runtime_checks import check_startup
 from corpchat.state import tab_guard  # issue 11 (wt-b)
 from corpchat.state.auth_pages import PublicPageState
@@ -44,6 +45,7 @@ app.sio.packet_class = _JsonPacket
 logs.configure()
 app.register_lifespan_task(tab_guard.lifespan)
 app.register_lifespan_task(lifecycle.lifespan)
+presence_edges.install()
 app.add_page(chat_page, route="/", title="CorpChat", on_load=ChatState.load_chat_page)
 app.add_page(login_page, route="/login", title="CorpChat — log in", on_load=PublicPageState.load_public_page)
 app.add_page(register_page, route="/register", title="CorpChat — register",

@@ -36,8 +36,11 @@ def theme_toggle() -> rx.Component:
     )
 
 
-def avatar(initials, size: str = "3") -> rx.Component:
-    return rx.avatar(fallback=initials, size=size, radius="full", variant="soft")
+def avatar(initials, size: str = "3", src=None, **props) -> rx.Component:
+    """Initials unless `src` is a URL (state/chat/people.py leaves it out when a block hides it)."""
+    if src is None:
+        return rx.avatar(fallback=initials, size=size, radius="full", variant="soft", **props)
+    return rx.avatar(src=src, fallback=initials, size=size, radius="full", variant="soft", **props)
 
 
 def field(label_key: str, name: str, type_: str = "text", **props) -> rx.Component:

@@ -8,6 +8,7 @@ from corpchat.components.common import avatar, tr
 from corpchat.components.composer import composer, edit_box
 from corpchat.components.emoji_picker import emoji_picker
 from corpchat.components.in_view import in_view
+from corpchat.components.people import block_banner, block_menu_item, person_avatar, room_blocked, status_line
 from corpchat.realtime.ring import CHUNKS, chunk_var
 from corpchat.state.chat import ChatState
 
@@ -20,15 +21,25 @@ def _mine(m):
 
 
 def header() -> rx.Component:
+    private, other = ChatState.room_other_id > 0, ChatState.room_other_id
     return rx.hstack(
         rx.icon_button(rx.icon("arrow-left"), variant="ghost", on_click=ChatState.close_room,
                        class_name="back-button", aria_label=tr("chat.back")),
-        avatar(ChatState.room_initials, "2"),
-        rx.text(ChatState.room_title, weight="bold", id="room-title", flex="1"),
+        rx.cond(private, person_avatar(other, ChatState.room_initials, "2"), avatar(ChatState.room_initials, "2")),
+        rx.vstack(
+            rx.text(ChatState.room_title, weight="bold", id="room-title"),
+            rx.cond(private, status_line(other)),
+            spacing="0", flex="1", min_width="0", cursor=rx.cond(private, "pointer", "default"),
+            on_click=rx.cond(private, ChatState.open_profile(other), rx.noop()), id="room-head",
+        ),
         rx.menu.root(
             rx.menu.trigger(rx.icon_button(rx.icon("ellipsis-vertical"), variant="ghost", id="room-menu")),
-            rx.menu.content(rx.menu.item(tr("chat.delete_chat"), color="red", on_click=ChatState.delete_chat,
-                                         id="delete-chat")),
+            rx.menu.content(
+                rx.cond(private, rx.menu.item(tr("profile.open"), on_click=ChatState.open_profile(other),
+                                              id="menu-profile")),
+                rx.cond(private, block_menu_item(other)),
+                rx.menu.item(tr("chat.delete_chat"), color="red", on_click=ChatState.delete_chat,
+                             id="delete-chat")),
         ),
         width="100%", padding="8px 12px", align="center", border_bottom="1px solid var(--gray-a5)",
     )
@@ -108,7 +119,9 @@ def bubble(m) -> rx.Component:
     is_group = ChatState.room_kind == "group"
     mine = _mine(m)
     body = rx.vstack(
-        rx.cond(is_group & ~mine, rx.text(m["sender_name"], size="1", weight="bold", color_scheme="blue")),
+        rx.cond(is_group & ~mine, rx.text(m["sender_name"], size="1", weight="bold", color_scheme="blue",
+                                          cursor="pointer", class_name="sender-name",
+                                          on_click=ChatState.open_profile(m["sender_id"]))),
         rx.cond(ChatState.editing_id == m["id"], edit_box(m), _text(m)),
         rx.hstack(
             rx.cond(m["edited"], rx.text(tr("chat.edited"), size="1", color_scheme="gray", class_name="edited")),
@@ -122,7 +135,7 @@ def bubble(m) -> rx.Component:
         background=rx.cond(mine, "var(--accent-a4)", "var(--gray-a3)"),
     )
     return rx.hstack(
-        rx.cond(is_group & ~mine, avatar(m["initials"], "2")),
+        rx.cond(is_group & ~mine, person_avatar(m["sender_id"], m["initials"], "2")),
         body,
         rx.hstack(_reaction_menu(m), _actions(m), spacing="0", class_name="msg-actions"),
         direction=rx.cond(mine, "row-reverse", "row"),
@@ -198,7 +211,7 @@ def room_pane() -> rx.Component:
             ),
             display="flex", flex_direction="column-reverse", overflow_y="auto", flex="1", width="100%",
         ),
-        composer(),
+        rx.cond(room_blocked(), block_banner(), composer()),
         height="100%", width="100%", spacing="0",
     )
 

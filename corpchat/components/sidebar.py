@@ -5,13 +5,14 @@ from __future__ import annotations
 import reflex as rx
 
 from corpchat.components.common import avatar, tr
+from corpchat.components.people import person_avatar
 from corpchat.state.chat import ChatState
 
 
 def _chat_entry(chat) -> rx.Component:
     active = ChatState.room_id == chat["room_id"]
     return rx.hstack(
-        avatar(chat["initials"]),
+        rx.cond(chat["kind"] == "private", person_avatar(chat["other_id"], chat["initials"]), avatar(chat["initials"])),
         rx.vstack(
             rx.hstack(
                 rx.text(chat["title"], weight="bold", size="2", trim="both", class_name="chat-title",
@@ -38,9 +39,12 @@ def _chat_entry(chat) -> rx.Component:
 
 def _person_entry(person) -> rx.Component:
     return rx.hstack(
-        avatar(person["initials"]),
+        person_avatar(person["id"], person["initials"]),
         rx.vstack(rx.text(person["name"], weight="bold", size="2"),
-                  rx.text("@", person["login"], size="1", color_scheme="gray"), spacing="0"),
+                  rx.text("@", person["login"], size="1", color_scheme="gray"), spacing="0", flex="1"),
+        rx.icon_button(rx.icon("info"), variant="ghost", size="1", aria_label=tr("profile.open"),
+                       class_name="person-profile",
+                       on_click=ChatState.open_profile(person["id"]).stop_propagation),
         on_click=ChatState.open_user(person["id"]),
         padding="8px 10px", width="100%", cursor="pointer", border_radius="8px",
         _hover={"background": "var(--gray-a3)"}, class_name="person-entry",
@@ -52,6 +56,8 @@ def sidebar() -> rx.Component:
         rx.hstack(
             rx.heading(tr("app.name"), size="5"),
             rx.spacer(),
+            rx.link(rx.icon_button(rx.icon("user"), variant="ghost", aria_label=tr("profile.mine")),
+                    href="/profile", id="to-profile"),
             rx.link(rx.icon_button(rx.icon("settings"), variant="ghost", aria_label="settings"),
                     href="/settings", id="to-settings"),
             width="100%", align="center", padding="10px 12px 0",

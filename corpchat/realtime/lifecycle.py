@@ -63,6 +63,9 @@ class MemoryTabs:
         if (user_id, token) in self._due:
             self._due[(user_id, token)] = deadline
 
+    async def online(self, user_ids: list[int]) -> set[int]:
+        return {u for u in user_ids if self._tabs.get(u)}
+
     async def sweep(self, now: float) -> list[int]:
         gone = []
         for key in [k for k, due in self._due.items() if due <= now][:SWEEP_BATCH]:
@@ -128,6 +131,14 @@ class RedisTabs:
 
     async def close_soon(self, user_id: int, token: str, deadline: float) -> None:
         await self._redis.zadd(self._due_key, {f"{user_id}:{token}": deadline}, xx=True)
+
+    async def online(self, user_ids: list[int]) -> set[int]:
+        if not user_ids:
+            return set()
+        pipe = self._redis.pipeline(transaction=False)
+        for user_id in user_ids:
+            pipe.exists(f"{self._user_prefix}{user_id}")
+        return {u for u, n in zip(user_ids, await pipe.execute(), strict=True) if n}
 
     async def sweep(self, now: float) -> list[int]:
         gone = await self._sweep(keys=[self._due_key], args=[now, SWEEP_BATCH, self._user_prefix])
@@ -215,6 +226,11 @@ def on_first_tab(callback: Callback) -> None:
 def on_last_tab(callback: Callback) -> None:
     """`await callback(user_id)` once the user's last tab has been gone for GRACE_SECONDS."""
     instance().last_callbacks.append(callback)
+
+
+async def online(user_ids) -> set[int]:
+    """Which of these users have a tab open (or closed less than the grace period ago)."""
+    return await instance().store.online(list(user_ids))
 
 
 async def tab_opened(user_id: int, token: str) -> None:

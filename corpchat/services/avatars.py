@@ -26,6 +26,7 @@ from corpchat import db
 from corpchat.config import settings
 from corpchat.models import User, UserAvatar
 from corpchat.services.errors import Invalid, NotFound
+from corpchat.services.events import AvatarChanged, Push
 from corpchat.services.visibility import presence_watchers
 
 SIZES = (512, 64)
@@ -57,6 +58,8 @@ class AvatarChange:
     # Whose tabs to tell after commit: the actor's own (gallery), plus
     # contacts who can see the avatar when the current one changed.
     notify: list[int]
+    # AvatarChanged to the actor and the watchers, only when the current avatar changed.
+    push: Push | None = None
 
 
 def upload_avatar(actor_id: int, data, crop=None) -> AvatarChange:
@@ -89,7 +92,7 @@ def upload_avatar(actor_id: int, data, crop=None) -> AvatarChange:
     except BaseException:
         _remove(written)
         raise
-    return AvatarChange(avatar_id, Avatar(avatar_id, row.created_at, True), notify)
+    return AvatarChange(avatar_id, Avatar(avatar_id, row.created_at, True), notify, _push(actor_id, avatar_id, notify))
 
 
 def gallery(actor_id: int) -> list[Avatar]:
@@ -113,7 +116,7 @@ def make_current(actor_id: int, avatar_id) -> AvatarChange:
         user.avatar_id = avatar_id
         s.add(user)
         notify = _notify(s, actor_id, changed)
-    return AvatarChange(avatar_id, None, notify)
+    return AvatarChange(avatar_id, None, notify, _push(actor_id, avatar_id, notify) if changed else None)
 
 
 def delete_avatar(actor_id: int, avatar_id) -> AvatarChange:
@@ -131,9 +134,10 @@ def delete_avatar(actor_id: int, avatar_id) -> AvatarChange:
             s.add(user)
         notify = _notify(s, actor_id, changed)
         current = user.avatar_id
+        push = _push(actor_id, current, notify) if changed else None
     # Files go only after the commit: a rolled-back delete keeps a working avatar.
     _remove([file_path_for(avatar_id, size) for size in SIZES])
-    return AvatarChange(current, None, notify)
+    return AvatarChange(current, None, notify, push)
 
 
 def file_path(avatar_id, size) -> Path | None:
@@ -297,6 +301,10 @@ def _check_room_in_gallery(s, actor_id: int) -> None:
     count = len(s.exec(select(UserAvatar.id).where(UserAvatar.user_id == actor_id)).all())
     if count >= limit:
         raise Invalid("err.avatar_gallery_full", max=limit)
+
+
+def _push(actor_id: int, avatar_id: str | None, notify: list[int]) -> Push:
+    return Push(tuple(notify), AvatarChanged(user_id=actor_id, avatar_id=avatar_id or ""))
 
 
 def _notify(s, actor_id: int, current_changed: bool) -> list[int]:

@@ -1,7 +1,8 @@
 """Blocking another user, on the blocked_users table.
 
 Blocking is idempotent (a second click, or two tabs, change nothing) and
-both users are told: each must drop the other's avatar and status at once.
+both users are told (BlockChanged, which carries no profile data): each must
+drop the other's avatar and status at once.
 """
 
 from __future__ import annotations
@@ -14,13 +15,7 @@ from sqlalchemy import text
 from corpchat import db
 from corpchat.services import validate
 from corpchat.services.errors import Invalid, NotFound
-
-
-@dataclass(frozen=True)
-class BlockChange:
-    changed: bool
-    # Users whose open tabs must re-render the pair (after commit); empty when nothing changed.
-    notify: list[int]
+from corpchat.services.events import BlockChanged, Push
 
 
 @dataclass(frozen=True)
@@ -31,7 +26,7 @@ class BlockedEntry:
     blocked_at: datetime
 
 
-def block(actor_id: int, user_id) -> BlockChange:
+def block(actor_id: int, user_id) -> Push | None:
     user_id = _other(actor_id, user_id)
     with db.session() as s:
         _require_user(s, user_id)
@@ -39,17 +34,28 @@ def block(actor_id: int, user_id) -> BlockChange:
         inserted = s.exec(text(
             "INSERT INTO blocked_users (blocker_id, blocked_id) VALUES (:a, :b) "
             "ON CONFLICT DO NOTHING RETURNING 1"), params={"a": actor_id, "b": user_id}).first()
-    return _change(inserted is not None, actor_id, user_id)
+    return _change(inserted is not None, actor_id, user_id, active=True)
 
 
-def unblock(actor_id: int, user_id) -> BlockChange:
+def unblock(actor_id: int, user_id) -> Push | None:
     user_id = _other(actor_id, user_id)
     with db.session() as s:
         _require_user(s, user_id)
         deleted = s.exec(text(
             "DELETE FROM blocked_users WHERE blocker_id = :a AND blocked_id = :b RETURNING 1"),
             params={"a": actor_id, "b": user_id}).first()
-    return _change(deleted is not None, actor_id, user_id)
+    return _change(deleted is not None, actor_id, user_id, active=False)
+
+
+def block_state(actor_id: int) -> tuple[set[int], set[int]]:
+    """(users blocked either way with the actor, users the actor blocked): what the page hides
+    and where it offers "Unblock"."""
+    with db.session() as s:
+        rows = s.exec(text(
+            "SELECT blocker_id, blocked_id FROM blocked_users WHERE blocker_id = :a OR blocked_id = :a"),
+            params={"a": actor_id}).all()
+    either = {r.blocked_id if r.blocker_id == actor_id else r.blocker_id for r in rows}
+    return either, {r.blocked_id for r in rows if r.blocker_id == actor_id}
 
 
 def blocked_by_me(actor_id: int) -> list[BlockedEntry]:
@@ -74,5 +80,8 @@ def _require_user(s, user_id: int) -> None:
         raise NotFound()
 
 
-def _change(changed: bool, actor_id: int, user_id: int) -> BlockChange:
-    return BlockChange(changed, [actor_id, user_id] if changed else [])
+def _change(changed: bool, actor_id: int, user_id: int, *, active: bool) -> Push | None:
+    """The pair's tabs re-render each other; nobody else is told (None: nothing changed)."""
+    if not changed:
+        return None
+    return Push((actor_id, user_id), BlockChanged(blocker=actor_id, blocked=user_id, active=active))

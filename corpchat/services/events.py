@@ -120,6 +120,48 @@ class SignedOut(Event):
     """Logout or password change: every open tab of the user forgets the login."""
 
 
+# ----- people: presence, profile, avatar, blocks (issue 13) -------------------------
+# Audiences come from visibility.presence_watchers (contacts minus blocks either way), so
+# these may carry what a block hides; the blocked pair only ever get BlockChanged.
+@dataclass(frozen=True, slots=True)
+class PresenceChanged(Event):
+    """A user's first tab opened (online) or last tab went away (last_seen, ISO, UTC)."""
+
+    user_id: int = 0
+    online: bool = False
+    last_seen: str = ""
+    gender: str = "unspecified"  # "був"/"була": the text is made per viewer, in their language
+    lazy: ClassVar[bool] = True  # a crowd coming and going is coalesced like chat-list moves
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileChanged(Event):
+    """Name, bio, gender or birth date edited (the public fields, as the watchers see them)."""
+
+    user_id: int = 0
+    login: str = ""
+    display_name: str = ""
+    gender: str = "unspecified"
+    bio: str = ""
+    birth: str = ""  # "DD.MM" or "DD.MM.YYYY": formatted (and the age counted) per viewer
+
+
+@dataclass(frozen=True, slots=True)
+class AvatarChanged(Event):
+    user_id: int = 0
+    avatar_id: str = ""  # "" = initials
+
+
+@dataclass(frozen=True, slots=True)
+class BlockChanged(Event):
+    """`blocker` blocked (or unblocked) `blocked`. Sent to the two of them only; carries no
+    profile data: each side re-reads what it may see now."""
+
+    blocker: int = 0
+    blocked: int = 0
+    active: bool = False
+
+
 def all_event_types() -> list[type[Event]]:
     """Every concrete event class (for the registry and its tests)."""
     found, todo = set(), list(Event.__subclasses__())

@@ -20,6 +20,7 @@ from corpchat.models.tables import GENDERS
 from corpchat.services import birthdate, validate
 from corpchat.services.birthdate import BirthDate
 from corpchat.services.errors import Invalid, NotFound
+from corpchat.services.events import ProfileChanged, Push
 from corpchat.services.visibility import blocked_either_way, presence_watchers
 
 # The users.real_name column is varchar(100).
@@ -68,6 +69,8 @@ class ProfileChange:
     profile: Profile
     # Whose tabs show this profile (the actor first): push after commit.
     notify: list[int]
+    # The same as a Push (None when nothing changed); the watchers exclude blocks either way.
+    push: Push | None = None
 
 
 def display_name(real_name: str, login: str) -> str:
@@ -116,7 +119,14 @@ def update_profile(actor_id: int, *, real_name=UNSET, bio=UNSET, gender=UNSET, b
         s.flush()
         profile = _project(user, actor_id, hidden=False, blocked_by_me=False, today=today)
         notify = [actor_id, *presence_watchers(s, actor_id)] if changes else []
-    return ProfileChange(profile, notify)
+    return ProfileChange(profile, notify, Push(tuple(notify), profile_event(profile)) if notify else None)
+
+
+def profile_event(p: Profile) -> ProfileChanged:
+    born = p.birth
+    birth = "" if born is None else f"{born.day:02d}.{born.month:02d}" + (f".{born.year}" if born.year else "")
+    return ProfileChanged(user_id=p.user_id, login=p.login, display_name=p.display_name, gender=p.gender,
+                          bio=p.bio or "", birth=birth)
 
 
 def clean_name(value) -> str:

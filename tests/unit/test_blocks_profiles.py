@@ -12,6 +12,7 @@ from corpchat.models import BlockedUser, User
 from corpchat.services import blocks, profiles, visibility
 from corpchat.services.birthdate import BirthDate
 from corpchat.services.errors import Invalid, NotFound
+from corpchat.services.events import BlockChanged, Push
 from tests.factories import make_group, make_user
 
 TODAY = date(2026, 12, 1)
@@ -31,13 +32,13 @@ def user_row(user_id: int) -> User:
 
 def test_block_unblock_idempotent(db_clean):
     a, b = make_user("alice"), make_user("bob")
-    assert blocks.block(a, b) == blocks.BlockChange(True, [a, b])
-    assert blocks.block(a, b) == blocks.BlockChange(False, [])
+    assert blocks.block(a, b) == Push((a, b), BlockChanged(blocker=a, blocked=b, active=True))
+    assert blocks.block(a, b) is None
     assert block_rows() == [(a, b)]
     assert [e.user_id for e in blocks.blocked_by_me(a)] == [b]
     assert blocks.blocked_by_me(b) == []  # who blocked you stays private
-    assert blocks.unblock(a, b) == blocks.BlockChange(True, [a, b])
-    assert blocks.unblock(a, b) == blocks.BlockChange(False, [])
+    assert blocks.unblock(a, b) == Push((a, b), BlockChanged(blocker=a, blocked=b, active=False))
+    assert blocks.unblock(a, b) is None
     assert block_rows() == []
 
 

@@ -4,7 +4,8 @@
 - window.py: the open room's message window (settled + live ring + scrolling back);
 - composer.py: sending;
 - message_actions.py: edit, delete, react, delete a chat;
-- pushed.py: how this tab applies each live event (`@on(EventType)`).
+- pushed.py: how this tab applies each live event (`@on(EventType)`);
+- people.py: presence, avatars, blocks and the profile card (issue 13).
 This module holds the page lifecycle (load, open and close a room). One class,
 so that the wire names (`...chat_state.messages`) and realtime.live's broadcast
 target stay one state; each handler authenticates (`@authed`), calls a service
@@ -23,11 +24,13 @@ from corpchat.state.base import AuthState, authed, in_thread
 from corpchat.state.chat.chat_list import ChatListMixin
 from corpchat.state.chat.composer import SENDING_AFTER, ComposerMixin  # noqa: F401
 from corpchat.state.chat.message_actions import MessageActionsMixin
+from corpchat.state.chat.people import PeopleMixin
 from corpchat.state.chat.pushed import PushedMixin
 from corpchat.state.chat.window import LIVE_WINDOW, MAX_WINDOW, TRIM_SLACK, WindowMixin  # noqa: F401
 
 
-class ChatState(ChatListMixin, WindowMixin, ComposerMixin, MessageActionsMixin, PushedMixin, AuthState):
+class ChatState(ChatListMixin, WindowMixin, ComposerMixin, MessageActionsMixin, PushedMixin, PeopleMixin,
+                AuthState):
     room_id: int = 0
     room_title: str = ""
     room_initials: str = ""
@@ -59,12 +62,14 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, MessageActionsMixin, 
         self._set_chats(())
         self.people = []
         self.my_id = 0
+        self._forget_people()
         await self._close()
 
     async def _close(self) -> None:
         await live.leave(self._tab())
         self._riding = False
         self.room_id, self.room_title, self.room_kind = 0, "", ""
+        self.room_other_id = 0
         self.can_delete_others = False
         self._set_settled(())
         self._set_pending(())
@@ -102,6 +107,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, MessageActionsMixin, 
             self._set_pending(())  # pending messages belong to the room they were written in
         self.room_id, self.room_kind = item["room_id"], item["kind"]
         self.room_title, self.room_initials = item["title"], item["initials"]
+        self.room_other_id = item["other_id"] if item["kind"] == "private" else 0
         self.can_delete_others = policy.can(row["role"], "message.delete_others", row["kind"])
         self.has_older, self.has_newer = more, False
         self.editing_id, self.editing_text = 0, ""

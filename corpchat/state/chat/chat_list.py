@@ -70,6 +70,7 @@ class ChatListMixin(rx.State, mixin=True):
         rows = await in_thread(rooms.chat_list, self._user_id)
         tz, now = views.zone(self._tz), datetime.now(UTC)
         self._set_chats([views.chat_item(r, self._user_id, tz, self.lang, now) for r in rows])
+        await self._refresh_people()  # issue 13: their presence and avatars (state/chat/people.py)
 
     async def _refresh_chat_row(self, room_id: int) -> None:
         row = await in_thread(rooms.chat_row, self._user_id, room_id)
@@ -106,6 +107,7 @@ class ChatListMixin(rx.State, mixin=True):
         self.sidebar_tab = tab
         if tab == "people":
             self.people = views.people(await in_thread(rooms.search_users, self._user_id, self.people_query))
+            await self._refresh_people()
 
     @authed
     async def search_people(self, query: str):
@@ -113,6 +115,7 @@ class ChatListMixin(rx.State, mixin=True):
             raise Invalid()
         self.people_query = query
         self.people = views.people(await in_thread(rooms.search_users, self._user_id, query))
+        await self._refresh_people()
 
     @authed
     async def open_user(self, user_id: int):
