@@ -8,10 +8,12 @@ from starlette.applications import Starlette
 
 from corpchat import logs  # issues 11/12 (wt-b)
 from corpchat.api.auth_routes import routes as auth_routes
+from corpchat.api.avatar_upload import routes as avatar_upload_routes
 from corpchat.api.avatars import routes as avatar_routes
 from corpchat.config import settings
 from corpchat.pages.auth import login_page, register_page
 from corpchat.pages.chat import chat_page
+from corpchat.pages.profile import profile_page
 from corpchat.pages.settings import settings_page
 from corpchat.realtime import lifecycle  # issue 12 (wt-b)
 from corpchat.realtime import presence as presence_edges  # issue 13
@@ -19,11 +21,12 @@ from corpchat.runtime_checks import check_startup
 from corpchat.state import tab_guard  # issue 11 (wt-b)
 from corpchat.state.auth_pages import PublicPageState
 from corpchat.state.chat import ChatState
+from corpchat.state.profile import ProfileState
 from corpchat.state.settings import SettingsState
 
 check_startup(settings)
 
-api = Starlette(routes=auth_routes + avatar_routes)
+api = Starlette(routes=auth_routes + avatar_routes + avatar_upload_routes)
 
 app = rx.App(
     api_transformer=api,
@@ -52,3 +55,5 @@ app.add_page(register_page, route="/register", title="CorpChat — register",
              on_load=PublicPageState.load_public_page)
 app.add_page(settings_page, route="/settings", title="CorpChat — settings",
              on_load=SettingsState.load_settings_page)
+app.add_page(profile_page, route="/profile", title="CorpChat — profile",
+             on_load=ProfileState.load_profile_page)  # issue 13

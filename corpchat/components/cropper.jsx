@@ -8,8 +8,12 @@ import "cropperjs/dist/cropper.css";
 
 const ACCEPT = "image/png,image/jpeg,image/webp,image/gif";
 
-export function AvatarCropper({ setFiles, onCrop, onError, maxBytes, previewSize, height, chooseLabel }) {
+// With `uploadUrl`, a Save button posts the cropped square (a 512 px PNG) there with the
+// session cookie and reports the new avatar id (`onSaved`) or an error key (`onError`).
+export function AvatarCropper({ setFiles, onCrop, onError, onSaved, maxBytes, previewSize, height, chooseLabel,
+                                uploadUrl, saveLabel }) {
   const [src, setSrc] = useState(null);
+  const [busy, setBusy] = useState(false);
   const cropperRef = useRef(null);
   const inputRef = useRef(null);
 
@@ -38,6 +42,28 @@ export function AvatarCropper({ setFiles, onCrop, onError, maxBytes, previewSize
     onCrop({ x: d.x, y: d.y, width: d.width, height: d.height });
   };
 
+  const save = () => {
+    const cropper = cropperRef.current && cropperRef.current.cropper;
+    if (!cropper || !uploadUrl || busy) return;
+    const canvas = cropper.getCroppedCanvas({ width: 512, height: 512, imageSmoothingQuality: "high" });
+    if (!canvas) return;
+    setBusy(true);
+    canvas.toBlob((blob) => {
+      fetch(uploadUrl, { method: "POST", body: blob, credentials: "same-origin",
+                         headers: { "Content-Type": "image/png" } })
+        .then((r) => r.json())
+        .then((j) => {
+          if (j.avatar_id) {
+            setSrc(null);
+            if (inputRef.current) inputRef.current.value = "";
+            if (onSaved) onSaved(j.avatar_id);
+          } else if (onError) onError(j.error || "err.bad_request");
+        })
+        .catch(() => onError && onError("err.bad_request"))
+        .finally(() => setBusy(false));
+    }, "image/png");
+  };
+
   const size = previewSize || 96;
   return (
     <div style={{ display: "flex", gap: "16px", alignItems: "flex-start", flexWrap: "wrap" }}>
@@ -63,6 +89,12 @@ export function AvatarCropper({ setFiles, onCrop, onError, maxBytes, previewSize
             cropend={report}
             zoom={() => setTimeout(report, 0)}
           />
+        )}
+        {src && uploadUrl && (
+          <button type="button" className="rt-reset rt-BaseButton rt-r-size-2 rt-variant-solid rt-Button"
+                  style={{ marginTop: "8px" }} disabled={busy} onClick={save} id="avatar-save">
+            {saveLabel || "Save"}
+          </button>
         )}
       </div>
       <div className="corpchat-avatar-preview"

@@ -1,7 +1,9 @@
 """The avatar cropper: Cropper.js (react-cropper) with a square frame and a round preview.
 
-Not wired into a page yet. A page uses it with Reflex's upload map, so the file
-goes up through `rx.upload_files(upload_id=...)` together with the crop box:
+The profile page passes `upload_url="/api/avatar"` (api/avatar_upload.py): the
+cropped square is posted there with the session cookie and a size limit, and
+`on_saved` gets the new id. The other way, Reflex's upload map, sends the file
+through `rx.upload_files(upload_id=...)` together with the crop box:
 
     avatar_cropper("avatar", on_crop=ProfileState.set_crop)
     rx.button(..., on_click=ProfileState.save_avatar(rx.upload_files(upload_id="avatar")))
@@ -34,6 +36,10 @@ class AvatarCropper(rx.NoSSRComponent):
     preview_size: rx.Var[int]
     height: rx.Var[int]
     choose_label: rx.Var[str]
+    upload_url: rx.Var[str]
+    save_label: rx.Var[str]
+    # The new avatar's id once `upload_url` accepted the cropped image.
+    on_saved: rx.EventHandler[passthrough_event_spec(str)]
     # {x, y, width, height} in pixels of the upright image, rounded.
     on_crop: rx.EventHandler[passthrough_event_spec(dict)]
     # An error key (err.avatar_too_large) when the browser already knows the file is refused.
@@ -41,7 +47,8 @@ class AvatarCropper(rx.NoSSRComponent):
 
 
 def avatar_cropper(upload_id: str, *, on_crop, on_error=None, choose_label: str | rx.Var = "",
-                   preview_size: int = 96, height: int = 320) -> rx.Component:
+                   preview_size: int = 96, height: int = 320, upload_url: str = "", on_saved=None,
+                   save_label: str | rx.Var = "") -> rx.Component:
     props: dict = {
         "set_files": upload_file(upload_id),
         "max_bytes": settings.avatar_max_bytes,
@@ -49,8 +56,10 @@ def avatar_cropper(upload_id: str, *, on_crop, on_error=None, choose_label: str 
         "height": height,
         "on_crop": on_crop,
     }
-    if choose_label:
+    if isinstance(choose_label, rx.Var) or choose_label:
         props["choose_label"] = choose_label
     if on_error is not None:
         props["on_error"] = on_error
+    if upload_url:
+        props.update(upload_url=upload_url, on_saved=on_saved, save_label=save_label)
     return AvatarCropper.create(**props)

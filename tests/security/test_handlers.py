@@ -41,6 +41,7 @@ from corpchat.services import rooms
 from corpchat.state.auth_pages import PublicPageState
 from corpchat.state.base import REVERIFY_SECONDS, AuthState, I18nState
 from corpchat.state.chat import ChatState
+from corpchat.state.profile import ProfileState
 from corpchat.state.settings import SettingsState
 from tests import support
 from tests import wsclient as w
@@ -51,9 +52,9 @@ HUGE = "x" * 120_000  # over every length limit, under the 1 MB socket frame lim
 FORM_KEY = w.FORM_DATA_KEY  # how the browser wraps a submitted form
 
 ROOT = w.ROOT_STATE
-APP_STATES = [I18nState, AuthState, ChatState, SettingsState, PublicPageState]
+APP_STATES = [I18nState, AuthState, ChatState, SettingsState, ProfileState, PublicPageState]
 SNAPSHOT_TABLES = ("users", "rooms", "participants", "messages", "message_reactions",
-                   "blocked_users", "group_logs")
+                   "blocked_users", "group_logs", "user_avatars")
 
 
 def H(state, name: str) -> str:
@@ -277,6 +278,15 @@ HANDLERS: dict[tuple[type, str], dict[str, str]] = {
     (ChatState, "unblock_user"): {"user_id": "user"},
     (SettingsState, "load_settings_page"): {},
     (SettingsState, "change_language"): {"lang": "lang"},
+    (ProfileState, "load_profile_page"): {},
+    (ProfileState, "save_profile"): {"form_data": "profile_form"},
+    (ProfileState, "pick_birth"): {"value": "birth"},
+    (ProfileState, "avatar_saved"): {"avatar_id": "avatar"},
+    (ProfileState, "avatar_failed"): {"key": "err_key"},
+    (ProfileState, "use_avatar"): {"avatar_id": "avatar"},
+    (ProfileState, "use_initials"): {},
+    (ProfileState, "delete_avatar"): {"avatar_id": "avatar"},
+    (ProfileState, "unblock"): {"user_id": "user"},
     (PublicPageState, "load_public_page"): {},
     (PublicPageState, "choose_language"): {"lang": "lang"},
 }
@@ -293,6 +303,8 @@ def target_value(world: World, kind: str, *, own: bool) -> Any:
         "bool": True, "emoji": "🎉", "client_id": uuid.uuid4().hex,
         "send_form": {"text": f"hi {uuid.uuid4().hex}", "client_id": uuid.uuid4().hex},
         "edit_form": {"text": f"edited {uuid.uuid4().hex}"},
+        "profile_form": {"real_name": "Mallory M", "bio": "hi", "gender": "female", "birth": "01.02"},
+        "birth": "1990-03-12", "avatar": uuid.uuid4().hex, "err_key": "err.avatar_too_large",
     }[kind]
 
 
@@ -324,11 +336,19 @@ def bad_values(world: World, kind: str) -> list:
             {"text": "ok", "client_id": ["abcdefgh1"]}, {"text": "ok", "client_id": "short"}]
     if kind == "edit_form":
         return _BAD_TEXT_FORMS
+    if kind == "profile_form":
+        return [None, "hi", [], 1, True, {"real_name": None}, {"real_name": HUGE}, {"bio": HUGE},
+                {"gender": "robot"}, {"gender": None}, {"birth": "31.02.2000"}, {"birth": "12.03.90"},
+                {"birth": "\u0661\u0662.\u0660\u0663.1990"}, {"birth": "01.01.2999"}, {"real_name": {"a": 1}},
+                {"user_id": 1}, {FORM_KEY: "garbage"}]
     non_str = [None, {}, {"$ne": ""}, [], ["people"], True, 1, 1.5]
     bad_strings = {
         "tz": [HUGE, "x" * 65], "lang": ["xx", "EN", " en", "uk\x00", HUGE], "tab": ["admin", "", HUGE],
         "query": ["q" * 101, HUGE], "key": [HUGE], "client_id": [HUGE, "nope"],
         "emoji": ["abc", "👍" * 20, "<script>", "", HUGE],
+        "birth": ["31.02.2000", "2999-01-01", "0990-01-01", "abc", HUGE],
+        "avatar": ["../../etc/passwd", "x" * 65, "", HUGE, "0" * 32],
+        "err_key": ["err.nope", "<b>", "", HUGE],
     }[kind]
     return non_str + bad_strings
 
@@ -345,7 +365,7 @@ def test_every_public_handler_is_in_the_table():
     """A new handler must be added to HANDLERS (and so to every attack below)."""
     import inspect
 
-    for state in (ChatState, SettingsState, PublicPageState):
+    for state in (ChatState, SettingsState, ProfileState, PublicPageState):
         public = {n for n in state.event_handlers if n != "setvar"}
         listed = {n for s, n in HANDLERS if s is state}
         assert public == listed, f"{state.__name__}: add {public - listed} / drop {listed - public} in HANDLERS"
@@ -584,6 +604,8 @@ async def _prepared_client(world, tabs, state, name) -> w.ReflexClient:
         return await tabs(world.url, None, "/login")
     if state is SettingsState:
         return await tabs(world.url, world.mallory, "/settings")
+    if state is ProfileState:
+        return await tabs(world.url, world.mallory, "/profile")
     client = await mallory_in_shared_room(world, tabs)
     if name == "save_edit":  # so that a valid form WOULD edit Mallory's message
         await client.call(H(ChatState, "start_edit"), message_id=world.own_msg)
@@ -725,7 +747,7 @@ def _setvar_value(world: World, var: str):
 async def test_setvar_cannot_set_protected_vars(world, tabs):
     client = await mallory_in_shared_room(world, tabs)
     outcomes = []
-    for state in (w.ROOT_STATE, I18nState, AuthState, ChatState, SettingsState, PublicPageState):
+    for state in (w.ROOT_STATE, I18nState, AuthState, ChatState, SettingsState, ProfileState, PublicPageState):
         for var in SETVAR_NAMES:
             outcomes.append(await attempt(client, world, H(state, "setvar"),
                                           {"var_name": var, "value": _setvar_value(world, var)}))

@@ -33,11 +33,12 @@ def test_several_workers_without_redis_are_refused(monkeypatch):
 def test_every_handler_authenticates():
     """Public handlers of the logged-in states are wrapped by @authed (or are the page guard)."""
     from corpchat.state.chat import ChatState
+    from corpchat.state.profile import ProfileState
     from corpchat.state.settings import SettingsState
 
     # setvar only calls existing set_* handlers, and there are none (auto setters are off).
-    exempt = {"load_chat_page", "load_settings_page", "setvar"}
-    for cls in (ChatState, SettingsState):
+    exempt = {"load_chat_page", "load_settings_page", "load_profile_page", "setvar"}
+    for cls in (ChatState, SettingsState, ProfileState):
         for name, handler in cls.event_handlers.items():
             if name in exempt:
                 continue

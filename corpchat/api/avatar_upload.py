@@ -1,0 +1,69 @@
+"""POST /api/avatar: the cropped avatar from the profile page (issue 13).
+
+A plain route rather than Reflex's /_upload: /_upload buffers the whole body
+before any handler runs (no size limit, reflex#6115) and its event carries no
+request headers, so it could not check the session cookie of the request
+itself. Here the cookie is checked like every login, the Origin like every
+form post, and the body is read only up to AVATAR_MAX_BYTES. The service
+re-encodes whatever arrives (the browser's crop is a convenience, not a check).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from corpchat import i18n
+from corpchat.api.auth_routes import _same_origin
+from corpchat.config import settings
+from corpchat.realtime import hub
+from corpchat.services import accounts, avatars
+from corpchat.services.errors import Invalid, ServiceError
+
+
+def _error(key: str, status: int, lang: str, **params) -> JSONResponse:
+    return JSONResponse({"error": key, "message": i18n.t(lang, key, **params)}, status_code=status,
+                        headers={"Cache-Control": "no-store"})
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The request body, refused as soon as it passes `limit` (a lying Content-Length included)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise Invalid("err.avatar_too_large", max=limit // (1024 * 1024))
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Invalid("err.avatar_too_large", max=limit // (1024 * 1024))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def upload(request: Request) -> JSONResponse:
+    lang = i18n.from_accept_language(request.headers.get("accept-language"))
+    if not _same_origin(request):
+        return _error("err.forbidden", 403, lang)
+    try:
+        identity = await accounts.verify_token_async(request.cookies.get(settings.cookie_name, ""))
+    except ServiceError:
+        identity = None
+    if identity is None:
+        return _error("err.not_authenticated", 401, lang)
+    lang = await asyncio.to_thread(accounts.get_locale, identity.user_id) or lang
+    try:
+        raw = await _body(request, settings.avatar_max_bytes)
+        change = await asyncio.to_thread(avatars.upload_avatar, identity.user_id, raw)
+    except ClientDisconnect:
+        return _error("err.bad_request", 400, lang)
+    except ServiceError as exc:
+        return _error(exc.key, 413 if exc.key == "err.avatar_too_large" else 400, lang, **exc.params)
+    if change.push is not None:
+        await hub.push(change.push)
+    return JSONResponse({"avatar_id": change.current_id}, headers={"Cache-Control": "no-store"})
+
+
+routes = [Route("/api/avatar", upload, methods=["POST"])]

@@ -1,0 +1,86 @@
+"""POST /api/avatar: the session cookie and the Origin are checked, the body is read only up to
+the limit, non-images are refused with a localised message, and a good upload is pushed."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import warnings
+
+import pytest
+from PIL import Image
+from starlette.applications import Starlette
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+from corpchat.api import avatar_upload
+from corpchat.config import settings
+from corpchat.services import accounts, avatars
+from corpchat.services.events import AvatarChanged
+from tests.factories import make_group, make_user
+
+ORIGIN = {"Origin": "http://testserver"}
+
+
+@pytest.fixture
+def client(tmp_path, monkeypatch):
+    small = dataclasses.replace(avatars.settings, avatar_dir=tmp_path, avatar_max_bytes=200_000)
+    monkeypatch.setattr(avatars, "settings", small)
+    monkeypatch.setattr(avatar_upload, "settings", dataclasses.replace(settings, avatar_max_bytes=200_000))
+    pushed = []
+
+    async def push(p, **_):
+        pushed.append(p)
+
+    monkeypatch.setattr(avatar_upload.hub, "push", push)
+    c = TestClient(Starlette(routes=avatar_upload.routes))
+    c.pushed = pushed
+    return c
+
+
+def cookie(user_id: int) -> dict:
+    token = accounts.issue_token(accounts.Identity(user_id, "x", 1))
+    return {"Cookie": f"{settings.cookie_name}={token}"}
+
+
+def png(side: int = 64) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (side, side), (10, 120, 200)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_upload_stores_and_pushes_to_the_watchers(db_clean, client):
+    a, b = make_user("alice"), make_user("bob")
+    make_group(a, b)
+    r = client.post("/api/avatar", content=png(), headers={**ORIGIN, **cookie(a)})
+    assert r.status_code == 200, r.text
+    aid = r.json()["avatar_id"]
+    assert [x.id for x in avatars.gallery(a)] == [aid]
+    (push,) = client.pushed
+    assert push.audience == (a, b) and push.event == AvatarChanged(user_id=a, avatar_id=aid)
+
+
+def test_refusals(db_clean, client):
+    a = make_user("alice")
+    assert client.post("/api/avatar", content=png(), headers=ORIGIN).status_code == 401
+    assert client.post("/api/avatar", content=png(),
+                       headers={**ORIGIN, "Cookie": f"{settings.cookie_name}=forged"}).status_code == 401
+    assert client.post("/api/avatar", content=png(),
+                       headers={"Origin": "http://evil.example", **cookie(a)}).status_code == 403
+    r = client.post("/api/avatar", content=b"not an image at all", headers={**ORIGIN, **cookie(a),
+                                                                             "Accept-Language": "uk"})
+    assert r.status_code == 400 and r.json()["error"] == "err.avatar_not_image"
+    assert "PNG" in r.json()["message"] and r.json()["message"] != "err.avatar_not_image"
+    big = b"\0" * 300_000
+    r = client.post("/api/avatar", content=big, headers={**ORIGIN, **cookie(a)})
+    assert r.status_code == 413 and r.json()["error"] == "err.avatar_too_large"
+
+    def chunks():  # no Content-Length: the limit holds while reading
+        for _ in range(10):
+            yield b"\0" * 50_000
+
+    r = client.post("/api/avatar", content=chunks(), headers={**ORIGIN, **cookie(a)})
+    assert r.status_code == 413
+    assert avatars.gallery(a) == [] and client.pushed == []
