@@ -14,6 +14,7 @@ from PIL import Image
 from corpchat.services import avatars, birthdate, profiles, rooms
 from corpchat.services import messages as msg_service
 from corpchat.state.chat import ChatState
+from corpchat.state.profile import ProfileState
 from tests import support
 from tests import wsclient as w
 
@@ -133,3 +134,37 @@ async def test_after_a_block_no_frame_carries_what_it_hides(pair):
                      what="the avatar back")
     assert presence_of(a, boris.user_id) == "online"
     assert a.get(ChatState, "blocked_ids") == []
+
+
+async def test_profile_and_avatar_changes_reach_the_contact_live(pair, people_app):
+    anna, boris, room, first_avatar, open_tab = pair
+    second = avatars.upload_avatar(boris.user_id, _png()).current_id
+    a = await open_tab(anna)
+    await a.call(H("open_profile"), user_id=boris.user_id)
+    assert second in a.get(ChatState, "avatars")[str(boris.user_id)]
+    b = await w.ReflexClient(people_app.url, boris).connect("/profile")
+    try:
+        gallery = b.get(ProfileState, "gallery")
+        assert [g["id"] for g in gallery] == [second, first_avatar] and gallery[0]["current"]
+        name = f"Borys {secrets.token_hex(2)}"
+        form = {"real_name": name, "bio": "new bio", "gender": "male", "birth": "1.4"}
+        await b.call(w.handler_name(ProfileState, "save_profile"), form_data=form)
+        assert b.get(ProfileState, "birth") == "01.04" and b.get(ProfileState, "real_name") == name
+        await a.wait_for(lambda c: c.get(ChatState, "card")["name"] == name, what="the new name on the card")
+        card = a.get(ChatState, "card")
+        assert card["bio"] == "new bio" and card["birth"] == "1 April" and card["age"] == ""
+        chats = a.get(ChatState, "chats") + a.get(ChatState, "chats_top")
+        assert any(c["room_id"] == room and c["title"] == name for c in chats)
+        # An older avatar made current again, then initials: Anna's tab follows both.
+        await b.call(w.handler_name(ProfileState, "use_avatar"), avatar_id=first_avatar)
+        await a.wait_for(lambda c: first_avatar in (c.get(ChatState, "avatars") or {}).get(str(boris.user_id), ""),
+                         what="the older avatar")
+        assert first_avatar in a.get(ChatState, "card")["avatar"]
+        await b.call(w.handler_name(ProfileState, "use_initials"))
+        await a.wait_for(lambda c: str(boris.user_id) not in (c.get(ChatState, "avatars") or {}), what="initials")
+        # Bad input changes nothing and says why.
+        frames = await b.call(w.handler_name(ProfileState, "save_profile"), form_data={**form, "birth": "31.02"})
+        assert w.ReflexClient.error_toasts(frames) and b.get(ProfileState, "error") == "There is no such date."
+        assert profiles.get_profile(boris.user_id, boris.user_id).birth.month == 4
+    finally:
+        await b.close()
