@@ -25,7 +25,9 @@ def person_avatar(user_id, initials, size: str = "3") -> rx.Component:
 
 
 def status_line(user_id) -> rx.Component:
-    return rx.text(ChatState.presence[_key(user_id)], size="1", color_scheme="gray", class_name="presence")
+    key = _key(user_id)
+    return rx.cond(ChatState.presence.contains(key),
+                   rx.text(ChatState.presence[key], size="1", color_scheme="gray", class_name="presence"))
 
 
 def block_banner() -> rx.Component:

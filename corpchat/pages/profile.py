@@ -32,9 +32,10 @@ def _form() -> rx.Component:
                 # The calendar picker fills the typed field (ISO in, DD.MM.YYYY out).
                 rx.el.input(type="date", aria_label=tr("profile.birth"),
                             on_change=ProfileState.pick_birth, class_name="birth-picker",
-                            style={"width": "2.6em", "padding": "4px", "border-radius": "6px",
+                            # Only the calendar button shows: the typed field beside it is the value.
+                            style={"width": "38px", "padding": "6px", "border-radius": "6px",
                                    "border": "1px solid var(--gray-a7)", "background": "transparent",
-                                   "color": "var(--gray-12)"}),
+                                   "color": "transparent", "color-scheme": "light dark"}),
                 width="100%", align="center")),
             rx.cond(ProfileState.birth_label != "",
                     rx.text(ProfileState.birth_label, size="1", color_scheme="gray", id="birth-label")),

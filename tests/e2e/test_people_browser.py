@@ -1,0 +1,128 @@
+"""Profiles, avatars, presence and blocking in Chromium (issue 13): Boris on a phone-sized
+screen edits his profile and crops an avatar; Anna, in her own browser, sees his name, card,
+avatar, online / last seen and the block change live."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from PIL import Image
+from playwright.sync_api import expect
+
+from tests.e2e.helpers import login, register, unique
+
+PHONE = {"width": 390, "height": 844}
+
+
+def _png(path) -> str:
+    img = Image.new("RGB", (640, 400), (240, 240, 240))
+    for x in range(0, 640, 40):
+        for y in range(0, 400, 40):
+            if (x + y) // 40 % 2:
+                img.paste((30, 90, 200), (x, y, x + 40, y + 40))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    path.write_bytes(buf.getvalue())
+    return str(path)
+
+
+def _open_chat_with(page, login_name: str, title: str) -> None:
+    page.click("text=People")
+    page.fill("#people-search", login_name)
+    expect(page.locator(".person-entry")).to_have_count(1)
+    page.locator(".person-entry", has_text=login_name).click()
+    expect(page.locator("#room-title")).to_have_text(title)
+
+
+def test_profile_avatar_presence_and_block_seen_from_another_tab(new_page, browser, app_server, shots, tmp_path):
+    anna_login, boris_login = unique("anna"), unique("boris")
+    anna = new_page()
+    register(anna, anna_login)
+    boris = new_page(viewport=PHONE)
+    register(boris, boris_login)
+
+    # Boris edits his profile on a phone: the calendar picker fills the typed field, typing wins.
+    boris.click("#to-profile")
+    boris.wait_for_selector("#save-profile")
+    boris.fill(".birth-picker", "1991-05-20")
+    expect(boris.locator("#birth")).to_have_value("20.05.1991")
+    boris.fill("#real-name", "Boris Bold")
+    boris.fill("#bio", "QA lead <b>not bold</b>")
+    boris.fill("#birth", "31.02")
+    boris.click("#save-profile")
+    expect(boris.locator("#profile-error")).to_have_text("There is no such date.")
+    boris.fill("#birth", "12.03.1990")
+    boris.click("#save-profile")
+    expect(boris.locator("#profile-notice")).to_be_visible()
+    expect(boris.locator("#birth-label")).to_contain_text("12 March 1990 · ")
+    shots(boris, "phone-profile-saved")
+
+    # Anna finds him by login; his real name is the chat's name; he is online.
+    _open_chat_with(anna, boris_login, "Boris Bold")
+    expect(anna.locator("#room-head .presence")).to_have_text("online")
+    anna.click("#room-head")
+    card = anna.locator("#profile-card")
+    expect(card).to_contain_text("QA lead <b>not bold</b>")  # HTML stays text
+    expect(card).to_contain_text("12 March 1990")
+    shots(anna, "card")
+    anna.click("#card-close")
+    anna.fill("#composer", "hi Boris")
+    anna.press("#composer", "Enter")
+
+    # Boris crops an avatar: drag the frame, zoom, save; Anna's header shows it without reload.
+    boris.locator("input[type=file]").set_input_files(_png(tmp_path / "me.png"))
+    face = boris.locator(".cropper-face")
+    expect(face).to_be_visible()
+    box = face.bounding_box()
+    boris.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    boris.mouse.down()
+    boris.mouse.move(box["x"] + box["width"] / 2 + 30, box["y"] + box["height"] / 2 + 10, steps=5)
+    boris.mouse.up()
+    boris.mouse.wheel(0, -200)  # zoom in
+    shots(boris, "phone-cropping")
+    boris.click("#avatar-save")
+    expect(boris.locator(".gallery-item")).to_have_count(1)
+    expect(boris.locator("#profile-notice")).to_be_visible()
+    header_img = anna.locator("#room-head").locator("xpath=..").locator("img")
+    expect(header_img).to_have_attribute("src", re.compile(r"^/api/avatar/[0-9a-f]{32}/64$"))
+    shots(anna, "avatar-live")
+
+    # Boris leaves: Anna sees "last seen" after the grace period, live.
+    boris.context.close()
+    expect(anna.locator("#room-head .presence")).to_have_text(re.compile(r"^last seen at \d\d:\d\d$"),
+                                                              timeout=30_000)
+    shots(anna, "last-seen")
+
+    # Boris comes back and blocks Anna from her profile card's counterpart: his chat header menu.
+    boris = new_page(viewport=PHONE)
+    login(boris, boris_login)
+    boris.wait_for_selector("#app-shell")
+    boris.locator(".chat-entry").first.click()
+    boris.click("#room-menu")
+    boris.click("#menu-block")
+    expect(boris.locator("#block-banner")).to_be_visible()
+    shots(boris, "phone-blocker-banner")
+    expect(anna.locator("#blocked-notice")).to_be_visible()
+    expect(anna.locator("#room-head .presence")).to_have_count(0)
+    expect(header_img).to_have_count(0)
+    shots(anna, "blocked-side")
+    boris.click("#banner-unblock")
+    expect(anna.locator("#room-head .presence")).to_have_text("online")
+    expect(header_img).to_have_count(1)
+
+
+def test_profile_page_in_ukrainian_and_russian_on_a_phone(new_page, browser, app_server, shots):
+    for locale, title in (("uk-UA", "Мій профіль"), ("ru-RU", "Мой профиль")):
+        ctx = browser.new_context(viewport=PHONE, locale=locale, base_url=app_server.url)
+        try:
+            page = new_page(context=ctx)
+            register(page, unique("lang"))
+            page.click("#to-profile")
+            expect(page.locator("text=" + title)).to_be_visible()
+            page.fill("#birth", "1.3.1990")
+            page.click("#save-profile")
+            expect(page.locator("#birth-label")).to_contain_text("1990")
+            shots(page, f"profile-{locale}")
+        finally:
+            ctx.close()
