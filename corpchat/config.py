@@ -48,6 +48,18 @@ class Settings:
     login_window_seconds: int
     redis_url: str
     redis_key_prefix: str
+    # Files (issue 14); defaults keep older callers of Settings(...) working.
+    storage_backend: str = "local"
+    storage_dir: str = ""
+    s3_endpoint: str = ""
+    s3_bucket: str = ""
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_region: str = "us-east-1"
+    max_upload_bytes: int = 100 * 1024 * 1024
+    # 0: no quota.
+    user_quota_bytes: int = 0
+    media_url_ttl_seconds: int = 6 * 3600
 
     @property
     def is_production(self) -> bool:
@@ -77,6 +89,16 @@ def load() -> Settings:
         login_window_seconds=_int("LOGIN_WINDOW_SECONDS", 300),
         redis_url=os.environ.get("REFLEX_REDIS_URL", ""),
         redis_key_prefix=os.environ.get("REDIS_KEY_PREFIX", "").strip(),
+        storage_backend=os.environ.get("STORAGE_BACKEND", "local").strip() or "local",
+        storage_dir=os.environ.get("STORAGE_DIR", "").strip() or str(PROJECT_ROOT / ".data" / "files"),
+        s3_endpoint=os.environ.get("S3_ENDPOINT", "").strip(),
+        s3_bucket=os.environ.get("S3_BUCKET", "").strip(),
+        s3_access_key=os.environ.get("S3_ACCESS_KEY", "").strip(),
+        s3_secret_key=os.environ.get("S3_SECRET_KEY", "").strip(),
+        s3_region=os.environ.get("S3_REGION", "").strip() or "us-east-1",
+        max_upload_bytes=_int("MAX_UPLOAD_BYTES", 100 * 1024 * 1024),
+        user_quota_bytes=_int("USER_QUOTA_BYTES", 0),
+        media_url_ttl_seconds=_int("MEDIA_URL_TTL_SECONDS", 6 * 3600),
     )
 
 
