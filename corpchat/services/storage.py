@@ -81,6 +81,10 @@ class Upload:
         self._sha.update(data)
         self._file.write(data)
 
+    @property
+    def head_bytes(self) -> bytes:
+        return bytes(self._head)
+
     def finish_writing(self) -> None:
         """Flush to disk; after this `path` holds the whole file, ready to probe."""
         if self._file is not None:
@@ -96,7 +100,7 @@ class Upload:
             self.storage._adopt(self.path, key)
         finally:
             self.path.unlink(missing_ok=True)
-        return StoredFile(key, self.size, self._sha.hexdigest(), bytes(self._head))
+        return StoredFile(key, self.size, self._sha.hexdigest(), self.head_bytes)
 
     def abort(self) -> None:
         if self._file is not None:
