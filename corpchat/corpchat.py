@@ -7,6 +7,7 @@ import socketio
 from starlette.applications import Starlette
 
 from corpchat.api.auth_routes import routes as auth_routes
+from corpchat.api.media import routes as media_routes
 from corpchat.config import settings
 from corpchat.pages.auth import login_page, register_page
 from corpchat.pages.chat import chat_page
@@ -18,7 +19,7 @@ from corpchat.state.settings import SettingsState
 
 check_startup(settings)
 
-api = Starlette(routes=auth_routes)
+api = Starlette(routes=auth_routes + media_routes)
 
 app = rx.App(
     api_transformer=api,
