@@ -174,8 +174,21 @@ async def upload(request: Request) -> Response:
     return JSONResponse(body, status_code=201)
 
 
+async def discard(request: Request) -> Response:
+    """DELETE /api/upload/<id>: the uploader drops a file no message uses yet."""
+    if not _same_origin(request):
+        return _error(403, "bad_origin")
+    identity = await asyncio.to_thread(_identity, request)
+    if identity is None:
+        return _error(401, "not_authenticated")
+    if not await asyncio.to_thread(files.discard, identity.user_id, request.path_params["file_id"]):
+        return _error(404, "not_found")
+    return Response(status_code=204)
+
+
 routes = [
     Route("/api/upload", upload, methods=["POST"]),
+    Route("/api/upload/{file_id:str}", discard, methods=["DELETE"]),
     Route("/api/media/{file_id:str}", serve, methods=["GET", "HEAD"]),
     Route("/api/media/{file_id:str}/{variant:str}", serve, methods=["GET", "HEAD"]),
 ]

@@ -182,6 +182,27 @@ def may_view(viewer_id: int, file_id: str) -> bool:
         return bool(conn.execute(_MAY_VIEW, {"fid": file_id, "uid": viewer_id}).scalar())
 
 
+_REFERENCED = text(
+    "SELECT EXISTS (SELECT 1 FROM messages WHERE payload ? 'file_id' AND (payload ->> 'file_id') = :fid)")
+
+
+def discard(owner_id: int, file_id: str) -> bool:
+    """Delete an upload its owner never sent (a discarded voice or video preview, a cancelled
+    attachment). False when it is someone else's, unknown, or already referenced by a message."""
+    if not isinstance(file_id, str) or not 0 < len(file_id) <= 32:
+        return False
+    with db.session() as s:
+        row = s.get(UploadedFile, file_id, with_for_update=True)
+        if row is None or row.owner_id != owner_id or s.execute(_REFERENCED, {"fid": file_id}).scalar():
+            return False
+        keys = [k for k in (row.storage_key, row.thumb_key) if k]
+        s.delete(row)
+    store = storage.current()
+    for key in keys:
+        store.delete(key)
+    return True
+
+
 def open_file(servable_file: Servable, start: int = 0, end: int | None = None, thumb: bool = False):
     key = servable_file.thumb_key if thumb else servable_file.storage_key
     if key is None:

@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +140,15 @@ class Storage:
                 if chunk:
                     upload.write(chunk)
             return upload.commit()
+
+    def sweep_tmp(self, older_than: float = 24 * 3600) -> int:
+        """Remove temporary files left by a crash mid-upload; returns how many."""
+        removed, cutoff = 0, time.time() - older_than
+        for entry in os.scandir(self.tmp_dir()):
+            if entry.name.startswith("up-") and entry.name.endswith(".part") and entry.stat().st_mtime < cutoff:
+                Path(entry.path).unlink(missing_ok=True)
+                removed += 1
+        return removed
 
     def size(self, key: str) -> int:
         raise NotImplementedError
@@ -292,7 +302,10 @@ def from_settings(s: config.Settings | None = None) -> Storage:
     if s.storage_backend == "s3":
         if not s.s3_bucket:
             raise config.ConfigError("STORAGE_BACKEND=s3 needs S3_BUCKET (see .env.example)")
-        store = S3Storage(s.s3_endpoint, s.s3_bucket, s.s3_access_key, s.s3_secret_key, s.s3_region)
+        # Uploads are staged on local disk (probed there, then sent as a multipart upload).
+        staging = Path(s.storage_dir) / ".tmp"
+        staging.mkdir(parents=True, exist_ok=True, mode=0o700)
+        store = S3Storage(s.s3_endpoint, s.s3_bucket, s.s3_access_key, s.s3_secret_key, s.s3_region, str(staging))
         store.ensure_bucket()
         return store
     raise config.ConfigError(f"STORAGE_BACKEND must be local or s3, got {s.storage_backend!r}")
@@ -306,6 +319,7 @@ def current() -> Storage:
     global _current
     if _current is None:
         _current = from_settings()
+        _current.sweep_tmp()
     return _current
 
 

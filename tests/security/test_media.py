@@ -200,3 +200,32 @@ async def test_quota_through_route(client, backend, monkeypatch):
     assert r.status_code == 413 and r.json()["error"] == "quota_exceeded"
     with db.session() as s:
         assert len(s.exec(select(UploadedFile).where(UploadedFile.owner_id == uid)).all()) == 1
+
+
+async def test_discard_only_own_unsent_uploads(client, backend):
+    owner, cookies = _user()
+    member, member_cookies = _user()
+    body = (await _upload(client, cookies, media_samples.image("PNG"), "a.png")).json()
+    sent = (await _upload(client, cookies, b"sent")).json()
+    _share(owner, member, sent["file_id"])
+
+    async def delete(file_id, who):
+        client.cookies.clear()
+        return (await client.delete(f"/api/upload/{file_id}", cookies=who, headers={"Origin": ORIGIN})).status_code
+
+    assert await delete(body["file_id"], member_cookies) == 404
+    assert await delete(sent["file_id"], cookies) == 404
+    assert await delete(body["file_id"], cookies) == 204
+    assert files.get(body["file_id"]) is None
+    assert (await client.get(body["url"])).status_code == 403
+    assert await delete(body["file_id"], cookies) == 404
+
+
+def test_sweep_tmp_removes_only_stale_parts(backend):
+    stale = os.path.join(backend.tmp_dir(), "up-stale.part")
+    fresh = backend.begin(10)
+    open(stale, "wb").close()
+    os.utime(stale, (0, 0))
+    assert backend.sweep_tmp() >= 1
+    assert not os.path.exists(stale) and fresh.path.exists()
+    fresh.abort()

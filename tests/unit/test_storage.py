@@ -117,3 +117,21 @@ def test_memory_does_not_grow_with_size(backend, total_mb):
     assert peak_put < 40 * MB
     assert peak_get < 8 * MB
     backend.delete(stored.key)
+
+
+def test_backend_chosen_in_settings(seaweed, tmp_path):
+    import dataclasses
+
+    from corpchat import config
+    from tests.storage_fixtures import ACCESS_KEY, SECRET_KEY
+
+    base = dataclasses.replace(config.settings, storage_dir=str(tmp_path))
+    assert isinstance(storage.from_settings(base), LocalStorage)
+    s3 = storage.from_settings(dataclasses.replace(
+        base, storage_backend="s3", s3_endpoint=seaweed.endpoint, s3_bucket="corpchat-settings",
+        s3_access_key=ACCESS_KEY, s3_secret_key=SECRET_KEY))
+    assert isinstance(s3, storage.S3Storage) and s3.tmp_dir() == str(tmp_path / ".tmp")
+    assert b"".join(s3.open_range(s3.put([b"via settings"], 100).key)) == b"via settings"
+    for broken in ({"storage_backend": "ftp"}, {"storage_backend": "s3", "s3_bucket": ""}):
+        with pytest.raises(config.ConfigError):
+            storage.from_settings(dataclasses.replace(base, **broken))
