@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from corpchat.api.auth_routes import _identity, _same_origin
-from corpchat.services import file_urls, files, storage
+from corpchat.services import accounts, file_urls, files, storage
 from corpchat.services.errors import ServiceError
 
 WRITE_BATCH = 1024 * 1024
@@ -123,12 +123,18 @@ def _error(status: int, error: str, **extra) -> JSONResponse:
     return JSONResponse({"error": error, **extra}, status_code=status)
 
 
-async def upload(request: Request) -> Response:
+async def _uploader(request: Request) -> accounts.Identity | JSONResponse:
+    """The signed-in user of a same-origin request, or the error response to send."""
     if not _same_origin(request):
         return _error(403, "bad_origin")
     identity = await asyncio.to_thread(_identity, request)
-    if identity is None:
-        return _error(401, "not_authenticated")
+    return _error(401, "not_authenticated") if identity is None else identity
+
+
+async def upload(request: Request) -> Response:
+    identity = await _uploader(request)
+    if isinstance(identity, Response):
+        return identity
     limit = files.max_upload_bytes()
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -176,11 +182,9 @@ async def upload(request: Request) -> Response:
 
 async def discard(request: Request) -> Response:
     """DELETE /api/upload/<id>: the uploader drops a file no message uses yet."""
-    if not _same_origin(request):
-        return _error(403, "bad_origin")
-    identity = await asyncio.to_thread(_identity, request)
-    if identity is None:
-        return _error(401, "not_authenticated")
+    identity = await _uploader(request)
+    if isinstance(identity, Response):
+        return identity
     if not await asyncio.to_thread(files.discard, identity.user_id, request.path_params["file_id"]):
         return _error(404, "not_found")
     return Response(status_code=204)
