@@ -176,3 +176,25 @@ def test_may_view():
         s.execute(text("UPDATE participants SET cleared_seq = 1 WHERE room_id = :r AND user_id = :u"),
                   {"r": other_room, "u": late})
     assert files.may_view(member, info.id) and not files.may_view(late, info.id)
+
+
+def test_signed_urls_are_stable_within_a_window_and_bound_to_everything():
+    from corpchat.services import file_urls
+
+    a = file_urls.sign_url("abc", 7, ttl=3600, now=1_000_000)
+    assert a == file_urls.sign_url("abc", 7, ttl=3600, now=1_000_000 + 100)  # the browser cache keeps working
+    q = dict(p.split("=", 1) for p in a.split("?", 1)[1].split("&"))
+    assert file_urls.check("abc", "", q["u"], q["e"], q["s"], now=1_000_000) == 7
+    assert file_urls.check("abc", "", q["u"], q["e"], q["s"], now=int(q["e"]) + 1) is None
+    assert file_urls.check("abd", "", q["u"], q["e"], q["s"], now=1_000_000) is None
+    assert file_urls.check("abc", "thumb", q["u"], q["e"], q["s"], now=1_000_000) is None
+    assert file_urls.check("abc", "", "8", q["e"], q["s"], now=1_000_000) is None
+    assert file_urls.check("abc", "", "-7", q["e"], q["s"], now=1_000_000) is None
+    assert file_urls.check("abc", "", q["u"], q["e"], None, now=1_000_000) is None
+
+
+def test_may_view_uses_the_payload_index():
+    with db.engine().connect() as conn:
+        conn.execute(text("SET enable_seqscan = off"))
+        plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + files._MAY_VIEW.text), {"fid": "x", "uid": 1}))
+    assert "ix_messages_payload_file_id" in plan
