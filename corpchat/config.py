@@ -67,6 +67,18 @@ class Settings:
     avatar_gallery_limit: int
     tab_grace_seconds: float = 5.0
     log_level: str = "WARNING"
+    # Files (issue 14); defaults keep older callers of Settings(...) working.
+    storage_backend: str = "local"
+    storage_dir: str = ""
+    s3_endpoint: str = ""
+    s3_bucket: str = ""
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_region: str = "us-east-1"
+    max_upload_bytes: int = 100 * 1024 * 1024
+    # 0: no quota.
+    user_quota_bytes: int = 0
+    media_url_ttl_seconds: int = 6 * 3600
 
     @property
     def is_production(self) -> bool:
@@ -106,6 +118,16 @@ def load() -> Settings:
         avatar_gallery_limit=_int("AVATAR_GALLERY_LIMIT", 50),
         tab_grace_seconds=_float("TAB_GRACE_SECONDS", 5.0),
         log_level=os.environ.get("CORPCHAT_LOG_LEVEL", "WARNING").strip().upper() or "WARNING",
+        storage_backend=os.environ.get("STORAGE_BACKEND", "local").strip() or "local",
+        storage_dir=os.environ.get("STORAGE_DIR", "").strip() or str(PROJECT_ROOT / ".data" / "files"),
+        s3_endpoint=os.environ.get("S3_ENDPOINT", "").strip(),
+        s3_bucket=os.environ.get("S3_BUCKET", "").strip(),
+        s3_access_key=os.environ.get("S3_ACCESS_KEY", "").strip(),
+        s3_secret_key=os.environ.get("S3_SECRET_KEY", "").strip(),
+        s3_region=os.environ.get("S3_REGION", "").strip() or "us-east-1",
+        max_upload_bytes=_int("MAX_UPLOAD_BYTES", 100 * 1024 * 1024),
+        user_quota_bytes=_int("USER_QUOTA_BYTES", 0),
+        media_url_ttl_seconds=_int("MEDIA_URL_TTL_SECONDS", 6 * 3600),
     )
 
 

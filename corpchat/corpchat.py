@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from corpchat import logs  # issues 11/12 (wt-b)
 from corpchat.api.auth_routes import routes as auth_routes
 from corpchat.api.avatars import routes as avatar_routes
+from corpchat.api.media import routes as media_routes
 from corpchat.config import settings
 from corpchat.pages.auth import login_page, register_page
 from corpchat.pages.chat import chat_page
@@ -22,7 +23,7 @@ from corpchat.state.settings import SettingsState
 
 check_startup(settings)
 
-api = Starlette(routes=auth_routes + avatar_routes)
+api = Starlette(routes=auth_routes + avatar_routes + media_routes)
 
 app = rx.App(
     api_transformer=api,

@@ -11,6 +11,8 @@ import pytest
 
 from tests import support
 
+pytest_plugins = ["tests.storage_fixtures"]
+
 support.test_environment()
 _DB_URL, _ADMIN_URL = support.create_database()
 os.environ["DATABASE_URL"] = _DB_URL
