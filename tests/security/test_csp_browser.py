@@ -3,28 +3,17 @@ no violation in the console on the login, register, chat and settings pages, wit
 logged-in user sending a message and an emoji from the picker. Also: no 404 (the
 favicon), and none of Reflex's deprecation warnings for our on_load handlers in the log.
 
-Sync Playwright in its own module: it keeps an event loop on the main thread while it
-runs, which the asyncio tests cannot share (tests/e2e/conftest.py).
+Sync Playwright (the `browser` fixture of tests/e2e/conftest.py) in its own module: it keeps
+an event loop on the main thread while it runs, which the asyncio tests cannot share.
 """
 
 from __future__ import annotations
 
 import secrets
 
-import pytest
-from playwright.sync_api import expect, sync_playwright
-
-from tests.e2e.conftest import CHROMIUM, FLAGS
+from playwright.sync_api import expect
 
 PASSWORD = "password123"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield b
-        b.close()
 
 
 class Watched:
