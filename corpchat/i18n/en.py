@@ -15,6 +15,8 @@ STRINGS = {
     "auth.save": "Save",
     "err.bad_credentials": "Wrong login or password.",
     "err.throttled": "Too many failed attempts. Try again in a few minutes.",
+    "err.wrong_current_password": "The current password is wrong.",
+    "err.throttled_register": "Too many registrations from this address. Try again later.",
     "err.login_taken": "This login is already taken.",
     "err.login_invalid": "Login: 3–32 characters, Latin letters, digits, dot, dash, underscore.",
     "err.password_short": "The password must be at least {min} characters long.",
