@@ -9,8 +9,8 @@ from starlette.applications import Starlette
 from corpchat import logs  # issues 11/12 (wt-b)
 from corpchat.api.auth_routes import routes as auth_routes
 from corpchat.api.avatars import routes as avatar_routes
-from corpchat.api.media import routes as media_routes
 from corpchat.api.headers import SecurityHeaders
+from corpchat.api.media import routes as media_routes
 from corpchat.config import settings
 from corpchat.pages.auth import login_page, register_page
 from corpchat.pages.chat import chat_page
