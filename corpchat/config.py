@@ -74,6 +74,13 @@ class Settings:
     avatar_max_bytes: int
     avatar_max_pixels: int
     avatar_gallery_limit: int
+    # Per user: a burst, then so many per minute (services/rate_limits.py).
+    send_burst: int = 20
+    send_per_minute: int = 60
+    edit_burst: int = 10
+    edit_per_minute: int = 30
+    react_burst: int = 30
+    react_per_minute: int = 60
     tab_grace_seconds: float = 5.0
     log_level: str = "WARNING"
     # Files (issue 14); defaults keep older callers of Settings(...) working.
@@ -149,6 +156,12 @@ def load() -> Settings:
         avatar_max_bytes=_int("AVATAR_MAX_BYTES", 10 * 1024 * 1024),
         avatar_max_pixels=_int("AVATAR_MAX_PIXELS", 40_000_000),
         avatar_gallery_limit=_int("AVATAR_GALLERY_LIMIT", 50),
+        send_burst=_int("SEND_BURST", 20),
+        send_per_minute=_int("SEND_PER_MINUTE", 60),
+        edit_burst=_int("EDIT_BURST", 10),
+        edit_per_minute=_int("EDIT_PER_MINUTE", 30),
+        react_burst=_int("REACT_BURST", 30),
+        react_per_minute=_int("REACT_PER_MINUTE", 60),
         tab_grace_seconds=_float("TAB_GRACE_SECONDS", 5.0),
         log_level=os.environ.get("CORPCHAT_LOG_LEVEL", "WARNING").strip().upper() or "WARNING",
         storage_backend=os.environ.get("STORAGE_BACKEND", "local").strip() or "local",

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from corpchat import i18n
 from corpchat.api import hashing
-from corpchat.api.request_checks import read_form, same_origin
+from corpchat.api.request_checks import read_form, same_origin, session_identity
 from corpchat.config import settings
 from corpchat.realtime import hub
 from corpchat.services import accounts
@@ -36,13 +36,6 @@ def _set_session(response: Response, identity: accounts.Identity) -> Response:
 
 def _client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
-
-
-def _identity(request: Request) -> accounts.Identity | None:
-    try:
-        return accounts.verify_token(request.cookies.get(settings.cookie_name))
-    except ServiceError:
-        return None
 
 
 async def login(request: Request) -> Response:
@@ -73,7 +66,7 @@ async def register(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     if not same_origin(request):
         return _redirect("/login", error="err.bad_request")
-    identity = _identity(request)
+    identity = session_identity(request)
     if identity is not None:
         accounts.logout(identity.user_id)
         await hub.sign_out_user(identity.user_id)
@@ -84,7 +77,7 @@ async def logout(request: Request) -> Response:
 
 async def change_password(request: Request) -> Response:
     form = await read_form(request)
-    identity = _identity(request)
+    identity = session_identity(request)
     if identity is None:
         return _redirect("/login")
     if form is None or not same_origin(request):

@@ -1,4 +1,4 @@
-"""What every form post is checked for before it is believed: its origin and its size."""
+"""What every form post is checked for before it is believed: its origin, its size, its session."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 
 from corpchat.config import settings
+from corpchat.services import accounts
+from corpchat.services.errors import ServiceError
 
 MAX_FORM_BYTES = 8 * 1024
 
@@ -52,3 +54,11 @@ async def read_form(request: Request) -> dict[str, str] | None:
 
     form = await Request(request.scope, replay).form()
     return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def session_identity(request: Request) -> accounts.Identity | None:
+    """The user of the request's session cookie (None: none, expired or revoked)."""
+    try:
+        return accounts.verify_token(request.cookies.get(settings.cookie_name))
+    except ServiceError:
+        return None

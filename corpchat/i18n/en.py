@@ -14,6 +14,7 @@ STRINGS = {
     "auth.password_changed": "Password changed. Other sessions were logged out.",
     "auth.save": "Save",
     "err.bad_credentials": "Wrong login or password.",
+    "err.too_fast": "You are sending too fast. Wait a moment and try again.",
     "err.throttled": "Too many failed attempts. Try again in a few minutes.",
     "err.wrong_current_password": "The current password is wrong.",
     "err.throttled_register": "Too many registrations from this address. Try again later.",

@@ -67,7 +67,7 @@ async def test_messages_flow_while_twenty_logins_hash(slow_hash_app):
     ben = await w.register(url, f"bcb{suffix}", PASSWORD)
     carol = await w.register(url, f"bcc{suffix}", PASSWORD)
     room = rooms.open_private(anna.user_id, ben.user_id)
-    msg_service.send(anna.user_id, room, "hi", secrets.token_hex(8))
+    msg_service.send_sync(anna.user_id, room, "hi", secrets.token_hex(8))
     tabs = []
     try:
         for session in (anna, ben):
