@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from corpchat import i18n
-from corpchat.api.auth_routes import _same_origin
+from corpchat.api.request_checks import same_origin, session_identity
 from corpchat.config import settings
 from corpchat.realtime import hub
 from corpchat.services import accounts, avatars
@@ -45,12 +45,9 @@ async def _body(request: Request, limit: int) -> bytes:
 
 async def upload(request: Request) -> JSONResponse:
     lang = i18n.from_accept_language(request.headers.get("accept-language"))
-    if not _same_origin(request):
+    if not same_origin(request):
         return _error("err.forbidden", 403, lang)
-    try:
-        identity = await accounts.verify_token_async(request.cookies.get(settings.cookie_name, ""))
-    except ServiceError:
-        identity = None
+    identity = await asyncio.to_thread(session_identity, request)
     if identity is None:
         return _error("err.not_authenticated", 401, lang)
     lang = await asyncio.to_thread(accounts.get_locale, identity.user_id) or lang

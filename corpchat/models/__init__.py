@@ -1,5 +1,6 @@
 """SQLModel tables. Alembic migrations are the only thing that creates them."""
 
+from corpchat.models.files import FILE_KINDS, MESSAGE_FILE_INDEX, UploadedFile
 from corpchat.models.tables import (
     BlockedUser,
     GroupLog,
@@ -11,4 +12,7 @@ from corpchat.models.tables import (
     UserAvatar,
 )
 
-__all__ = ["BlockedUser", "GroupLog", "Message", "MessageReaction", "Participant", "Room", "User", "UserAvatar"]
+__all__ = [
+    "FILE_KINDS", "MESSAGE_FILE_INDEX", "BlockedUser", "GroupLog", "Message", "MessageReaction", "Participant",
+    "Room", "UploadedFile", "User", "UserAvatar",
+]

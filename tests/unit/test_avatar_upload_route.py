@@ -21,7 +21,7 @@ from corpchat.services import accounts, avatars
 from corpchat.services.events import AvatarChanged
 from tests.factories import make_group, make_user
 
-ORIGIN = {"Origin": "http://testserver"}
+ORIGIN = {"Origin": settings.app_origins[0]}
 
 
 @pytest.fixture
