@@ -28,6 +28,7 @@ class ComposerMixin(rx.State, mixin=True):
         body = messages.check_text(body)  # refuse empty/too long before showing "sending…"
         messages.check_client_id(client_id)
         room_id = self.room_id
+        self._draft_sent(room_id, body)  # the send statement empties the stored draft
         sending = asyncio.ensure_future(messages.send_async(self._user_id, room_id, body, client_id))
         # Usually stored within milliseconds: then the broadcast alone shows it (two frames
         # fewer per message); a slow one is shown as "sending…" meanwhile.
