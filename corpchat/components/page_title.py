@@ -26,7 +26,7 @@ def _unread_total() -> Var:
 
 def unread_title() -> rx.Component:
     total = _unread_total()
-    hook = (f"const unreadTotal = {total};\n"
+    hook = (f"const unreadTotal = {total!s};\n"
             f"useEffect(() => {{ document.title = unreadTotal > 0 ? `(${{unreadTotal}}) {APP_TITLE}` "
             f": \"{APP_TITLE}\"; }}, [unreadTotal]);")
     sync = Var(_js_expr="null", _var_data=VarData.merge(
