@@ -4,38 +4,21 @@ title counts unread messages, and the theme toggle is on the chat screen."""
 
 from __future__ import annotations
 
-import re
 import uuid
 
 from playwright.sync_api import expect
 
 from corpchat.services import accounts, messages, rooms
 from tests.e2e.helpers import PASSWORD, login, unique
+from tests.e2e.test_messaging import _bubble, _open_chat_with, _send
 
 PHONE = {"width": 390, "height": 844}
 SECRET = "secret for boris only"
 
 
-def _open_chat_with(page, login_name: str) -> None:
-    page.click("text=People")
-    page.fill("#people-search", login_name)
-    expect(page.locator(".person-entry")).to_have_count(1)
-    page.locator(".person-entry", has_text=login_name).click()
-    expect(page.locator("#room-title")).to_have_text(login_name)
-
-
 def _open_listed(page, login_name: str) -> None:
     page.locator(".chat-entry", has_text=login_name).click()
     expect(page.locator("#room-title")).to_have_text(login_name)
-
-
-def _bubble(page, text: str):
-    return page.locator(".message", has=page.locator(".msg-text", has_text=re.compile(re.escape(text))))
-
-
-def _send(page, text: str) -> None:
-    page.fill("#composer", text)
-    page.press("#composer", "Enter")
 
 
 def _seed_users(*prefixes: str):
