@@ -51,6 +51,7 @@ def composer() -> rx.Component:
                     on_blur=lambda text: ChatState.save_draft(ChatState.room_id, text),
                 ),
                 rx.icon_button(rx.icon("send"), type="submit", id="send-button", aria_label="send"),
+                rx.el.input(type="hidden", name="typed_in", value=ChatState.room_id.to_string()),
                 align="end", width="100%", spacing="2",
             ),
             on_key_down=ChatState.composer_key,

@@ -311,3 +311,25 @@ def test_tab_title_counts_unread_and_theme_toggle_on_the_chat_page(new_page, sho
     shots(phone, "phone-theme-toggled")
     toggle.click()
     phone.wait_for_function(f"document.documentElement.classList.contains('dark') === {str(before).lower()}")
+
+
+def test_a_send_that_overtakes_opening_another_chat_does_not_land_there(new_page):
+    """Click Olena and press Enter before the server has answered the click: the text typed in
+    Boris's box must not be sent to Olena (it stays Boris's draft)."""
+    anna, boris, olena = _seed_users("ra", "rb", "ro")
+    for other in (boris, olena):
+        _say(other.user_id, rooms.open_private(anna.user_id, other.user_id), "hello")
+    page = new_page()
+    login(page, anna.login)
+    _open_listed(page, boris.login)
+    page.fill("#composer", SECRET)
+    page.evaluate("""(name) => {
+        [...document.querySelectorAll('.chat-entry')].find(e => e.textContent.includes(name)).click();
+        document.getElementById('composer').form.requestSubmit(); }""", olena.login)
+    expect(page.locator("#room-title")).to_have_text(olena.login)
+    page.wait_for_timeout(1000)
+    olena_room = rooms.open_private(anna.user_id, olena.user_id)
+    assert all(SECRET not in m["text"] for m in messages.history(olena.user_id, olena_room)[0])
+    expect(_bubble(page, SECRET)).to_have_count(0)
+    _open_listed(page, boris.login)
+    expect(page.locator("#composer")).to_have_value(SECRET)

@@ -549,6 +549,10 @@ async def test_drafts_and_confirmations_stay_in_my_rooms(world, tabs):
         await attempt(client, world, H(ChatState, "save_draft"), {"room_id": world.secret_room, "text": "pwned"}),
         await attempt(client, world, H(ChatState, "ask_delete_for_all"), {"message_id": world.secret_msgs[0]}),
         await attempt(client, world, H(ChatState, "confirm_delete"), {}),
+        # typed in another room's box (or claimed to be): not sent to the open room either
+        *[await attempt(client, world, H(ChatState, "send_message"), {"form_data": {
+            "text": "typed elsewhere", "client_id": uuid.uuid4().hex, "typed_in": typed_in}})
+          for typed_in in (str(world.secret_room), world.shared_room, "", ["x"])],
     ]
     assert_refused(outcomes)
     assert all(o.toasts for o in outcomes), [o.describe() for o in outcomes if not o.toasts]
