@@ -116,11 +116,12 @@ def test_drafts_on_a_phone(new_page, shots):
 
 
 # --- 11: open at the first unread -------------------------------------------------------------
-def _unread_room(n: int):
+def _unread_room(n: int, *, read_before: bool = True):
     anna, boris = _seed_users("ua", "ub")
     room = rooms.open_private(anna.user_id, boris.user_id)
     first = _say(anna.user_id, room, "already read")
-    rooms.mark_read(boris.user_id, room, first["seq"])
+    if read_before:
+        rooms.mark_read(boris.user_id, room, first["seq"])
     for i in range(1, n + 1):
         _say(anna.user_id, room, f"unread number {i:03d}")
     return anna, boris
@@ -150,6 +151,17 @@ def test_first_unread_on_a_phone(new_page, shots):
     page = new_page(viewport=PHONE)
     login(page, boris.login)
     _check_opens_at_divider(page, anna, 70, shots, "phone-divider")
+
+
+def test_a_chat_never_opened_opens_at_its_first_message(new_page, shots):
+    anna, boris = _unread_room(64, read_before=False)
+    page = new_page()
+    login(page, boris.login)
+    _open_listed(page, anna.login)
+    expect(page.locator(".new-divider")).to_be_in_viewport()
+    expect(_bubble(page, "already read")).to_be_in_viewport()  # (not read: the first message)
+    expect(_bubble(page, "unread number 064")).not_to_be_in_viewport()
+    shots(page, "never-opened")
 
 
 # --- 12: confirmations ------------------------------------------------------------------------
