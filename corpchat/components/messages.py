@@ -156,7 +156,7 @@ def message_row(m, show_day, new_divider=False) -> rx.Component:
         rx.cond(new_divider, rx.hstack(
             rx.separator(flex="1"), rx.text(tr("chat.new_messages"), size="1", color="var(--accent-11)"),
             rx.separator(flex="1"), align="center", width="100%", class_name="new-divider",
-            data_room=ChatState.room_id)),
+            data_room=ChatState.room_id, scroll_margin_top="36px")),  # a glimpse of what was read
         bubble(m),
     )
 
