@@ -7,7 +7,7 @@ from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from corpchat import i18n
-from corpchat.services.linkify import segments
+from corpchat.services.linkify import segments, strip_bidi
 from corpchat.services.rooms import UNREAD_CAP
 
 MAX_REACTORS_SHOWN = 3
@@ -79,7 +79,7 @@ def chat_item(row: dict, viewer_id: int, tz, lang: str, now: datetime | None = N
         text = row["lm_text"] if row["lm_kind"] == "text" else i18n.t(lang, "chat.file")
         who = i18n.t(lang, "chat.you") if row["lm_sender"] == viewer_id else (
             row.get("lm_sender_name") or "" if row["kind"] == "group" else "")
-        preview = (f"{who}: " if who else "") + " ".join(text.split())[:80]
+        preview = (f"{who}: " if who else "") + " ".join(strip_bidi(text).split())[:80]
     else:
         preview = ""
     return {

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from corpchat import db
 from corpchat.config import settings
 from corpchat.models import Message
-from corpchat.services import validate
+from corpchat.services import rate_limits, validate
 from corpchat.services.errors import Forbidden, Invalid, NotFound
 from corpchat.services.events import MessageSent, Push
 from corpchat.services.message_views import message_dict, views
@@ -95,6 +95,7 @@ async def send_async(actor_id: int, room_id, body, client_id) -> Sent:
     PostgreSQL backend to the next (a wake-up each) held every message 7 ms on average.
     """
     one = _checked(actor_id, room_id, body, client_id)
+    rate_limits.check("send", actor_id)
     loop = asyncio.get_running_loop()
     queues = _queues.setdefault(loop, {})
     queue = queues.get(one.room)

@@ -698,15 +698,16 @@ async def test_oversized_frame_is_dropped(world, tabs):
 PRIVATE_CALLS = [
     (ChatState, "_reload_chats", {}),
     (ChatState, "_open", {"room_id": "SECRET_ROOM"}),
-    (ChatState, "_apply_event", {"event": {"type": "message", "room_id": "SHARED_ROOM", "message": {
+    (ChatState, "_on_message", {"event": {"room_id": "SHARED_ROOM", "message": {
         "id": 10**9, "room_id": "SHARED_ROOM", "seq": 10**6, "kind": "text", "text": "INJECTED",
         "sender_id": 1, "sender_name": "x", "client_id": "", "created_at": "2020-01-01T00:00:00+00:00",
         "edited_at": None, "reactions": []}}}),
-    (ChatState, "_apply_event", {"event": {"type": "signed_out"}}),
+    (ChatState, "_on_signed_out", {"event": {}}),
+    (ChatState, "_emit", {"push": {"audience": [1], "event": {}}}),
     (ChatState, "_deliver", {"room_id": "SECRET_ROOM", "body": "INJECTED", "client_id": "abcdefgh12"}),
     (ChatState, "_set_window", {"raw": []}),
     (ChatState, "_mark_read", {"seq": 10**6}),
-    (ChatState, "_remove_message", {"gone": {"id": "SECRET_MSG", "room_id": "SECRET_ROOM", "seq": 1}}),
+    (ChatState, "_remove_message", {"room_id": "SECRET_ROOM", "message_id": "SECRET_MSG", "seq": 1}),
     (AuthState, "_forget_user", {}),
     (AuthState, "_login_from_cookie", {}),
     (AuthState, "_session_user", {}),
