@@ -1,7 +1,7 @@
 """drafts: the composer's unsent text per chat and user
 
 Revision ID: 0004_drafts
-Revises: 0002_profiles, 0003_files
+Revises: 0003_files
 """
 from typing import Sequence, Union
 
@@ -9,8 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision: str = "0004_drafts"
-# Both revise 0001 (written in parallel): this one joins the two heads so `upgrade head` works.
-down_revision: Union[str, Sequence[str], None] = ("0002_profiles", "0003_files")
+down_revision: Union[str, None] = "0003_files"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

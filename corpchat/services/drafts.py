@@ -11,7 +11,7 @@ from sqlalchemy import update
 from corpchat import db
 from corpchat.config import settings
 from corpchat.models import Participant
-from corpchat.services import validate
+from corpchat.services import rate_limits, validate
 from corpchat.services.access import access_room
 
 
@@ -20,6 +20,7 @@ def save_draft(actor_id: int, room_id, text) -> str:
     text = validate.text(text, max_len=settings.max_message_length)
     if not text.strip():
         text = ""  # blank is no draft: the chat reopens with an empty box
+    rate_limits.check("draft", actor_id)
     with db.session() as s:
         room, part = access_room(s, actor_id, room_id)
         if part.draft != text:

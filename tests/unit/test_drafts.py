@@ -67,3 +67,12 @@ def test_only_members_keep_drafts():
     with pytest.raises(NotFound):
         drafts.draft_of(olena, with_boris)
     assert drafts.draft_of(anna, with_boris) == drafts.draft_of(boris, with_boris) == ""
+
+
+def test_a_script_saving_drafts_in_a_loop_is_stopped():
+    from corpchat.services.errors import Throttled
+
+    anna, _, _, with_boris, _ = _pair()
+    with pytest.raises(Throttled):
+        for i in range(100):
+            drafts.save_draft(anna, with_boris, f"draft {i}")
