@@ -141,9 +141,8 @@ def day_starts(items) -> list[int]:
 
 
 def first_unread(items, last_read_seq: int, viewer_id: int) -> int:
-    """The seq of the first message from someone else after last_read_seq (0: none)."""
-    if not last_read_seq:
-        return 0
+    """The seq of the first message from someone else after last_read_seq (0: none); a chat never
+    read (last_read_seq 0) has one too, as the unread badge counts all of it."""
     return next((m["seq"] for m in items if m["seq"] > last_read_seq and m["sender_id"] != viewer_id), 0)
 
 

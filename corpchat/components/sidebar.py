@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from corpchat.components.common import avatar, tr
+from corpchat.components.common import avatar, theme_toggle, tr
 from corpchat.components.people import person_avatar
 from corpchat.state.chat import ChatState
 
@@ -56,6 +56,7 @@ def sidebar() -> rx.Component:
         rx.hstack(
             rx.heading(tr("app.name"), size="5"),
             rx.spacer(),
+            theme_toggle(),
             rx.link(rx.icon_button(rx.icon("user"), variant="ghost", aria_label=tr("profile.mine")),
                     href="/profile", id="to-profile"),
             rx.link(rx.icon_button(rx.icon("settings"), variant="ghost", aria_label="settings"),

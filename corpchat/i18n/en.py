@@ -52,6 +52,16 @@ STRINGS = {
     "chat.delete_for_me": "Delete for me",
     "chat.delete_for_all": "Delete for everyone",
     "chat.delete_chat": "Delete chat for me",
+    "chat.delete": "Delete",
+    "chat.confirm_delete_all": "Delete for everyone?",
+    "chat.confirm_delete_all_private": "The message will be deleted for you and for {name}. This cannot be undone.",
+    "chat.confirm_delete_all_group": ("The message will be deleted for every member of this group. "
+                                      "This cannot be undone."),
+    "chat.confirm_delete_chat": "Delete this chat?",
+    "chat.confirm_delete_chat_private": ("The history is deleted only for you: {name} keeps it. "
+                                         "The chat comes back when someone writes."),
+    "chat.confirm_delete_chat_group": ("The history is deleted only for you: the other members keep it. "
+                                       "The chat comes back when someone writes."),
     "chat.load_older": "Load older messages",
     "chat.new_messages": "New messages",
     "chat.today": "Today",

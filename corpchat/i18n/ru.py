@@ -52,6 +52,15 @@ STRINGS = {
     "chat.delete_for_me": "Удалить у меня",
     "chat.delete_for_all": "Удалить у всех",
     "chat.delete_chat": "Удалить чат у меня",
+    "chat.delete": "Удалить",
+    "chat.confirm_delete_all": "Удалить для всех?",
+    "chat.confirm_delete_all_private": "Сообщение будет удалено у вас и у {name}. Это нельзя отменить.",
+    "chat.confirm_delete_all_group": "Сообщение будет удалено у всех участников группы. Это нельзя отменить.",
+    "chat.confirm_delete_chat": "Удалить этот чат?",
+    "chat.confirm_delete_chat_private": ("История удаляется только у вас: у {name} она останется. "
+                                         "Чат вернётся, когда кто-нибудь напишет."),
+    "chat.confirm_delete_chat_group": ("История удаляется только у вас: у других участников она останется. "
+                                       "Чат вернётся, когда кто-нибудь напишет."),
     "chat.load_older": "Загрузить более старые сообщения",
     "chat.new_messages": "Новые сообщения",
     "chat.today": "Сегодня",

@@ -52,6 +52,15 @@ STRINGS = {
     "chat.delete_for_me": "Видалити для мене",
     "chat.delete_for_all": "Видалити для всіх",
     "chat.delete_chat": "Видалити чат для мене",
+    "chat.delete": "Видалити",
+    "chat.confirm_delete_all": "Видалити для всіх?",
+    "chat.confirm_delete_all_private": "Повідомлення буде видалено для вас і для {name}. Це не можна скасувати.",
+    "chat.confirm_delete_all_group": "Повідомлення буде видалено для всіх учасників групи. Це не можна скасувати.",
+    "chat.confirm_delete_chat": "Видалити цей чат?",
+    "chat.confirm_delete_chat_private": ("Історію буде видалено лише для вас: у {name} вона залишиться. "
+                                         "Чат повернеться, коли хтось напише."),
+    "chat.confirm_delete_chat_group": ("Історію буде видалено лише для вас: інші учасники її збережуть. "
+                                       "Чат повернеться, коли хтось напише."),
     "chat.load_older": "Завантажити старіші повідомлення",
     "chat.new_messages": "Нові повідомлення",
     "chat.today": "Сьогодні",

@@ -49,6 +49,8 @@ _LIMITS = {
     "send": TokenBucket(settings.send_burst, settings.send_per_minute),
     "edit": TokenBucket(settings.edit_burst, settings.edit_per_minute),
     "react": TokenBucket(settings.react_burst, settings.react_per_minute),
+    # Saved after each pause in typing (0.7 s) and on blur: a person stays far below this.
+    "draft": TokenBucket(30, 120),
 }
 
 

@@ -272,7 +272,8 @@ m AS (
 p AS (
     UPDATE participants pa
     SET hidden = false,
-        last_read_seq = coalesce((SELECT max(seq) FROM m WHERE m.sender_id = pa.user_id), pa.last_read_seq)
+        last_read_seq = coalesce((SELECT max(seq) FROM m WHERE m.sender_id = pa.user_id), pa.last_read_seq),
+        draft = CASE WHEN pa.user_id IN (SELECT sender_id FROM m) THEN '' ELSE pa.draft END
     WHERE pa.room_id = %(room)s AND EXISTS (SELECT 1 FROM m)
       AND (pa.hidden OR pa.user_id IN (SELECT sender_id FROM m))
     RETURNING 1)

@@ -161,7 +161,7 @@ def test_long_inputs_are_handled():
     assert_safe("mailto:" + "a" * 10_000 + "@" + "b" * 10_000)
 
 
-@pytest.mark.parametrize("control", ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"])
+@pytest.mark.parametrize("control", [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))])
 def test_bidi_controls_never_reach_the_page(control):
     shown = segments(f"invoice{control}fdp.exe and https://example.com/{control}x")
     assert all(control not in s["text"] and control not in s["href"] for s in shown)
