@@ -11,12 +11,13 @@ import pytest
 import pytest_asyncio
 from PIL import Image
 
-from corpchat.services import avatars, birthdate, profiles, rooms
+from corpchat.services import avatars, birthdate, blocks, profiles, rooms
 from corpchat.services import messages as msg_service
 from corpchat.state.chat import ChatState
 from corpchat.state.profile import ProfileState
 from tests import support
 from tests import wsclient as w
+from tests.factories import make_group
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -168,3 +169,20 @@ async def test_profile_and_avatar_changes_reach_the_contact_live(pair, people_ap
         assert profiles.get_profile(boris.user_id, boris.user_id).birth.month == 4
     finally:
         await b.close()
+
+
+async def test_group_bubbles_get_avatars_except_across_a_block(pair, people_app):
+    anna, boris, _, _, open_tab = pair
+    carol = await w.register(people_app.url, f"carol{secrets.token_hex(3)}", PASSWORD)
+    carol_avatar = avatars.upload_avatar(carol.user_id, _png()).current_id
+    boris_avatar = avatars.upload_avatar(boris.user_id, _png()).current_id
+    group = make_group(anna.user_id, boris.user_id, carol.user_id)
+    for who in (boris, carol):
+        msg_service.send_sync(who.user_id, group, f"hi from {who.login}", secrets.token_hex(8))
+    blocks.block(carol.user_id, anna.user_id)
+    a = await open_tab(anna)
+    await a.call(H("open_room"), room_id=group)
+    shown = a.get(ChatState, "avatars")
+    assert boris_avatar in shown[str(boris.user_id)]
+    assert str(carol.user_id) not in shown and carol_avatar not in a.all_text()
+    assert str(carol.user_id) not in a.get(ChatState, "presence")

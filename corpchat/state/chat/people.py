@@ -67,6 +67,8 @@ class PeopleMixin(rx.State, mixin=True):
     def _people_ids(self) -> set[int]:
         ids = {c["other_id"] for c in self._chats if c.get("other_id")}
         ids.update(p["id"] for p in self.people)
+        if self.room_kind == "group":  # the senders' avatars beside their bubbles
+            ids.update(m["sender_id"] for m in self._settled)
         if self.card["user_id"]:
             ids.add(self.card["user_id"])
         return ids
@@ -121,6 +123,8 @@ class PeopleMixin(rx.State, mixin=True):
     async def open_profile(self, user_id: int):
         await self._load_card(user_id)
         self.card_open = True
+        if not self.card["hidden"] and not self.card["is_self"] and self.card["user_id"] not in self._seen:
+            await self._refresh_people()  # so the card's status follows PresenceChanged
 
     @authed
     async def close_profile(self):
