@@ -189,11 +189,23 @@ _REFERENCED = text(
 def discard(owner_id: int, file_id: str) -> bool:
     """Delete an upload its owner never sent (a discarded voice or video preview, a cancelled
     attachment). False when it is someone else's, unknown, or already referenced by a message."""
+    return _delete_unreferenced(file_id, owner_id)
+
+
+def release(file_id: str) -> bool:
+    """Delete a file whose message was deleted for everyone, unless another message refers to it."""
+    return _delete_unreferenced(file_id, None)
+
+
+def _delete_unreferenced(file_id: str, owner_id: int | None) -> bool:
     if not isinstance(file_id, str) or not 0 < len(file_id) <= 32:
         return False
     with db.session() as s:
+        # FOR UPDATE against the send statement's FOR SHARE (services/send.py): a send either
+        # finds the row gone or commits its reference before this check runs.
         row = s.get(UploadedFile, file_id, with_for_update=True)
-        if row is None or row.owner_id != owner_id or s.execute(_REFERENCED, {"fid": file_id}).scalar():
+        if row is None or (owner_id is not None and row.owner_id != owner_id) \
+                or s.execute(_REFERENCED, {"fid": file_id}).scalar():
             return False
         keys = [k for k in (row.storage_key, row.thumb_key) if k]
         s.delete(row)
