@@ -14,12 +14,11 @@ from sqlalchemy.dialects.postgresql import insert
 
 from corpchat import db
 from corpchat.models import Message, MessageReaction
-from corpchat.services import policy, validate
+from corpchat.services import files, policy, validate
 from corpchat.services.access import access_message, access_room
 from corpchat.services.errors import Forbidden, Invalid
 from corpchat.services.events import MessageDeleted, MessageEdited, MessageHidden, Push, ReactionChanged
 from corpchat.services.message_views import views
-from corpchat.services import files
 from corpchat.services.send import (  # noqa: F401
     FILE_MESSAGE_KINDS,
     Sent,
