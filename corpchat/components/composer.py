@@ -5,8 +5,10 @@ from __future__ import annotations
 import reflex as rx
 from reflex_base.vars import Var
 
+from corpchat.components.attachments import attacher
 from corpchat.components.common import tr
 from corpchat.components.emoji_picker import emoji_picker
+from corpchat.components.recorder import circle_recorder, voice_recorder
 from corpchat.state.chat import ChatState
 
 COMPOSER_ID = "composer"
@@ -35,14 +37,17 @@ def composer() -> rx.Component:
     return rx.form(
         KeyScope.create(
             rx.hstack(
+                attacher(),
                 _emoji_button(),
                 rx.text_area(
                     name="text", id=COMPOSER_ID, placeholder=tr("chat.placeholder"),
                     enter_key_submit=True, auto_height=True, rows="1", max_length=10000,
                     flex="1", size="2", resize="none", max_height="40vh",
                 ),
+                voice_recorder(),
+                circle_recorder(),
                 rx.icon_button(rx.icon("send"), type="submit", id="send-button", aria_label="send"),
-                align="end", width="100%", spacing="2",
+                align="end", width="100%", spacing="2", position="relative",
             ),
             on_key_down=ChatState.composer_key,
             width="100%",

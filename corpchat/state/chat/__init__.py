@@ -4,6 +4,7 @@
 - window.py: the open room's message window (settled + live ring + scrolling back);
 - composer.py: sending;
 - message_actions.py: edit, delete, react, delete a chat;
+- attachments.py: sending files, voice and video messages; this tab's signed media URLs;
 - pushed.py: how this tab applies each live event (`@on(EventType)`).
 This module holds the page lifecycle (load, open and close a room). One class,
 so that the wire names (`...chat_state.messages`) and realtime.live's broadcast
@@ -20,6 +21,7 @@ from corpchat.realtime import hub, live
 from corpchat.services import accounts, messages, policy, rooms
 from corpchat.services.errors import Invalid, NotFound, ServiceError
 from corpchat.state.base import AuthState, authed, in_thread
+from corpchat.state.chat.attachments import AttachmentsMixin
 from corpchat.state.chat.chat_list import ChatListMixin
 from corpchat.state.chat.composer import SENDING_AFTER, ComposerMixin  # noqa: F401
 from corpchat.state.chat.message_actions import MessageActionsMixin
@@ -27,7 +29,8 @@ from corpchat.state.chat.pushed import PushedMixin
 from corpchat.state.chat.window import LIVE_WINDOW, MAX_WINDOW, TRIM_SLACK, WindowMixin  # noqa: F401
 
 
-class ChatState(ChatListMixin, WindowMixin, ComposerMixin, MessageActionsMixin, PushedMixin, AuthState):
+class ChatState(ChatListMixin, WindowMixin, ComposerMixin, MessageActionsMixin, AttachmentsMixin, PushedMixin,
+                AuthState):
     room_id: int = 0
     room_title: str = ""
     room_initials: str = ""
