@@ -35,11 +35,13 @@ export function errorText(labels, code) {
   return (labels && (labels["file.err_" + code] || labels["file.failed"])) || code;
 }
 
-export function formatSize(n) {
-  const units = ["B", "KB", "MB", "GB"];
+export function formatSize(n, labels) {
+  const units = ["size.b", "size.kb", "size.mb", "size.gb"];
   let i = 0;
   while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
-  return (i === 0 || n >= 100 ? Math.round(n) : n.toFixed(1)) + " " + units[i];
+  const number = i === 0 || n >= 100 ? String(Math.round(n)) : n.toFixed(1).replace(/\.0$/, "");
+  const unit = (labels && labels[units[i]]) || units[i].slice(5).toUpperCase();
+  return (unit === "B" || unit === "KB" || unit === "MB" || unit === "GB" ? number : number.replace(".", ",")) + " " + unit;
 }
 
 const MAX_FILES = 10;
@@ -160,7 +162,7 @@ export function Attacher({ onSend, labels, dropTarget, maxBytes }) {
                 <div className="attach-name" style={{ overflow: "hidden", textOverflow: "ellipsis", whiteSpace: "nowrap",
                   fontSize: 14 }}>{it.name}</div>
                 <div style={{ fontSize: 12, color: "var(--gray-11)" }}>
-                  {formatSize(it.size)}
+                  {formatSize(it.size, labels)}
                   {it.status === "uploading" && " · " + Math.round(it.progress * 100) + "%"}
                   {it.status === "error" && <span className="attach-error" style={{ color: "var(--red-11)" }}>
                     {" · " + errorText(labels, it.error)}</span>}

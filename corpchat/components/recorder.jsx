@@ -163,9 +163,8 @@ export function CircleRecorder({ onSend, labels }) {
     try {
       const s = await navigator.mediaDevices.getUserMedia({
         video: { width: { ideal: 480 }, height: { ideal: 480 }, facingMode: "user" }, audio: true });
-      setPhase("recording");
       rec.start(s);
-      setTimeout(() => { if (live.current) { live.current.srcObject = s; live.current.play().catch(() => {}); } }, 0);
+      setPhase("recording");
     } catch (e) {
       setError(L("circle.no_camera"));
       setPhase("idle");
@@ -178,6 +177,13 @@ export function CircleRecorder({ onSend, labels }) {
     setPhase("review");
   };
   useEffect(() => { if (phase === "recording" && rec.elapsed >= MAX_CIRCLE_MS) stop(); }, [rec.elapsed, phase]);
+  // The live preview's <video> exists only once the dialog has rendered.
+  useEffect(() => {
+    if (phase === "recording" && live.current && rec.stream.current) {
+      live.current.srcObject = rec.stream.current;
+      live.current.play().catch(() => {});
+    }
+  }, [phase]);
   const close = async () => {
     upload.abort();
     if (rec.recording) await rec.stop();

@@ -46,6 +46,11 @@ def payload_for(actor_id: int, file_id, kind) -> dict:
     return info.payload()
 
 
+def payloads_for(actor_id: int, items: list[tuple[str, str]]) -> list[dict]:
+    """payload_for of each (file id, kind), all checked before any is sent."""
+    return [payload_for(actor_id, file_id, kind) for file_id, kind in items]
+
+
 async def send_file(actor_id: int, room_id, file_id, kind, caption, client_id) -> Sent:
     payload = await asyncio.to_thread(payload_for, actor_id, file_id, kind)
     return await send_async(actor_id, room_id, caption, client_id, kind, payload)

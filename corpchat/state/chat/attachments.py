@@ -4,8 +4,9 @@ per-tab signed URLs of the files the page shows.
 Why per tab: a media URL is signed for one viewer (services/file_urls.py), while a bubble is
 shared by every viewer of the room (the ring rule), so bubbles carry only the file id and each
 tab asks for its own URLs (`want_media`) for the ids it shows. Signing is two HMACs per file and
-no query: a signature only says "this viewer was shown this link"; the media route still checks
-`files.may_view` on every request, so asking for a foreign file's URL gains nothing.
+one query for the batch: only files this viewer may see are signed (so a tab cannot collect
+URLs for ids it guessed or saw elsewhere), and the media route checks `files.may_view` again on
+every request, since a signature only says "this viewer was shown this link".
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import reflex as rx
 
 from corpchat.config import settings
 from corpchat.realtime import live
-from corpchat.services import attachments, file_urls
+from corpchat.services import attachments, file_urls, files, messages
 from corpchat.services.errors import Invalid
 from corpchat.services.send import check_caption, check_client_id
-from corpchat.state.base import authed
+from corpchat.state.base import authed, in_thread
 
 MAX_MEDIA_URLS = 300  # file ids a tab keeps URLs for (a window holds at most 300 messages)
 MAX_WANTED = 64  # ids per request
@@ -42,9 +43,11 @@ class AttachmentsMixin(rx.State, mixin=True):
         checked = [(attachments.check_file_id(i["file_id"]), attachments.check_kind(i["kind"]),
                     check_client_id(i["client_id"])) for i in items]
         room_id = self.room_id
-        for n, (file_id, kind, client_id) in enumerate(checked):
-            sent = await attachments.send_file(self._user_id, room_id, file_id, kind, caption if n == 0 else "",
-                                               client_id)
+        # Every file is checked before the first is sent: a bad one refuses the whole batch.
+        payloads = await in_thread(attachments.payloads_for, self._user_id, [(f, k) for f, k, _ in checked])
+        for n, ((_, kind, client_id), payload) in enumerate(zip(checked, payloads, strict=True)):
+            sent = await messages.send_async(self._user_id, room_id, caption if n == 0 else "", client_id, kind,
+                                             payload)
             await self._emit(sent.push)
         if live.viewing(self._tab()) != room_id:
             await self._fold()  # no broadcast reaches this tab: read it in
@@ -57,11 +60,15 @@ class AttachmentsMixin(rx.State, mixin=True):
             raise Invalid()
         ids = [attachments.check_file_id(f) for f in file_ids]
         now, viewer = time.time(), self._user_id
-        expiry, urls = dict(self._media_expiry), dict(self.media_urls)
         fresh_until = now + settings.media_url_ttl_seconds / 2
+        stale = [f for f in dict.fromkeys(ids) if self._media_expiry.get(f, 0) <= fresh_until]
+        # Not viewable (deleted meanwhile, or never shown here): no URL, and no error for a bubble
+        # that was just removed.
+        allowed = await in_thread(files.viewable, viewer, stale) if stale else set()
+        expiry, urls = dict(self._media_expiry), dict(self.media_urls)
         changed = False
-        for file_id in ids:
-            if expiry.get(file_id, 0) > fresh_until:
+        for file_id in stale:
+            if file_id not in allowed:
                 continue
             expiry.pop(file_id, None)
             expiry[file_id] = now + settings.media_url_ttl_seconds
