@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from corpchat import db
+from corpchat import db, views
 from corpchat.models import Message
 from corpchat.services import attachments, files, messages, rooms, storage
 from corpchat.services.errors import Forbidden, Invalid, NotFound
@@ -52,6 +52,8 @@ def test_file_with_caption_is_one_message(local):
     # history returns the same dict shape
     page, _ = messages.history(b, room)
     assert page[-1]["payload"] == info.payload() and page[-1]["kind"] == "file"
+    row = rooms.chat_row(b, room)
+    assert views.chat_item(row, b, views.zone("UTC"), "en")["preview"] == "📎 report.pdf the report"
 
 
 def test_caption_may_be_empty_text_may_not(local):
