@@ -121,7 +121,9 @@ def bubble(m) -> rx.Component:
                 rx.hstack(rx.foreach(m["reactions"], lambda r: _reaction_chip(m, r)),
                           spacing="1", wrap="wrap")),
         spacing="1", padding="6px 10px", border_radius="12px", max_width="min(560px, 80%)",
-        background=rx.cond(mine, "var(--accent-a4)", "var(--gray-a3)"),
+        # a round video is its own frame, as in Telegram
+        background=rx.cond(m["kind"] == "video", "transparent",
+                           rx.cond(mine, "var(--accent-a4)", "var(--gray-a3)")),
     )
     return rx.hstack(
         rx.cond(is_group & ~mine, avatar(m["initials"], "2")),
