@@ -9,8 +9,9 @@ from corpchat.config import settings
 config = rx.Config(
     app_name="corpchat",
     # The WebSocket accepts any Origin unless told otherwise.
-    cors_allowed_origins=[o.strip() for o in os.environ.get(
-        "REFLEX_CORS_ALLOWED_ORIGINS", settings.app_origin).split(",") if o.strip()],
+    # APP_ORIGIN's origins and their other local spelling (127.0.0.1 / localhost).
+    cors_allowed_origins=[o.strip() for o in os.environ.get("REFLEX_CORS_ALLOWED_ORIGINS", "").split(",")
+                          if o.strip()] or list(settings.app_origins),
     # state_auto_setters is off by default in 0.10 (tests/unit/test_security_defaults.py keeps it so).
     telemetry_enabled=False,
     # PostgreSQL is the source of truth and a reconnect reloads from it, so tab state

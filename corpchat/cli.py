@@ -3,16 +3,20 @@
   init-env   write a random JWT_SECRET into .env when none is set
   db-url     print the database URL (starting the embedded server if needed)
   migrate    alembic upgrade head
-  serve      all of the above, then `reflex run --env prod`
+  serve      all of the above, then `reflex run --env prod` (as a child process)
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import signal
+import subprocess
 import sys
+import time
+import urllib.request
 
-from corpchat.config import PROJECT_ROOT
+from corpchat.config import PROJECT_ROOT, origins
 
 ENV_FILE = PROJECT_ROOT / ".env"
 
@@ -67,11 +71,38 @@ def serve() -> None:
         env.setdefault("REFLEX_OPLOCK_HOLD_TIME", "5s")
     port = env.get("PORT", "3000")
     env.setdefault("APP_ORIGIN", f"http://127.0.0.1:{port}")
-    env.setdefault("REFLEX_CORS_ALLOWED_ORIGINS", f"{env['APP_ORIGIN']},http://localhost:{port}")
-    cmd = [sys.executable, "-m", "reflex", "run", "--env", "prod", "--frontend-port", port,
-           "--backend-port", port]
-    print("CorpChat on", env["APP_ORIGIN"], flush=True)
-    os.execvpe(cmd[0], cmd, env)
+    cmd = [sys.executable, "-m", "corpchat.reflex_launcher", "run", "--env", "prod",
+           "--frontend-port", port, "--backend-port", port, "--backend-host", settings.bind_address]
+    local = "127.0.0.1" if settings.bind_address in ("0.0.0.0", "::") else settings.bind_address
+    sys.exit(_run_until_stopped(cmd, env, f"http://{local}:{port}/ping", origins(env["APP_ORIGIN"])[0]))
+
+
+def _run_until_stopped(cmd: list[str], env: dict, ping: str, open_at: str) -> int:
+    """Run Reflex as a child and say where to open the app once it answers.
+
+    Reflex's own last line names the bind address (http://0.0.0.0:3000/), which the
+    WebSocket's Origin check refuses: ours comes last, and only when /ping answers.
+    """
+    child = subprocess.Popen(cmd, env=env)
+    signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+    try:
+        while child.poll() is None:
+            if _answers(ping):
+                print(f"\nCorpChat is ready. Open {open_at}\n", flush=True)
+                break
+            time.sleep(0.5)
+        return child.wait()
+    except KeyboardInterrupt:
+        child.terminate()
+        return child.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def main(argv: list[str]) -> int:

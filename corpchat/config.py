@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
@@ -21,6 +22,10 @@ _DEFAULT_SECRETS = {"", "change-me", "changeme", "secret", "dev"}
 
 class ConfigError(RuntimeError):
     """A setting is missing or unsafe; the message says which and why."""
+
+
+# The usual local spellings of one address: a user who opens either must not be refused.
+_LOCAL_HOSTS = ("127.0.0.1", "localhost")
 
 
 def _int(name: str, default: int) -> int:
@@ -55,6 +60,10 @@ class Settings:
     max_message_length: int
     login_max_failures: int
     login_window_seconds: int
+    register_max_per_ip: int
+    register_window_seconds: int
+    bcrypt_threads: int
+    bind_address: str
     redis_url: str
     redis_key_prefix: str
     redis_max_connections: int
@@ -65,6 +74,13 @@ class Settings:
     avatar_max_bytes: int
     avatar_max_pixels: int
     avatar_gallery_limit: int
+    # Per user: a burst, then so many per minute (services/rate_limits.py).
+    send_burst: int = 20
+    send_per_minute: int = 60
+    edit_burst: int = 10
+    edit_per_minute: int = 30
+    react_burst: int = 30
+    react_per_minute: int = 60
     tab_grace_seconds: float = 5.0
     log_level: str = "WARNING"
     # Files (issue 14); defaults keep older callers of Settings(...) working.
@@ -81,6 +97,11 @@ class Settings:
     media_url_ttl_seconds: int = 6 * 3600
 
     @property
+    def app_origins(self) -> tuple[str, ...]:
+        """Every origin the app is opened at (scheme included); the first is the one to print."""
+        return origins(self.app_origin)
+
+    @property
     def is_production(self) -> bool:
         return self.app_env == "prod"
 
@@ -93,19 +114,38 @@ class Settings:
             )
 
 
+def origins(app_origin: str) -> tuple[str, ...]:
+    """APP_ORIGIN's comma-separated origins, plus the other local spelling of each local one."""
+    listed = [o.strip().rstrip("/").lower() for o in app_origin.split(",") if o.strip()]
+    found = list(listed)
+    for origin in listed:
+        parts = urlsplit(origin)
+        if parts.hostname in _LOCAL_HOSTS:
+            port = f":{parts.port}" if parts.port else ""
+            found += [f"{parts.scheme}://{host}{port}" for host in _LOCAL_HOSTS]
+    return tuple(dict.fromkeys(found))
+
+
 def load() -> Settings:
+    app_origin = os.environ.get("APP_ORIGIN", "").strip() or "http://127.0.0.1:3000"
     return Settings(
         app_env=os.environ.get("CORPCHAT_ENV", "prod"),
         database_url=os.environ.get("DATABASE_URL", ""),
         jwt_secret=os.environ.get("JWT_SECRET", ""),
         jwt_ttl_seconds=_int("JWT_TTL_SECONDS", 7 * 24 * 3600),
         cookie_name=os.environ.get("SESSION_COOKIE_NAME", "corpchat_session"),
-        cookie_secure=os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
-        app_origin=os.environ.get("APP_ORIGIN", "http://127.0.0.1:3000"),
+        # Over https the cookie must never travel in clear, whatever SESSION_COOKIE_SECURE says.
+        cookie_secure=(os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+                       or app_origin.lower().startswith("https:")),
+        app_origin=app_origin,
         min_password_length=_int("MIN_PASSWORD_LENGTH", 8),
         max_message_length=_int("MAX_MESSAGE_LENGTH", 10_000),
         login_max_failures=_int("LOGIN_MAX_FAILURES", 5),
         login_window_seconds=_int("LOGIN_WINDOW_SECONDS", 300),
+        register_max_per_ip=_int("REGISTER_MAX_PER_IP", 5),
+        register_window_seconds=_int("REGISTER_WINDOW_SECONDS", 600),
+        bcrypt_threads=max(1, _int("BCRYPT_THREADS", 2)),
+        bind_address=os.environ.get("BIND_ADDRESS", "").strip() or "127.0.0.1",
         redis_url=os.environ.get("REFLEX_REDIS_URL", ""),
         redis_key_prefix=os.environ.get("REDIS_KEY_PREFIX", "").strip(),
         redis_max_connections=_int("REFLEX_REDIS_MAX_CONNECTIONS", 50),
@@ -116,6 +156,12 @@ def load() -> Settings:
         avatar_max_bytes=_int("AVATAR_MAX_BYTES", 10 * 1024 * 1024),
         avatar_max_pixels=_int("AVATAR_MAX_PIXELS", 40_000_000),
         avatar_gallery_limit=_int("AVATAR_GALLERY_LIMIT", 50),
+        send_burst=_int("SEND_BURST", 20),
+        send_per_minute=_int("SEND_PER_MINUTE", 60),
+        edit_burst=_int("EDIT_BURST", 10),
+        edit_per_minute=_int("EDIT_PER_MINUTE", 30),
+        react_burst=_int("REACT_BURST", 30),
+        react_per_minute=_int("REACT_PER_MINUTE", 60),
         tab_grace_seconds=_float("TAB_GRACE_SECONDS", 5.0),
         log_level=os.environ.get("CORPCHAT_LOG_LEVEL", "WARNING").strip().upper() or "WARNING",
         storage_backend=os.environ.get("STORAGE_BACKEND", "local").strip() or "local",

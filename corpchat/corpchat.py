@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from corpchat import logs  # issues 11/12 (wt-b)
 from corpchat.api.auth_routes import routes as auth_routes
 from corpchat.api.avatars import routes as avatar_routes
+from corpchat.api.headers import SecurityHeaders
 from corpchat.api.media import routes as media_routes
 from corpchat.config import settings
 from corpchat.pages.auth import login_page, register_page
@@ -26,9 +27,11 @@ check_startup(settings)
 api = Starlette(routes=auth_routes + avatar_routes + media_routes)
 
 app = rx.App(
-    api_transformer=api,
+    # Our routes first (Reflex mounts itself under them), then the headers around everything.
+    api_transformer=[api, SecurityHeaders],
     stylesheets=["/corpchat.css"],
-    head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
+    head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1"),
+                     rx.el.link(rel="icon", href="/favicon.ico", sizes="any")],
 )
 
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from corpchat import i18n
 from corpchat.file_views import FileItem, file_item
 from corpchat.file_views import preview as kind_preview
-from corpchat.services.linkify import segments
+from corpchat.services.linkify import segments, strip_bidi
 from corpchat.services.rooms import UNREAD_CAP
 
 MAX_REACTORS_SHOWN = 3
@@ -81,7 +81,7 @@ def chat_item(row: dict, viewer_id: int, tz, lang: str, now: datetime | None = N
         text = kind_preview(row["lm_kind"], row["lm_text"], row.get("lm_file_name"), lang)
         who = i18n.t(lang, "chat.you") if row["lm_sender"] == viewer_id else (
             row.get("lm_sender_name") or "" if row["kind"] == "group" else "")
-        preview = (f"{who}: " if who else "") + " ".join(text.split())[:80]
+        preview = (f"{who}: " if who else "") + " ".join(strip_bidi(text).split())[:80]
     else:
         preview = ""
     return {
@@ -146,9 +146,8 @@ def day_starts(items) -> list[int]:
 
 
 def first_unread(items, last_read_seq: int, viewer_id: int) -> int:
-    """The seq of the first message from someone else after last_read_seq (0: none)."""
-    if not last_read_seq:
-        return 0
+    """The seq of the first message from someone else after last_read_seq (0: none); a chat never
+    read (last_read_seq 0) has one too, as the unread badge counts all of it."""
     return next((m["seq"] for m in items if m["seq"] > last_read_seq and m["sender_id"] != viewer_id), 0)
 
 

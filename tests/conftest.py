@@ -46,6 +46,9 @@ def db_clean():
 @pytest.fixture(scope="session")
 def app_server():
     """The real app in production mode, on this run's database."""
-    app = support.AppProcess(log_name="app").start()
+    app = support.AppProcess(log_name="app")
+    # Starting must leave tracked files alone (tests/security/test_http.py checks).
+    app.requirements_before = support.file_state(support.ROOT / "requirements.txt")
+    app.start()
     yield app
     app.stop()

@@ -60,6 +60,17 @@ def test_environment() -> None:
     os.environ.setdefault("JWT_SECRET", secrets.token_urlsafe(48))
     os.environ.setdefault("BCRYPT_ROUNDS", "4")  # the cost factor is not under test; speed is
     os.environ.setdefault("CORPCHAT_ENV", "prod")
+    # Tests and benchmarks act far faster than people; tests/security/test_rate_limits.py
+    # starts an app with the real limits.
+    for name in ("SEND_BURST", "EDIT_BURST", "REACT_BURST"):
+        os.environ.setdefault(name, "1000000")
+    # Every test registers its users from 127.0.0.1; the per-address limit has its own tests.
+    os.environ.setdefault("REGISTER_MAX_PER_IP", "100000")
+
+
+def file_state(path: Path) -> tuple[int, bytes]:
+    """(mtime in ns, content): what Make and git would notice."""
+    return path.stat().st_mtime_ns, path.read_bytes()
 
 
 def free_port() -> int:

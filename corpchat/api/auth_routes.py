@@ -6,44 +6,24 @@ can set the HttpOnly session cookie. Errors redirect back with `?error=<key>`.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from corpchat import i18n
+from corpchat.api import hashing
+from corpchat.api.request_checks import read_form, same_origin, session_identity
 from corpchat.config import settings
 from corpchat.realtime import hub
 from corpchat.services import accounts
 from corpchat.services.errors import ServiceError
 
-MAX_FORM_BYTES = 8 * 1024
-
 
 def _redirect(path: str, **params) -> RedirectResponse:
     query = urlencode({k: v for k, v in params.items() if v})
     return RedirectResponse(path + ("?" + query if query else ""), status_code=303)
-
-
-def _same_origin(request: Request) -> bool:
-    """Refuse cross-site form posts (login CSRF, forced logout)."""
-    origin = request.headers.get("origin")
-    if not origin or origin == "null":
-        referer = request.headers.get("referer")
-        if not referer:
-            return origin is None
-        parts = urlsplit(referer)
-        origin = f"{parts.scheme}://{parts.netloc}"
-    host = request.headers.get("host", "")
-    return urlsplit(origin).netloc in (host, urlsplit(settings.app_origin).netloc)
-
-
-async def _form(request: Request) -> dict[str, str] | None:
-    if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
-        return None
-    form = await request.form()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
 def _set_session(response: Response, identity: accounts.Identity) -> Response:
@@ -58,41 +38,35 @@ def _client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def _identity(request: Request) -> accounts.Identity | None:
-    try:
-        return accounts.verify_token(request.cookies.get(settings.cookie_name))
-    except ServiceError:
-        return None
-
-
 async def login(request: Request) -> Response:
-    form = await _form(request)
-    if form is None or not _same_origin(request):
+    form = await read_form(request)
+    if form is None or not same_origin(request):
         return _redirect("/login", error="err.bad_request")
     try:
-        identity = accounts.authenticate(form.get("login", ""), form.get("password", ""), _client_ip(request))
+        identity = await hashing.run(accounts.authenticate, form.get("login", ""), form.get("password", ""),
+                                     _client_ip(request))
     except ServiceError as exc:
         return _redirect("/login", error=exc.key, login=form.get("login", "")[:32])
     return _set_session(_redirect("/"), identity)
 
 
 async def register(request: Request) -> Response:
-    form = await _form(request)
-    if form is None or not _same_origin(request):
+    form = await read_form(request)
+    if form is None or not same_origin(request):
         return _redirect("/register", error="err.bad_request")
     locale = i18n.from_accept_language(request.headers.get("accept-language"))
     try:
-        identity = accounts.register(form.get("login", ""), form.get("password", ""),
-                                     form.get("password_repeat", ""), locale=locale)
+        identity = await hashing.run(accounts.register, form.get("login", ""), form.get("password", ""),
+                                     form.get("password_repeat", ""), locale=locale, ip=_client_ip(request))
     except ServiceError as exc:
         return _redirect("/register", error=exc.key, login=form.get("login", "")[:32])
     return _set_session(_redirect("/"), identity)
 
 
 async def logout(request: Request) -> Response:
-    if not _same_origin(request):
+    if not same_origin(request):
         return _redirect("/login", error="err.bad_request")
-    identity = _identity(request)
+    identity = session_identity(request)
     if identity is not None:
         accounts.logout(identity.user_id)
         await hub.sign_out_user(identity.user_id)
@@ -102,15 +76,15 @@ async def logout(request: Request) -> Response:
 
 
 async def change_password(request: Request) -> Response:
-    form = await _form(request)
-    identity = _identity(request)
+    form = await read_form(request)
+    identity = session_identity(request)
     if identity is None:
         return _redirect("/login")
-    if form is None or not _same_origin(request):
+    if form is None or not same_origin(request):
         return _redirect("/settings", error="err.bad_request")
     try:
-        fresh = accounts.change_password(identity.user_id, form.get("old_password", ""),
-                                         form.get("new_password", ""), form.get("new_password_repeat", ""))
+        fresh = await hashing.run(accounts.change_password, identity.user_id, form.get("old_password", ""),
+                                  form.get("new_password", ""), form.get("new_password_repeat", ""))
     except ServiceError as exc:
         return _redirect("/settings", error=exc.key)
     await hub.sign_out_user(identity.user_id)

@@ -16,7 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from corpchat.api.auth_routes import _identity, _same_origin
+from corpchat.api.request_checks import same_origin, session_identity
 from corpchat.services import accounts, file_urls, files, storage
 from corpchat.services.errors import ServiceError
 
@@ -125,9 +125,9 @@ def _error(status: int, error: str, **extra) -> JSONResponse:
 
 async def _uploader(request: Request) -> accounts.Identity | JSONResponse:
     """The signed-in user of a same-origin request, or the error response to send."""
-    if not _same_origin(request):
+    if not same_origin(request):
         return _error(403, "bad_origin")
-    identity = await asyncio.to_thread(_identity, request)
+    identity = await asyncio.to_thread(session_identity, request)
     return _error(401, "not_authenticated") if identity is None else identity
 
 

@@ -33,6 +33,7 @@ def theme_toggle() -> rx.Component:
     return rx.icon_button(
         rx.color_mode_cond(rx.icon("moon"), rx.icon("sun")),
         on_click=rx.toggle_color_mode, variant="ghost", aria_label="theme", title=tr("nav.theme"),
+        class_name="theme-toggle",
     )
 
 

@@ -12,6 +12,10 @@ from corpchat.components.recorder import circle_recorder, voice_recorder
 from corpchat.state.chat import ChatState
 
 COMPOSER_ID = "composer"
+DRAFT_SAVE_MS = 700  # a pause in typing this long saves the draft (one round trip, not one per key)
+# Emptied at once on send, in the browser: a form reset would bring back the box's initial
+# text (the draft it was opened with).
+_CLEAR = rx.call_script(f"(() => {{ const t = document.getElementById('{COMPOSER_ID}'); if (t) t.value = ''; }})()")
 
 
 def _key_and_empty(e) -> tuple[Var[str], Var[bool]]:
@@ -43,17 +47,23 @@ def composer() -> rx.Component:
                     name="text", id=COMPOSER_ID, placeholder=tr("chat.placeholder"),
                     enter_key_submit=True, auto_height=True, rows="1", max_length=10000,
                     flex="1", size="2", resize="none", max_height="40vh",
+                    # A new box per room, holding that room's draft: text typed in one chat can
+                    # never stay in the box when another opens. Every save names its room.
+                    key=ChatState.room_id, default_value=ChatState.draft,
+                    on_change=lambda text: ChatState.save_draft(ChatState.room_id, text).debounce(DRAFT_SAVE_MS),
+                    on_blur=lambda text: ChatState.save_draft(ChatState.room_id, text),
                 ),
                 voice_recorder(),
                 circle_recorder(),
                 rx.icon_button(rx.icon("send"), type="submit", id="send-button", aria_label="send"),
+                rx.el.input(type="hidden", name="typed_in", value=ChatState.room_id.to_string()),
                 align="end", width="100%", spacing="2", position="relative",
             ),
             on_key_down=ChatState.composer_key,
             width="100%",
         ),
-        on_submit=ChatState.send_message,
-        reset_on_submit=True,
+        on_submit=[_CLEAR, ChatState.send_message],
+        reset_on_submit=False,
         width="100%", padding="8px",
         border_top="1px solid var(--gray-a5)",
     )

@@ -28,7 +28,7 @@ def header() -> rx.Component:
         rx.text(ChatState.room_title, weight="bold", id="room-title", flex="1"),
         rx.menu.root(
             rx.menu.trigger(rx.icon_button(rx.icon("ellipsis-vertical"), variant="ghost", id="room-menu")),
-            rx.menu.content(rx.menu.item(tr("chat.delete_chat"), color="red", on_click=ChatState.delete_chat,
+            rx.menu.content(rx.menu.item(tr("chat.delete_chat"), color="red", on_click=ChatState.ask_delete_chat,
                                          id="delete-chat")),
         ),
         width="100%", padding="8px 12px", align="center", border_bottom="1px solid var(--gray-a5)",
@@ -44,13 +44,20 @@ def _segment(seg) -> rx.Component:
 
 
 def _reaction_chip(m, r) -> rx.Component:
+    mine = r["user_ids"].contains(ChatState.my_id)
+    # My chip is the high-contrast solid one (accent-12 with accent-1 text, both themes): the
+    # plain solid one put white on accent-9 (3:1) and its soft avatars' blue initials on blue.
+    look = {"variant": rx.cond(mine, "solid", "soft"), "high_contrast": mine}
     return rx.button(
         rx.text.span(r["emoji"]),
         rx.text.span(r["count"], class_name="reaction-count"),
         rx.hstack(rx.foreach(r["initials"],
-                             lambda i: rx.avatar(fallback=i, size="1", radius="full")), spacing="0"),
-        size="1", radius="full", variant=rx.cond(r["user_ids"].contains(ChatState.my_id), "solid", "soft"),
-        on_click=ChatState.react(m["id"], r["emoji"]), title=r["title"], class_name="reaction",
+                             lambda i: rx.avatar(fallback=i, size="1", radius="full", **look,
+                                                 box_shadow=rx.cond(mine, "0 0 0 1px var(--accent-1)", "none"))),
+                  spacing="0"),
+        size="1", radius="full", **look,
+        on_click=ChatState.react(m["id"], r["emoji"]), title=r["title"],
+        class_name=rx.cond(mine, "reaction mine", "reaction"),
     )
 
 
@@ -82,7 +89,7 @@ def _actions(m) -> rx.Component:
                          class_name="do-delete-me"),
             rx.cond(_mine(m) | ChatState.can_delete_others,
                     rx.menu.item(tr("chat.delete_for_all"), color="red",
-                                 on_click=ChatState.delete_for_all(m["id"]), class_name="do-delete-all")),
+                                 on_click=ChatState.ask_delete_for_all(m["id"]), class_name="do-delete-all")),
         ),
     )
 
@@ -152,7 +159,8 @@ def message_row(m, show_day, new_divider=False) -> rx.Component:
                                     width="100%", class_name="day-separator")),
         rx.cond(new_divider, rx.hstack(
             rx.separator(flex="1"), rx.text(tr("chat.new_messages"), size="1", color="var(--accent-11)"),
-            rx.separator(flex="1"), align="center", width="100%", class_name="new-divider")),
+            rx.separator(flex="1"), align="center", width="100%", class_name="new-divider",
+            data_room=ChatState.room_id, scroll_margin_top="36px")),  # a glimpse of what was read
         bubble(m),
     )
 

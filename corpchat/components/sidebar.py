@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from corpchat.components.common import avatar, tr
+from corpchat.components.common import avatar, theme_toggle, tr
 from corpchat.state.chat import ChatState
 
 
@@ -52,6 +52,7 @@ def sidebar() -> rx.Component:
         rx.hstack(
             rx.heading(tr("app.name"), size="5"),
             rx.spacer(),
+            theme_toggle(),
             rx.link(rx.icon_button(rx.icon("settings"), variant="ghost", aria_label="settings"),
                     href="/settings", id="to-settings"),
             width="100%", align="center", padding="10px 12px 0",

@@ -14,7 +14,10 @@ STRINGS = {
     "auth.password_changed": "Password changed. Other sessions were logged out.",
     "auth.save": "Save",
     "err.bad_credentials": "Wrong login or password.",
+    "err.too_fast": "You are sending too fast. Wait a moment and try again.",
     "err.throttled": "Too many failed attempts. Try again in a few minutes.",
+    "err.wrong_current_password": "The current password is wrong.",
+    "err.throttled_register": "Too many registrations from this address. Try again later.",
     "err.login_taken": "This login is already taken.",
     "err.login_invalid": "Login: 3–32 characters, Latin letters, digits, dot, dash, underscore.",
     "err.password_short": "The password must be at least {min} characters long.",
@@ -49,6 +52,16 @@ STRINGS = {
     "chat.delete_for_me": "Delete for me",
     "chat.delete_for_all": "Delete for everyone",
     "chat.delete_chat": "Delete chat for me",
+    "chat.delete": "Delete",
+    "chat.confirm_delete_all": "Delete for everyone?",
+    "chat.confirm_delete_all_private": "The message will be deleted for you and for {name}. This cannot be undone.",
+    "chat.confirm_delete_all_group": ("The message will be deleted for every member of this group. "
+                                      "This cannot be undone."),
+    "chat.confirm_delete_chat": "Delete this chat?",
+    "chat.confirm_delete_chat_private": ("The history is deleted only for you: {name} keeps it. "
+                                         "The chat comes back when someone writes."),
+    "chat.confirm_delete_chat_group": ("The history is deleted only for you: the other members keep it. "
+                                       "The chat comes back when someone writes."),
     "chat.load_older": "Load older messages",
     "chat.new_messages": "New messages",
     "chat.today": "Today",

@@ -131,6 +131,8 @@ class Participant(SQLModel, table=True):
     cleared_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     # Out of this user's chat list until the next message arrives.
     hidden: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false")))
+    # The composer's unsent text in this chat (services/drafts.py); emptied by a send.
+    draft: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     joined_at: datetime | None = _ts()
 
 

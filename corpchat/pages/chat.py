@@ -5,7 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 from corpchat.components.common import tr
+from corpchat.components.confirm import confirm_dialog
 from corpchat.components.messages import empty_pane, room_pane
+from corpchat.components.page_title import unread_title
 from corpchat.components.sidebar import sidebar
 from corpchat.state.chat import ChatState
 
@@ -27,6 +29,8 @@ def chat_page() -> rx.Component:
         rx.box(sidebar(), height="100%", border_right="1px solid var(--gray-a5)", id="sidebar"),
         rx.box(rx.cond(open_room, room_pane(), empty_pane()), height="100%", id="main-pane"),
         signed_out_overlay(),
+        confirm_dialog(),
+        unread_title(),
         height="100dvh", width="100%", spacing="0", id="app-shell",
         class_name=rx.cond(open_room, "shell room-open", "shell"),
     )

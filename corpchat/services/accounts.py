@@ -16,16 +16,14 @@ from corpchat import db
 from corpchat.config import settings
 from corpchat.models import User
 from corpchat.services.errors import Conflict, Invalid, NotAuthenticated, Throttled
-from corpchat.services.throttle import FailureCounter
+from corpchat.services.throttle import FailureCounter, LoginThrottle
 
 LOGIN_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 BCRYPT_MAX_BYTES = 72
 JWT_ALGORITHM = "HS256"
-# Per-IP allows more failures than per-login: an office shares one address.
-IP_FACTOR = 4
-
-_by_login = FailureCounter(settings.login_max_failures, settings.login_window_seconds)
-_by_ip = FailureCounter(settings.login_max_failures * IP_FACTOR, settings.login_window_seconds)
+_logins = LoginThrottle(settings.login_max_failures, settings.login_window_seconds)
+# Every registration costs a bcrypt hash and a row: one address may not mint accounts in bulk.
+_registrations = FailureCounter(settings.register_max_per_ip, settings.register_window_seconds)
 
 
 def _rounds() -> int:
@@ -64,11 +62,14 @@ def _hash(raw: bytes) -> str:
     return bcrypt.hashpw(raw, bcrypt.gensalt(_rounds())).decode()
 
 
-def register(login, password, password_repeat=None, locale: str | None = None) -> Identity:
+def register(login, password, password_repeat=None, locale: str | None = None, ip: str = "") -> Identity:
     login = validate_login(login)
     raw = validate_password(password)
     if password_repeat is not None and password_repeat != password:
         raise Invalid("err.password_mismatch")
+    if _registrations.blocked(ip):
+        raise Throttled("err.throttled_register")
+    _registrations.fail(ip)
     user = User(login=login, password_hash=_hash(raw), locale=locale)
     try:
         with db.session() as s:
@@ -87,8 +88,8 @@ def authenticate(login, password, ip: str = "") -> Identity:
     """The same error for an unknown login and a wrong password."""
     if not isinstance(login, str) or not isinstance(password, str) or len(login) > 64:
         raise NotAuthenticated("err.bad_credentials")
-    login_key, ip_key = "l:" + login.strip().lower(), "ip:" + ip
-    if _by_login.blocked(login_key) or _by_ip.blocked(ip_key):
+    login_key = login.strip().lower()
+    if _logins.blocked(login_key, ip):
         raise Throttled("err.throttled")
     raw = password.encode("utf-8")
     with db.session() as s:
@@ -98,10 +99,9 @@ def authenticate(login, password, ip: str = "") -> Identity:
     if len(raw) <= BCRYPT_MAX_BYTES:
         ok = bcrypt.checkpw(raw, (user.password_hash if user else _DUMMY_HASH).encode())
     if not ok or user is None:
-        _by_login.fail(login_key)
-        _by_ip.fail(ip_key)
+        _logins.failed(login_key, ip)
         raise NotAuthenticated("err.bad_credentials")
-    _by_login.reset(login_key)
+    _logins.succeeded(login_key, ip)
     return Identity(user.id, user.login, user.session_version)
 
 
@@ -180,9 +180,10 @@ def change_password(user_id: int, old_password, new_password, new_repeat=None) -
     with db.session() as s:
         user = s.get(User, user_id, with_for_update=True)
         old_raw = old_password.encode("utf-8")
-        if user is None or len(old_raw) > BCRYPT_MAX_BYTES or not bcrypt.checkpw(
-                old_raw, user.password_hash.encode()):
-            raise NotAuthenticated("err.bad_credentials")
+        if user is None:
+            raise NotAuthenticated()
+        if len(old_raw) > BCRYPT_MAX_BYTES or not bcrypt.checkpw(old_raw, user.password_hash.encode()):
+            raise Invalid("err.wrong_current_password")
         version = _bump_version(s, user_id, password_hash=_hash(raw))
         return Identity(user_id, user.login, version)
 

@@ -32,6 +32,15 @@ def _trim(url: str) -> tuple[str, str]:
     return url, tail
 
 
+# Shown text never carries bidirectional embeddings, overrides or isolates: "U+202E" would
+# make "txt.exe" read "exe.txt". The stored message keeps what was typed.
+_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def strip_bidi(text: str) -> str:
+    return text.translate(_BIDI_CONTROLS)
+
+
 def segments(text: str) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     pos = 0
@@ -57,4 +66,6 @@ def segments(text: str) -> list[dict[str, str]]:
         plain(tail)
         pos = m.end()
     plain(text[pos:])
+    for seg in out:  # after linkifying: a control still ends a link, then it is dropped
+        seg["text"] = strip_bidi(seg["text"])
     return out

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from corpchat import db
 from corpchat.models import Message, MessageReaction
-from corpchat.services import files, policy, validate
+from corpchat.services import files, policy, rate_limits, validate
 from corpchat.services.access import access_message, access_room
 from corpchat.services.errors import Forbidden, Invalid
 from corpchat.services.events import MessageDeleted, MessageEdited, MessageHidden, Push, ReactionChanged
@@ -84,6 +84,7 @@ def after(actor_id: int, room_id, after_seq) -> list[dict]:
 def edit(actor_id: int, message_id, body) -> tuple[dict, Push]:
     """A text message's body, or a file message's caption (which may be emptied)."""
     body = check_caption(body)
+    rate_limits.check("edit", actor_id)
     with db.session() as s:
         message, room, _ = access_message(s, actor_id, message_id, lock=True)
         if message.sender_id != actor_id or message.kind not in ("text", *FILE_MESSAGE_KINDS):
@@ -138,6 +139,7 @@ def toggle_reaction(actor_id: int, message_id, reaction) -> tuple[dict, Push]:
     Premium and Slack), up to MAX_REACTIONS_PER_USER.
     """
     reaction = check_emoji(reaction)
+    rate_limits.check("react", actor_id)
     with db.session() as s:
         message, room, _ = access_message(s, actor_id, message_id, lock=True)
         removed = s.exec(text(

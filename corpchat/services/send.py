@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from corpchat import db
 from corpchat.config import settings
 from corpchat.models import Message
-from corpchat.services import validate
+from corpchat.services import rate_limits, validate
 from corpchat.services.errors import Forbidden, Invalid, NotFound
 from corpchat.services.events import MessageSent, Push
 from corpchat.services.message_views import message_dict, views
@@ -119,6 +119,7 @@ async def send_async(actor_id: int, room_id, body, client_id, kind="text", paylo
     PostgreSQL backend to the next (a wake-up each) held every message 7 ms on average.
     """
     one = _checked(actor_id, room_id, body, client_id, kind, payload)
+    rate_limits.check("send", actor_id)
     loop = asyncio.get_running_loop()
     queues = _queues.setdefault(loop, {})
     queue = queues.get(one.room)
@@ -304,7 +305,8 @@ m AS (
 p AS (
     UPDATE participants pa
     SET hidden = false,
-        last_read_seq = coalesce((SELECT max(seq) FROM m WHERE m.sender_id = pa.user_id), pa.last_read_seq)
+        last_read_seq = coalesce((SELECT max(seq) FROM m WHERE m.sender_id = pa.user_id), pa.last_read_seq),
+        draft = CASE WHEN pa.user_id IN (SELECT sender_id FROM m) THEN '' ELSE pa.draft END
     WHERE pa.room_id = %(room)s AND EXISTS (SELECT 1 FROM m)
       AND (pa.hidden OR pa.user_id IN (SELECT sender_id FROM m))
     RETURNING 1)

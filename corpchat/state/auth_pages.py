@@ -19,7 +19,7 @@ class PublicPageState(AuthState):
         self._use_language(self._browser_language())
         if await self._login_from_cookie():
             return rx.redirect("/")
-        params = self.router.page.params
+        params = self.router.url.query_parameters
         key = params.get("error", "")
         known = isinstance(key, str) and key.startswith("err.") and key in i18n.LANGUAGES["en"]
         self.error = self._t(key, min=settings.min_password_length) if known else ""

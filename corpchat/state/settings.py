@@ -22,7 +22,7 @@ class SettingsState(AuthState):
             return rx.redirect("/login")
         locale = await asyncio.to_thread(accounts.get_locale, self._user_id)
         self._use_language(locale or self._browser_language())
-        params = self.router.page.params
+        params = self.router.url.query_parameters
         key, ok = params.get("error", ""), params.get("ok", "")
         known = i18n.LANGUAGES["en"]
         self.error = self._t(key, min=settings.min_password_length) if isinstance(key, str) and key in known else ""

@@ -129,6 +129,7 @@ def test_file_with_caption_and_inline_image(new_page, app_server, shots, tmp_pat
         mine.hover()
         mine.locator(".msg-menu").click()
         anna.locator(".do-delete-all").click()
+        anna.click("#confirm-ok")
         expect(bubble).to_have_count(0)
         assert boris.request.get(href).status == 403
     finally:

@@ -275,6 +275,11 @@ HANDLERS: dict[tuple[type, str], dict[str, str]] = {
     (ChatState, "delete_for_all"): {"message_id": "message"},
     (ChatState, "react"): {"message_id": "message", "emoji": "emoji"},
     (ChatState, "delete_chat"): {},
+    (ChatState, "save_draft"): {"room_id": "room", "text": "draft"},
+    (ChatState, "ask_delete_for_all"): {"message_id": "message"},
+    (ChatState, "ask_delete_chat"): {},
+    (ChatState, "dismiss_confirm"): {},
+    (ChatState, "confirm_delete"): {},
     (ChatState, "send_files"): {"items": "file_items", "caption": "caption"},
     (ChatState, "want_media"): {"file_ids": "file_ids"},
     (SettingsState, "load_settings_page"): {},
@@ -292,7 +297,7 @@ def target_value(world: World, kind: str, *, own: bool) -> Any:
         "message": world.own_msg if own else world.secret_msgs[0],
         "user": world.bob.user_id if own else world.carol.user_id,
         "tz": "Europe/Kyiv", "lang": "uk", "tab": "people", "query": "bob", "key": "ArrowUp",
-        "bool": True, "emoji": "🎉", "client_id": uuid.uuid4().hex,
+        "bool": True, "emoji": "🎉", "client_id": uuid.uuid4().hex, "draft": f"draft {uuid.uuid4().hex}",
         "send_form": {"text": f"hi {uuid.uuid4().hex}", "client_id": uuid.uuid4().hex},
         "edit_form": {"text": f"edited {uuid.uuid4().hex}"},
         "file_items": [_file_item(world.own_file if own else world.secret_file)],
@@ -353,6 +358,7 @@ def bad_values(world: World, kind: str) -> list:
         "tz": [HUGE, "x" * 65], "lang": ["xx", "EN", " en", "uk\x00", HUGE], "tab": ["admin", "", HUGE],
         "query": ["q" * 101, HUGE], "key": [HUGE], "client_id": [HUGE, "nope"],
         "emoji": ["abc", "👍" * 20, "<script>", "", HUGE],
+        "draft": ["d" * (settings.max_message_length + 1), HUGE],
         "caption": [HUGE],
     }[kind]
     return non_str + bad_strings
@@ -582,6 +588,42 @@ async def test_someone_elses_message_in_my_room(world, tabs):
     await client.call(H(ChatState, "cancel_edit"))
 
 
+async def test_drafts_and_confirmations_stay_in_my_rooms(world, tabs):
+    """A draft cannot be written into a room I am not in; a confirmation acts only on what this
+    tab asked about, in the room it shows."""
+    client = await mallory_in_shared_room(world, tabs)
+    outcomes = [
+        await attempt(client, world, H(ChatState, "save_draft"), {"room_id": world.secret_room, "text": "pwned"}),
+        await attempt(client, world, H(ChatState, "ask_delete_for_all"), {"message_id": world.secret_msgs[0]}),
+        await attempt(client, world, H(ChatState, "confirm_delete"), {}),
+        # typed in another room's box (or claimed to be): not sent to the open room either
+        *[await attempt(client, world, H(ChatState, "send_message"), {"form_data": {
+            "text": "typed elsewhere", "client_id": uuid.uuid4().hex, "typed_in": typed_in}})
+          for typed_in in (str(world.secret_room), world.shared_room, "", ["x"])],
+    ]
+    assert_refused(outcomes)
+    assert all(o.toasts for o in outcomes), [o.describe() for o in outcomes if not o.toasts]
+    # Asked about Bob's message in the shared room: "delete for everyone" still needs the right.
+    await client.call(H(ChatState, "ask_delete_for_all"), message_id=world.bob_msg)
+    assert client.get(ChatState, "confirming") == "message"
+    outcome = await attempt(client, world, H(ChatState, "confirm_delete"), {})
+    assert_refused([outcome])
+    assert outcome.toasts and client.get(ChatState, "confirming") == ""
+    # Asked in one room, confirmed after opening another: nothing happens.
+    await client.call(H(ChatState, "ask_delete_chat"))
+    await client.call(H(ChatState, "close_room"))
+    assert client.get(ChatState, "confirming") == ""
+    assert_refused([await attempt(client, world, H(ChatState, "confirm_delete"), {})])
+    # The control: my own draft in my own room is kept.
+    await client.call(H(ChatState, "open_room"), room_id=world.shared_room)
+    await client.call(H(ChatState, "save_draft"), room_id=world.shared_room, text="mine")
+    with db.engine().connect() as conn:
+        assert conn.execute(text("SELECT draft FROM participants WHERE room_id=:r AND user_id=:u"),
+                            {"r": world.shared_room, "u": world.mallory.user_id}).scalar() == "mine"
+    await client.call(H(ChatState, "save_draft"), room_id=world.shared_room, text="")
+    assert not client.saw(world.secret)
+
+
 async def test_form_data_cannot_choose_the_room(world, tabs):
     """Extra form fields (room_id, sender) are ignored: the message goes to the open room, as Mallory."""
     client = await mallory_in_shared_room(world, tabs)
@@ -703,15 +745,16 @@ async def test_oversized_frame_is_dropped(world, tabs):
 PRIVATE_CALLS = [
     (ChatState, "_reload_chats", {}),
     (ChatState, "_open", {"room_id": "SECRET_ROOM"}),
-    (ChatState, "_apply_event", {"event": {"type": "message", "room_id": "SHARED_ROOM", "message": {
+    (ChatState, "_on_message", {"event": {"room_id": "SHARED_ROOM", "message": {
         "id": 10**9, "room_id": "SHARED_ROOM", "seq": 10**6, "kind": "text", "text": "INJECTED",
         "sender_id": 1, "sender_name": "x", "client_id": "", "created_at": "2020-01-01T00:00:00+00:00",
         "edited_at": None, "reactions": []}}}),
-    (ChatState, "_apply_event", {"event": {"type": "signed_out"}}),
+    (ChatState, "_on_signed_out", {"event": {}}),
+    (ChatState, "_emit", {"push": {"audience": [1], "event": {}}}),
     (ChatState, "_deliver", {"room_id": "SECRET_ROOM", "body": "INJECTED", "client_id": "abcdefgh12"}),
     (ChatState, "_set_window", {"raw": []}),
     (ChatState, "_mark_read", {"seq": 10**6}),
-    (ChatState, "_remove_message", {"gone": {"id": "SECRET_MSG", "room_id": "SECRET_ROOM", "seq": 1}}),
+    (ChatState, "_remove_message", {"room_id": "SECRET_ROOM", "message_id": "SECRET_MSG", "seq": 1}),
     (AuthState, "_forget_user", {}),
     (AuthState, "_login_from_cookie", {}),
     (AuthState, "_session_user", {}),

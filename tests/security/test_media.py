@@ -20,7 +20,7 @@ from tests import media_samples
 from tests.factories import make_group, make_user
 
 MB = 1024 * 1024
-ORIGIN = "http://testserver"
+ORIGIN = config.settings.app_origins[0]  # what the upload route accepts as same-origin
 
 
 def _app() -> Starlette:

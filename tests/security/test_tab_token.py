@@ -61,7 +61,7 @@ async def world(tt_app) -> World:
     secret = f"SECRET-{secrets.token_hex(8)}"
     room = rooms.open_private(bob.user_id, carol.user_id)
     for sender in (bob, carol):
-        msg_service.send(sender.user_id, room, f"{secret} from {sender.login}", uuid.uuid4().hex)
+        msg_service.send_sync(sender.user_id, room, f"{secret} from {sender.login}", uuid.uuid4().hex)
     return World(tt_app.url, bob, mallory, secret, room)
 
 

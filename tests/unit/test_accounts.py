@@ -16,8 +16,7 @@ PASSWORD = "correct horse"
 
 @pytest.fixture(autouse=True)
 def fresh_throttle(monkeypatch):
-    monkeypatch.setattr(accounts, "_by_login", accounts.FailureCounter(5, 300))
-    monkeypatch.setattr(accounts, "_by_ip", accounts.FailureCounter(20, 300))
+    monkeypatch.setattr(accounts, "_logins", accounts.LoginThrottle(5, 300))
 
 
 def test_register_and_login(db_clean):
@@ -70,8 +69,9 @@ def test_throttling_per_login_and_per_ip(db_clean):
     for _ in range(5):
         with pytest.raises(NotAuthenticated):
             accounts.authenticate("dave", "nope-nope", ip="10.0.0.1")
-    with pytest.raises(Throttled):  # even the right password waits now
-        accounts.authenticate("dave", PASSWORD, ip="10.0.0.2")
+    with pytest.raises(Throttled):  # even the right password waits now, from that address
+        accounts.authenticate("dave", PASSWORD, ip="10.0.0.1")
+    assert accounts.authenticate("dave", PASSWORD, ip="10.0.0.2").login == "dave"
     for i in range(20):
         with pytest.raises((NotAuthenticated, Throttled)):
             accounts.authenticate(f"spray{i}", "nope-nope", ip="10.9.9.9")
@@ -108,8 +108,9 @@ async def test_async_token_check_agrees_with_the_sync_one(db_clean):
 def test_password_change_revokes_old_tokens(db_clean):
     ident = accounts.register("grace", PASSWORD)
     old = accounts.issue_token(ident)
-    with pytest.raises(NotAuthenticated):
+    with pytest.raises(Invalid) as wrong:  # the session is fine; the form is not
         accounts.change_password(ident.user_id, "wrong password", "new password 1")
+    assert wrong.value.key == "err.wrong_current_password"
     assert accounts.verify_token(old).user_id == ident.user_id  # a failed change revokes nothing
     new_ident = accounts.change_password(ident.user_id, PASSWORD, "new password 1", "new password 1")
     with pytest.raises(NotAuthenticated):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from corpchat.services.linkify import segments
+from corpchat.services.linkify import segments, strip_bidi
 
 
 def links(text: str) -> list[tuple[str, str]]:
@@ -142,7 +142,7 @@ def test_mailto_cannot_smuggle_a_script():
 def test_control_and_bidi_characters_end_a_link(junk):
     text = f"http://example.com/{junk}evil"
     assert links(text) == [("http://example.com/", "http://example.com/")]
-    assert joined(text) == text
+    assert joined(text) == strip_bidi(text)
 
 
 def test_plain_text_is_kept_whole_and_merged():
@@ -159,3 +159,10 @@ def test_long_inputs_are_handled():
     assert len(links(big)) == 1
     assert_safe("www." * 5_000)
     assert_safe("mailto:" + "a" * 10_000 + "@" + "b" * 10_000)
+
+
+@pytest.mark.parametrize("control", [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))])
+def test_bidi_controls_never_reach_the_page(control):
+    shown = segments(f"invoice{control}fdp.exe and https://example.com/{control}x")
+    assert all(control not in s["text"] and control not in s["href"] for s in shown)
+    assert "".join(s["text"] for s in shown).startswith("invoicefdp.exe and https://example.com/")

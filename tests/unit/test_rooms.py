@@ -12,7 +12,7 @@ from corpchat import db
 from corpchat.models import BlockedUser, Message, Participant, Room, User
 from corpchat.services import messages, rooms
 from corpchat.services.errors import Forbidden, Invalid, NotFound
-from corpchat.services.events import ChatRead, Push
+from corpchat.services.events import ChatHidden, ChatRead, Push
 from tests.factories import block, make_group, make_user  # noqa: E402
 
 
@@ -258,7 +258,8 @@ def test_delete_chat_for_me_hides_it_until_a_new_message(db_clean):
     room = rooms.open_private(alice, bob)
     say(alice, room, "old 1")
     say(bob, room, "old 2")
-    rooms.delete_chat_for_me(alice, room)
+    push = rooms.delete_chat_for_me(alice, room)
+    assert push == Push((alice,), ChatHidden(room)) and push.event.evicts  # every tab of mine leaves it
     assert listed(alice) == []
     assert listed(bob) == [room]
     assert messages.history(alice, room) == ([], False)

@@ -12,11 +12,13 @@ from corpchat.runtime_checks import check_startup
 
 
 def test_cors_is_the_app_origin_and_auto_setters_are_off(monkeypatch):
+    """APP_ORIGIN, and the other local spelling of it (127.0.0.1 / localhost)."""
     monkeypatch.delenv("REFLEX_CORS_ALLOWED_ORIGINS", raising=False)
     import rxconfig
 
     cfg = importlib.reload(rxconfig).config
-    assert list(cfg.cors_allowed_origins) == [settings.app_origin]
+    assert list(cfg.cors_allowed_origins) == list(settings.app_origins)
+    assert cfg.cors_allowed_origins[0] == settings.app_origin
     assert "*" not in cfg.cors_allowed_origins
     assert cfg.state_auto_setters is False
 

@@ -2,8 +2,8 @@
 
 - chat_list.py: the chat list and people search;
 - window.py: the open room's message window (settled + live ring + scrolling back);
-- composer.py: sending;
-- message_actions.py: edit, delete, react, delete a chat;
+- composer.py: sending; drafts.py: the unsent text per chat;
+- message_actions.py: edit, delete, react, delete a chat; confirm.py: asking before deleting;
 - attachments.py: sending files, voice and video messages; this tab's signed media URLs;
 - pushed.py: how this tab applies each live event (`@on(EventType)`).
 This module holds the page lifecycle (load, open and close a room). One class,
@@ -24,13 +24,22 @@ from corpchat.state.base import AuthState, authed, in_thread
 from corpchat.state.chat.attachments import AttachmentsMixin
 from corpchat.state.chat.chat_list import ChatListMixin
 from corpchat.state.chat.composer import SENDING_AFTER, ComposerMixin  # noqa: F401
+from corpchat.state.chat.confirm import ConfirmMixin
+from corpchat.state.chat.drafts import DraftsMixin
 from corpchat.state.chat.message_actions import MessageActionsMixin
 from corpchat.state.chat.pushed import PushedMixin
 from corpchat.state.chat.window import LIVE_WINDOW, MAX_WINDOW, TRIM_SLACK, WindowMixin  # noqa: F401
 
+UNREAD_CONTEXT = 10  # read messages loaded above the first unread one
+# The divider is rendered a frame or two after the state arrives: look for it until then.
+SCROLL_TO_DIVIDER = """(() => { let n = 0; const go = () => {
+  const d = document.querySelector('.new-divider[data-room="%d"]');
+  if (d) d.scrollIntoView({block: 'start'}); else if (n++ < 30) requestAnimationFrame(go); };
+  requestAnimationFrame(go); })()"""
 
-class ChatState(ChatListMixin, WindowMixin, ComposerMixin, MessageActionsMixin, AttachmentsMixin, PushedMixin,
-                AuthState):
+
+class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageActionsMixin, ConfirmMixin,
+                AttachmentsMixin, PushedMixin, AuthState):
     room_id: int = 0
     room_title: str = ""
     room_initials: str = ""
@@ -73,6 +82,8 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, MessageActionsMixin, 
         self._set_pending(())
         self.hidden_ids, self.divider_seq = [], 0
         self.editing_id, self.editing_text = 0, ""
+        self.draft = ""
+        self._reset_confirm()
 
     @authed
     async def set_timezone(self, tz: str):
@@ -87,6 +98,8 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, MessageActionsMixin, 
     @authed
     async def open_room(self, room_id: int):
         await self._open(room_id)
+        if self.divider_seq:  # open at the first unread message, as Telegram does
+            return rx.call_script(SCROLL_TO_DIVIDER % self.room_id)
 
     @authed
     async def close_room(self):
@@ -99,7 +112,10 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, MessageActionsMixin, 
             raise NotFound()
         # Join the room's broadcast BEFORE reading the history: see live.join.
         await live.join(self._tab(), self._user_id, row["id"], self._tz, self.lang)
-        page, more = await in_thread(messages.history, self._user_id, row["id"])
+        # Enough of the history to reach the first unread message (the count is capped).
+        limit = min(messages.MAX_PAGE_SIZE, max(messages.PAGE_SIZE, int(row.get("unread") or 0) + UNREAD_CONTEXT))
+        page, more = await in_thread(messages.history, self._user_id, row["id"], None, limit)
+        await self._load_draft(row["id"])
         item = views.chat_item(row, self._user_id, views.zone(self._tz), self.lang)
         if item["room_id"] != self.room_id:
             self._set_pending(())  # pending messages belong to the room they were written in
@@ -108,6 +124,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, MessageActionsMixin, 
         self.can_delete_others = policy.can(row["role"], "message.delete_others", row["kind"])
         self.has_older, self.has_newer = more, False
         self.editing_id, self.editing_text = 0, ""
+        self._reset_confirm()
         self.hidden_ids = []
         self._riding = False
         settled = tuple(self._item(m) for m in page)

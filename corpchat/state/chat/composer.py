@@ -25,9 +25,15 @@ class ComposerMixin(rx.State, mixin=True):
         if not isinstance(form_data, dict) or not self.room_id:
             raise Invalid()
         body, client_id = form_data.get("text"), form_data.get("client_id") or uuid.uuid4().hex
+        # The room whose box the text was typed in, as the page showed it: a send that overtakes
+        # the opening of another chat must not land there.
+        typed_in = form_data.get("typed_in")
+        if typed_in is not None and typed_in != str(self.room_id):
+            raise Invalid()
         body = messages.check_text(body)  # refuse empty/too long before showing "sending…"
         messages.check_client_id(client_id)
         room_id = self.room_id
+        self._draft_sent(room_id, body)  # the send statement empties the stored draft
         sending = asyncio.ensure_future(messages.send_async(self._user_id, room_id, body, client_id))
         # Usually stored within milliseconds: then the broadcast alone shows it (two frames
         # fewer per message); a slow one is shown as "sending…" meanwhile.

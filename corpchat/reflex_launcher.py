@@ -1,0 +1,35 @@
+"""`python -m corpchat.reflex_launcher run ...`: the `reflex` command as `make run` needs it.
+
+Reflex's init (run at the first start, whenever `.web` is missing) touches
+`requirements.txt` even when it already pins reflex, so Make saw a newer file and
+reinstalled everything at the next `make run`; nothing at start may write tracked files.
+Its "Install dependencies ... uv run reflex run" hint contradicts the README.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from reflex.reflex import cli
+from reflex.utils import frontend_skeleton
+
+
+def _leave_requirements_alone(*args, **kwargs) -> bool:
+    """requirements.txt pins reflex already (the README's setup installs from it)."""
+    return False
+
+
+class _NoInstallHint(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "requirements.txt" not in record.getMessage()
+
+
+def main() -> None:
+    # _init looks the function up on the module at call time, so replacing it here holds.
+    frontend_skeleton.initialize_requirements_txt = _leave_requirements_alone
+    logging.getLogger("reflex.reflex").addFilter(_NoInstallHint())
+    cli()
+
+
+if __name__ == "__main__":
+    main()

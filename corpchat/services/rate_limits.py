@@ -1,0 +1,60 @@
+"""How fast one user may act: a token bucket per (action, user).
+
+Generous for people (a burst covers pasting several messages at once; the
+sustained rate is far above typing), tight for a script: one socket stored
+2,000 messages in 2.8 s before this. In-process, like the login throttle: with
+several workers each keeps its own buckets, so the limit is multiplied by the
+worker count (still bounded). `send_sync` (tests and scripts) is not limited.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from corpchat.config import settings
+from corpchat.services.errors import Throttled
+
+
+class TokenBucket:
+    MAX_KEYS = 100_000
+
+    def __init__(self, burst: int, per_minute: int):
+        self.burst = float(burst)
+        self.rate = per_minute / 60.0
+        self._buckets: dict[int, tuple[float, float]] = {}  # key -> (tokens, at)
+        self._lock = threading.Lock()
+
+    def take(self, key: int, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, at = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - at) * self.rate)
+            if tokens < 1:
+                self._buckets[key] = (tokens, now)
+                return False
+            if len(self._buckets) >= self.MAX_KEYS and key not in self._buckets:
+                self._forget_full(now)
+            self._buckets[key] = (tokens - 1, now)
+            return True
+
+    def _forget_full(self, now: float) -> None:
+        """Buckets that refilled hold nothing worth keeping (bounds memory under many users)."""
+        full = [k for k, (t, at) in self._buckets.items() if t + (now - at) * self.rate >= self.burst]
+        for k in full:
+            del self._buckets[k]
+
+
+_LIMITS = {
+    "send": TokenBucket(settings.send_burst, settings.send_per_minute),
+    "edit": TokenBucket(settings.edit_burst, settings.edit_per_minute),
+    "react": TokenBucket(settings.react_burst, settings.react_per_minute),
+    # Saved after each pause in typing (0.7 s) and on blur: a person stays far below this.
+    "draft": TokenBucket(30, 120),
+}
+
+
+def check(action: str, user_id: int) -> None:
+    """Raise Throttled (a clear, localised message) when `user_id` acts faster than allowed."""
+    if not _LIMITS[action].take(user_id):
+        raise Throttled("err.too_fast")

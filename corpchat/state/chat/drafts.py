@@ -1,0 +1,36 @@
+"""Drafts: what I typed in a chat and did not send, back when I return to it (services/drafts.py).
+
+The composer is uncontrolled and keyed by the room (components/composer.py), so typing costs
+no round trip: the page saves the text on blur and after a typing pause, always naming the room
+it was typed in, and a chat opens with its own draft as the box's initial text.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from corpchat.services import drafts
+from corpchat.state.base import authed, in_thread
+
+
+class DraftsMixin(rx.State, mixin=True):
+    draft: str = ""  # the open room's draft: the composer's initial text when it is (re)mounted
+    # (room, text) of this tab's last send: a debounced save of that text can arrive after the
+    # send emptied the draft, and must not bring it back.
+    _sent: tuple = ()
+
+    @authed
+    async def save_draft(self, room_id: int, text: str):
+        if isinstance(text, str) and self._sent and (room_id, text.replace("\r\n", "\n").strip()) == self._sent:
+            return
+        stored = await in_thread(drafts.save_draft, self._user_id, room_id, text)
+        if room_id == self.room_id:
+            self.draft = stored  # a reload mounts the box with it before the room is read again
+
+    async def _load_draft(self, room_id: int) -> None:
+        self.draft = await in_thread(drafts.draft_of, self._user_id, room_id)
+
+    def _draft_sent(self, room_id: int, body: str) -> None:
+        self._sent = (room_id, body)
+        if room_id == self.room_id:
+            self.draft = ""
