@@ -47,7 +47,7 @@ export function formatSize(n, labels) {
 const MAX_FILES = 10;
 let nextKey = 1;
 
-export function Attacher({ onSend, labels, dropTarget, maxBytes }) {
+export function Attacher({ onSend, labels, dropTarget, maxBytes, room }) {
   const [items, setItems] = useState([]);
   const [caption, setCaption] = useState("");
   const [dragging, setDragging] = useState(false);
@@ -105,6 +105,18 @@ export function Attacher({ onSend, labels, dropTarget, maxBytes }) {
     onSend(ready.map((it) => ({ file_id: it.fileId, kind: "file", client_id: clientId() })), caption);
     clear(false);
   };
+
+  // Files are attached to the chat they were picked in: another chat starts with none.
+  const itemsRef = useRef(items);
+  itemsRef.current = items;
+  useEffect(() => () => {
+    itemsRef.current.forEach((it) => {
+      if (uploads.current[it.key]) uploads.current[it.key].abort();
+      discardUpload(it.fileId);
+    });
+    setItems([]);
+    setCaption("");
+  }, [room]);
 
   // Drag-and-drop onto the chat, and pasting files (screenshots) into it.
   useEffect(() => {

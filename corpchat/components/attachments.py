@@ -23,6 +23,7 @@ class Attacher(rx.NoSSRComponent):
     labels: rx.Var[dict]
     drop_target: rx.Var[str]
     max_bytes: rx.Var[int]
+    room: rx.Var[int]
     # [{file_id, kind, client_id}], caption: files already uploaded, to send as messages
     on_send: rx.EventHandler[passthrough_event_spec(list, str)]
 
@@ -41,7 +42,7 @@ class FileView(rx.NoSSRComponent):
 
 def attacher() -> rx.Component:
     return Attacher.create(labels=I18nState.tr, drop_target=DROP_TARGET, max_bytes=settings.max_upload_bytes,
-                           on_send=ChatState.send_files)
+                           room=ChatState.room_id, on_send=ChatState.send_files)
 
 
 def file_view(m) -> rx.Component:
