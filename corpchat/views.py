@@ -7,6 +7,8 @@ from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from corpchat import i18n
+from corpchat.file_views import FileItem, file_item
+from corpchat.file_views import preview as kind_preview
 from corpchat.services.linkify import segments, strip_bidi
 from corpchat.services.rooms import UNREAD_CAP
 
@@ -76,7 +78,7 @@ def chat_item(row: dict, viewer_id: int, tz, lang: str, now: datetime | None = N
     else:
         title = row.get("name") or "?"
     if row.get("lm_id"):
-        text = row["lm_text"] if row["lm_kind"] == "text" else i18n.t(lang, "chat.file")
+        text = kind_preview(row["lm_kind"], row["lm_text"], row.get("lm_file_name"), lang)
         who = i18n.t(lang, "chat.you") if row["lm_sender"] == viewer_id else (
             row.get("lm_sender_name") or "" if row["kind"] == "group" else "")
         preview = (f"{who}: " if who else "") + " ".join(strip_bidi(text).split())[:80]
@@ -105,7 +107,8 @@ def message_item(m: dict, tz, lang: str) -> dict:
     tab 100 references, and a message is formatted once for all its viewers.
     """
     reactions = tuple((r["emoji"], tuple(r["user_ids"]), tuple(r["names"])) for r in m.get("reactions", []))
-    key = (m["id"], m["seq"], m["text"], m.get("edited_at"), m["sender_name"], reactions, str(tz), lang)
+    key = (m["id"], m["seq"], m["text"], m.get("edited_at"), m["sender_name"], reactions, str(tz), lang,
+           m["kind"])
     item = _ITEM_CACHE.get(key)
     if item is None:
         local = _local(m["created_at"], tz)
@@ -124,6 +127,8 @@ def message_item(m: dict, tz, lang: str) -> dict:
                 for e, uids, names in reactions
             ],
         }
+        if m["kind"] != "text":
+            item["file"] = file_item(m.get("payload"), lang)
         if len(_ITEM_CACHE) >= _ITEM_CACHE_MAX:
             _ITEM_CACHE.clear()  # windows keep their items; only sharing with later viewers is lost
         _ITEM_CACHE[key] = item
@@ -152,6 +157,7 @@ def chat_item_after_message(chat: dict, message: dict, unread: int, viewer_id: i
         "id": chat["room_id"], "kind": chat["kind"], "name": chat["title"], "other_name": chat["title"],
         "other_id": chat["other_id"], "lm_id": message["id"], "lm_kind": message["kind"],
         "lm_text": message["text"], "lm_sender": message["sender_id"],
+        "lm_file_name": (message.get("payload") or {}).get("name"),
         "lm_sender_name": message["sender_name"], "lm_at": message["created_at"], "unread": unread,
         "last_seq": max(chat["last_seq"], message["seq"]),
     }
@@ -205,6 +211,7 @@ class MessageItem(TypedDict, total=False):
     reactions: list[ReactionItem]
     show_day: bool  # live items only: starts a new day (a tab's window uses its day_seqs)
     room_id: int
+    file: FileItem  # file, voice and video messages only (file_views.py)
 
 
 class ChatItem(TypedDict):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import reflex as rx
 from reflex_base.vars import Var
 
+from corpchat.components.attachments import attacher
 from corpchat.components.common import tr
 from corpchat.components.emoji_picker import emoji_picker
+from corpchat.components.recorder import circle_recorder, voice_recorder
 from corpchat.state.chat import ChatState
 
 COMPOSER_ID = "composer"
@@ -39,6 +41,7 @@ def composer() -> rx.Component:
     return rx.form(
         KeyScope.create(
             rx.hstack(
+                attacher(),
                 _emoji_button(),
                 rx.text_area(
                     name="text", id=COMPOSER_ID, placeholder=tr("chat.placeholder"),
@@ -50,9 +53,11 @@ def composer() -> rx.Component:
                     on_change=lambda text: ChatState.save_draft(ChatState.room_id, text).debounce(DRAFT_SAVE_MS),
                     on_blur=lambda text: ChatState.save_draft(ChatState.room_id, text),
                 ),
+                voice_recorder(),
+                circle_recorder(),
                 rx.icon_button(rx.icon("send"), type="submit", id="send-button", aria_label="send"),
                 rx.el.input(type="hidden", name="typed_in", value=ChatState.room_id.to_string()),
-                align="end", width="100%", spacing="2",
+                align="end", width="100%", spacing="2", position="relative",
             ),
             on_key_down=ChatState.composer_key,
             width="100%",

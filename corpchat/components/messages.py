@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from corpchat.components.attachments import DROP_TARGET, file_view
 from corpchat.components.common import avatar, tr
 from corpchat.components.composer import composer, edit_box
 from corpchat.components.emoji_picker import emoji_picker
@@ -93,7 +94,7 @@ def _actions(m) -> rx.Component:
     return rx.menu.root(
         rx.menu.trigger(rx.icon_button(rx.icon("ellipsis"), size="1", variant="ghost", class_name="msg-menu")),
         rx.menu.content(
-            rx.cond(_mine(m) & (m["kind"] == "text"),
+            rx.cond(_mine(m) & (m["kind"] != "system"),  # a text, or a file's caption
                     rx.menu.item(tr("chat.edit"), on_click=ChatState.start_edit(m["id"]), class_name="do-edit")),
             rx.menu.item(tr("chat.delete_for_me"), on_click=ChatState.delete_for_me(m["id"]),
                          class_name="do-delete-me"),
@@ -129,7 +130,8 @@ def bubble(m) -> rx.Component:
         rx.cond(is_group & ~mine, rx.text(m["sender_name"], size="1", weight="bold", color_scheme="blue",
                                           cursor="pointer", class_name="sender-name",
                                           on_click=ChatState.open_profile(m["sender_id"]))),
-        rx.cond(ChatState.editing_id == m["id"], edit_box(m), _text(m)),
+        rx.cond(m["kind"] != "text", file_view(m)),
+        rx.cond(ChatState.editing_id == m["id"], edit_box(m), rx.cond(m["text"] != "", _text(m))),
         rx.hstack(
             rx.cond(m["edited"], rx.text(tr("chat.edited"), size="1", color_scheme="gray", class_name="edited")),
             rx.text(m["time"], size="1", color_scheme="gray"),
@@ -139,7 +141,9 @@ def bubble(m) -> rx.Component:
                 rx.hstack(rx.foreach(m["reactions"], lambda r: _reaction_chip(m, r)),
                           spacing="1", wrap="wrap")),
         spacing="1", padding="6px 10px", border_radius="12px", max_width="min(560px, 80%)",
-        background=rx.cond(mine, "var(--accent-a4)", "var(--gray-a3)"),
+        # a round video is its own frame, as in Telegram
+        background=rx.cond(m["kind"] == "video", "transparent",
+                           rx.cond(mine, "var(--accent-a4)", "var(--gray-a3)")),
     )
     return rx.hstack(
         rx.cond(is_group & ~mine, person_avatar(m["sender_id"], m["initials"], "2")),
@@ -220,7 +224,7 @@ def room_pane() -> rx.Component:
             display="flex", flex_direction="column-reverse", overflow_y="auto", flex="1", width="100%",
         ),
         rx.cond(room_blocked(), block_banner(), composer()),
-        height="100%", width="100%", spacing="0",
+        height="100%", width="100%", spacing="0", id=DROP_TARGET,
     )
 
 

@@ -164,22 +164,29 @@ def servable(file_id: str) -> Servable | None:
 
 # The owner, or a member of a room with a live message referencing the file that this member
 # has not deleted for themselves (hidden_for) nor cleared with "delete chat for me" (cleared_seq).
-# The payload predicate matches ix_messages_payload_file_id, so this is two index lookups.
-_MAY_VIEW = text("""
-SELECT EXISTS (SELECT 1 FROM files WHERE id = :fid AND owner_id = :uid)
-    OR EXISTS (
+# The payload predicate matches ix_messages_payload_file_id: index lookups per file.
+_VIEWABLE = text("""
+SELECT f.id FROM files f
+WHERE f.id = ANY (:fids) AND (f.owner_id = :uid OR EXISTS (
         SELECT 1 FROM messages m
         JOIN participants p ON p.room_id = m.room_id AND p.user_id = :uid
-        WHERE m.payload ? 'file_id' AND (m.payload ->> 'file_id') = :fid
-          AND m.deleted_at IS NULL AND m.seq > p.cleared_seq AND NOT (:uid = ANY (m.hidden_for)))
+        WHERE m.payload ? 'file_id' AND (m.payload ->> 'file_id') = f.id
+          AND m.deleted_at IS NULL AND m.seq > p.cleared_seq AND NOT (:uid = ANY (m.hidden_for))))
 """)
 
 
 def may_view(viewer_id: int, file_id: str) -> bool:
-    if not isinstance(viewer_id, int) or not isinstance(file_id, str) or not file_id:
+    if not isinstance(file_id, str) or not file_id:
         return False
+    return file_id in viewable(viewer_id, [file_id])
+
+
+def viewable(viewer_id: int, file_ids: list[str]) -> set[str]:
+    """Which of these files the viewer may see (one query for a page's worth of bubbles)."""
+    if not isinstance(viewer_id, int) or not file_ids:
+        return set()
     with db.engine().connect() as conn:
-        return bool(conn.execute(_MAY_VIEW, {"fid": file_id, "uid": viewer_id}).scalar())
+        return set(conn.execute(_VIEWABLE, {"fids": list(file_ids), "uid": viewer_id}).scalars())
 
 
 _REFERENCED = text(
@@ -189,11 +196,23 @@ _REFERENCED = text(
 def discard(owner_id: int, file_id: str) -> bool:
     """Delete an upload its owner never sent (a discarded voice or video preview, a cancelled
     attachment). False when it is someone else's, unknown, or already referenced by a message."""
+    return _delete_unreferenced(file_id, owner_id)
+
+
+def release(file_id: str) -> bool:
+    """Delete a file whose message was deleted for everyone, unless another message refers to it."""
+    return _delete_unreferenced(file_id, None)
+
+
+def _delete_unreferenced(file_id: str, owner_id: int | None) -> bool:
     if not isinstance(file_id, str) or not 0 < len(file_id) <= 32:
         return False
     with db.session() as s:
+        # FOR UPDATE against the send statement's FOR SHARE (services/send.py): a send either
+        # finds the row gone or commits its reference before this check runs.
         row = s.get(UploadedFile, file_id, with_for_update=True)
-        if row is None or row.owner_id != owner_id or s.execute(_REFERENCED, {"fid": file_id}).scalar():
+        if row is None or (owner_id is not None and row.owner_id != owner_id) \
+                or s.execute(_REFERENCED, {"fid": file_id}).scalar():
             return False
         keys = [k for k in (row.storage_key, row.thumb_key) if k]
         s.delete(row)

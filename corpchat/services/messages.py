@@ -14,12 +14,20 @@ from sqlalchemy.dialects.postgresql import insert
 
 from corpchat import db
 from corpchat.models import Message, MessageReaction
-from corpchat.services import policy, rate_limits, validate
+from corpchat.services import files, policy, rate_limits, validate
 from corpchat.services.access import access_message, access_room
 from corpchat.services.errors import Forbidden, Invalid
 from corpchat.services.events import MessageDeleted, MessageEdited, MessageHidden, Push, ReactionChanged
 from corpchat.services.message_views import views
-from corpchat.services.send import Sent, check_client_id, check_text, send_async, send_sync  # noqa: F401
+from corpchat.services.send import (  # noqa: F401
+    FILE_MESSAGE_KINDS,
+    Sent,
+    check_caption,
+    check_client_id,
+    check_text,
+    send_async,
+    send_sync,
+)
 from corpchat.services.visibility import blocked_either_way, room_members, visible_message_clauses
 
 PAGE_SIZE = 50
@@ -74,12 +82,15 @@ def after(actor_id: int, room_id, after_seq) -> list[dict]:
 
 
 def edit(actor_id: int, message_id, body) -> tuple[dict, Push]:
-    body = check_text(body)
+    """A text message's body, or a file message's caption (which may be emptied)."""
+    body = check_caption(body)
     rate_limits.check("edit", actor_id)
     with db.session() as s:
         message, room, _ = access_message(s, actor_id, message_id, lock=True)
-        if message.sender_id != actor_id or message.kind != "text":
+        if message.sender_id != actor_id or message.kind not in ("text", *FILE_MESSAGE_KINDS):
             raise Forbidden("err.not_editable")
+        if message.kind == "text":
+            body = check_text(body)
         _ensure_may_write(s, actor_id, room)
         if message.text != body:
             message.text = body
@@ -99,15 +110,20 @@ def delete_for_me(actor_id: int, message_id) -> Push:
 
 
 def delete_for_everyone(actor_id: int, message_id) -> Push:
-    """The sender may; others only where policy allows (group owner and admins)."""
+    """The sender may; others only where policy allows (group owner and admins). A file the
+    message carried is deleted from storage too once no other message refers to it."""
     with db.session() as s:
         message, room, part = access_message(s, actor_id, message_id, lock=True)
         if message.sender_id != actor_id:
             policy.require(part.role, "message.delete_others", room.kind)
+        file_id = (message.payload or {}).get("file_id") if message.kind in FILE_MESSAGE_KINDS else None
         s.exec(update(Message).where(Message.id == message.id)
                .values(deleted_at=datetime.now(UTC), text="", payload=None))
         s.exec(text("DELETE FROM message_reactions WHERE message_id = :m"), params={"m": message.id})
-        return Push(room_members(s, room.id), MessageDeleted(room.id, message.id, message.seq))
+        push = Push(room_members(s, room.id), MessageDeleted(room.id, message.id, message.seq))
+    if isinstance(file_id, str):
+        files.release(file_id)  # after the commit: its reference check must see the payload gone
+    return push
 
 
 def check_emoji(value) -> str:

@@ -58,7 +58,7 @@ SELECT r.id, r.kind, r.name, r.avatar_id AS room_avatar, r.last_seq, p.last_read
        CASE WHEN blk.x IS NULL THEN o.avatar_id END AS other_avatar,  -- a block hides the avatar both ways
        (blk.x IS NOT NULL) AS blocked,
        lm.id AS lm_id, lm.seq AS lm_seq, lm.kind AS lm_kind, lm.text AS lm_text,
-       lm.sender_id AS lm_sender, lm.created_at AS lm_at,
+       lm.sender_id AS lm_sender, lm.created_at AS lm_at, lm.payload ->> 'name' AS lm_file_name,
        COALESCE(NULLIF(su.real_name, ''), su.login) AS lm_sender_name,
        unread.n AS unread
 FROM participants p
@@ -68,7 +68,7 @@ LEFT JOIN users o ON o.id = op.user_id
 LEFT JOIN LATERAL (
     SELECT 1 AS x FROM blocked_users b WHERE {blocked} LIMIT 1) blk ON true
 LEFT JOIN LATERAL (
-    SELECT m.id, m.seq, m.kind, m.text, m.sender_id, m.created_at FROM messages m
+    SELECT m.id, m.seq, m.kind, m.text, m.payload, m.sender_id, m.created_at FROM messages m
     WHERE m.room_id = r.id AND {visible_m}
     ORDER BY m.seq DESC LIMIT 1) lm ON true
 LEFT JOIN users su ON su.id = lm.sender_id

@@ -9,6 +9,7 @@ message (nothing new to tell anyone).
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import weakref
 from datetime import UTC, datetime
@@ -27,6 +28,8 @@ from corpchat.services.message_views import message_dict, views
 from corpchat.services.visibility import blocked_either_way_sql
 
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+# A message that carries a file (messages.payload = files.FileInfo.payload()); its text is the caption.
+FILE_MESSAGE_KINDS = ("file", "voice", "video")
 
 
 class Sent(NamedTuple):
@@ -45,6 +48,15 @@ def check_text(value) -> str:
     return value
 
 
+def check_caption(value) -> str:
+    """A file message's caption: like a text message's body, but it may be empty."""
+    if not isinstance(value, str):
+        raise Invalid()
+    if len(value) > settings.max_message_length:
+        raise Invalid("err.message_too_long", max=settings.max_message_length)
+    return value.replace("\r\n", "\n").strip()
+
+
 def check_client_id(value) -> str:
     if not isinstance(value, str) or not CLIENT_ID_RE.fullmatch(value):
         raise Invalid()
@@ -58,20 +70,30 @@ class _Send(NamedTuple):
     room: int
     body: str
     cid: str
+    kind: str = "text"
+    payload: str | None = None  # JSON text: a _Send is a dict key, so it must stay hashable
+    file_id: str | None = None
 
 
-def _checked(actor_id: int, room_id, body, client_id) -> _Send:
-    return _Send(actor_id, validate.ident(room_id), check_text(body), check_client_id(client_id))
+def _checked(actor_id: int, room_id, body, client_id, kind="text", payload=None) -> _Send:
+    room_id, client_id = validate.ident(room_id), check_client_id(client_id)
+    if kind == "text" and payload is None:
+        return _Send(actor_id, room_id, check_text(body), client_id)
+    # The payload comes from our own code (files.FileInfo.payload()), never from a client; the
+    # statement still checks that the sender owns the file it names.
+    if kind not in FILE_MESSAGE_KINDS or not isinstance(payload, dict) or not isinstance(payload.get("file_id"), str):
+        raise Invalid()
+    return _Send(actor_id, room_id, check_caption(body), client_id, kind, json.dumps(payload), payload["file_id"])
 
 
-def send_sync(actor_id: int, room_id, body, client_id) -> Sent:
-    """For tests and scripts: `send_async` through a SQLAlchemy connection. Stores a text message.
+def send_sync(actor_id: int, room_id, body, client_id, kind="text", payload=None) -> Sent:
+    """For tests and scripts: `send_async` through a SQLAlchemy connection.
 
     The room row lock orders concurrent senders: seq = last_seq + 1 inside
     the same statement, so sequence numbers have no gaps or duplicates. A
     resend with the same client id returns the stored message (push None).
     """
-    one = _checked(actor_id, room_id, body, client_id)
+    one = _checked(actor_id, room_id, body, client_id, kind, payload)
     try:
         with db.autocommit() as conn:
             stored = _drive(_write_steps([one]), lambda sql, params: conn.exec_driver_sql(sql, params).all())
@@ -86,15 +108,17 @@ def send_sync(actor_id: int, room_id, body, client_id) -> Sent:
     return _existing(*resend)
 
 
-async def send_async(actor_id: int, room_id, body, client_id) -> Sent:
-    """Store a text message on the event loop's own connection (see db.async_autocommit).
+async def send_async(actor_id: int, room_id, body, client_id, kind="text", payload=None) -> Sent:
+    """Store a message on the event loop's own connection (see db.async_autocommit): a text, or
+    a file/voice/video message whose `payload` is `files.FileInfo.payload()` of a file the sender
+    uploaded (`body` is then its caption, possibly empty).
 
     The sends to one room that arrive while its previous statement runs are written together
     in the next one: one row lock and one commit for all of them. Each room's sends serialize
     on its row lock anyway, and with 20 concurrent senders the hand-over of that lock from one
     PostgreSQL backend to the next (a wake-up each) held every message 7 ms on average.
     """
-    one = _checked(actor_id, room_id, body, client_id)
+    one = _checked(actor_id, room_id, body, client_id, kind, payload)
     rate_limits.check("send", actor_id)
     loop = asyncio.get_running_loop()
     queues = _queues.setdefault(loop, {})
@@ -235,7 +259,9 @@ SELECT r.kind, u.login, u.real_name, u.avatar_id,
        (SELECT m.id FROM messages m WHERE m.sender_id = %(actor)s AND m.client_id = %(cid)s) AS existing_id,
        (r.kind = 'private' AND EXISTS (
             SELECT 1 FROM participants o JOIN blocked_users b ON {blocked_actor}
-            WHERE o.room_id = r.id AND o.user_id <> %(actor)s)) AS blocked
+            WHERE o.room_id = r.id AND o.user_id <> %(actor)s)) AS blocked,
+       (%(fid)s::text IS NULL OR EXISTS (
+            SELECT 1 FROM files f WHERE f.id = %(fid)s AND f.owner_id = %(actor)s)) AS file_ok
 FROM rooms r
 JOIN participants p ON p.room_id = r.id AND p.user_id = %(actor)s
 JOIN users u ON u.id = %(actor)s
@@ -243,17 +269,24 @@ WHERE r.id = %(room)s""".replace("{blocked_actor}", blocked_either_way_sql("%(ac
 # ONE statement for a batch of sends to one room, run in autocommit: the room's row lock (taken
 # by the UPDATE, which orders concurrent senders: seqs last_seq + 1 .. last_seq + n) is held only
 # inside PostgreSQL for the statement's own duration, never across a round trip to Python.
-# A send whose sender is not a member, or whose client id is stored already, is left out (no
-# row: `_SEND_CHECK` says why); a private room with a block between its two members takes none.
+# A send whose sender is not a member, or whose client id is stored already, or that names a
+# file its sender does not own (or that is gone), is left out (no row: `_SEND_CHECK` says why).
+# The file row is taken FOR SHARE: files.discard/release lock it FOR UPDATE and then look for a
+# message referring to it, so either this statement waits and finds the row deleted, or they wait
+# and find this message. A private room with a block between its two members takes none.
 # A client id stored meanwhile by another transaction fails the INSERT
 # (uq_messages_sender_client) and with it the whole statement, so a resend never takes a seq.
 _SEND_WRITE = """
 WITH i AS (
-    SELECT t.actor, t.body, t.cid, t.n
-    FROM unnest(%(actors)s::bigint[], %(bodies)s::text[], %(cids)s::text[])
-         WITH ORDINALITY AS t(actor, body, cid, n)
+    SELECT t.actor, t.body, t.cid, t.kind, t.payload::jsonb AS payload, t.n
+    FROM unnest(%(actors)s::bigint[], %(bodies)s::text[], %(cids)s::text[], %(kinds)s::text[],
+                %(payloads)s::text[])
+         WITH ORDINALITY AS t(actor, body, cid, kind, payload, n)
     WHERE EXISTS (SELECT 1 FROM participants WHERE room_id = %(room)s AND user_id = t.actor)
-      AND NOT EXISTS (SELECT 1 FROM messages WHERE sender_id = t.actor AND client_id = t.cid)),
+      AND NOT EXISTS (SELECT 1 FROM messages WHERE sender_id = t.actor AND client_id = t.cid)
+      AND (t.payload IS NULL OR EXISTS (
+            SELECT 1 FROM files f WHERE f.id = t.payload::jsonb ->> 'file_id' AND f.owner_id = t.actor
+            FOR SHARE))),
 r AS (
     UPDATE rooms SET last_seq = last_seq + (SELECT count(*) FROM i), last_message_at = %(now)s
     WHERE id = %(room)s AND EXISTS (SELECT 1 FROM i)
@@ -264,9 +297,9 @@ r AS (
             WHERE a.room_id = %(room)s))
     RETURNING id, last_seq),
 m AS (
-    INSERT INTO messages (room_id, seq, sender_id, kind, text, client_id, created_at)
+    INSERT INTO messages (room_id, seq, sender_id, kind, text, payload, client_id, created_at)
     SELECT r.id, r.last_seq - (SELECT count(*) FROM i) + row_number() OVER (ORDER BY i.n),
-           i.actor, 'text', i.body, i.cid, %(now)s
+           i.actor, i.kind, i.body, i.payload, i.cid, %(now)s
     FROM r, i
     RETURNING id, seq, sender_id, client_id),
 p AS (
@@ -294,24 +327,28 @@ def _write_steps(sends: list[_Send]):
     room_id, now = sends[0].room, datetime.now(UTC)
     rows = yield _SEND_WRITE, {
         "room": room_id, "now": now, "actors": [one.actor for one in sends],
-        "bodies": [one.body for one in sends], "cids": [one.cid for one in sends]}
+        "bodies": [one.body for one in sends], "cids": [one.cid for one in sends],
+        "kinds": [one.kind for one in sends], "payloads": [one.payload for one in sends]}
     by_key = {(one.actor, one.cid): one for one in sends}
     stored = {}
     for row in rows:
         one = by_key[(row.sender_id, row.client_id)]
-        message = message_dict(id=row.id, room_id=room_id, seq=row.seq, kind="text", text=one.body,
-                               sender_id=one.actor, sender=row, client_id=one.cid, created_at=now)
+        message = message_dict(id=row.id, room_id=room_id, seq=row.seq, kind=one.kind, text=one.body,
+                               sender_id=one.actor, sender=row, client_id=one.cid, created_at=now,
+                               payload=json.loads(one.payload) if one.payload else None)
         stored[one] = Sent(message, Push(tuple(row.members or ()), MessageSent(room_id, message)))
     return stored
 
 
 def _unwritten_steps(one: _Send):
     """Why a send was not written: raises the refusal, or returns the _Resend of the stored one."""
-    rows = yield _SEND_CHECK, {"actor": one.actor, "room": one.room, "cid": one.cid}
+    rows = yield _SEND_CHECK, {"actor": one.actor, "room": one.room, "cid": one.cid, "fid": one.file_id}
     row = rows[0] if rows else None
     _explain(row, refused=False)
     if row.existing_id is not None:
         return _Resend(row.existing_id, one.room)
+    if not row.file_ok:
+        raise NotFound("err.file_gone")
     _explain(row, refused=True)
     raise NotFound()
 

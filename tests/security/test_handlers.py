@@ -36,8 +36,8 @@ from sqlalchemy import text
 
 from corpchat import db
 from corpchat.config import settings
+from corpchat.services import attachments, files, rooms
 from corpchat.services import messages as msg_service
-from corpchat.services import rooms
 from corpchat.state.auth_pages import PublicPageState
 from corpchat.state.base import REVERIFY_SECONDS, AuthState, I18nState
 from corpchat.state.chat import ChatState
@@ -85,6 +85,8 @@ class World:
     shared_room: int  # Bob <-> Mallory
     bob_msg: int  # Bob's message in the shared room (someone else's message)
     own_msg: int  # Mallory's message in the shared room
+    own_file: str  # uploaded by Mallory, not sent yet
+    secret_file: str  # Bob's file, sent in the secret room (its name holds the secret)
 
     async def new_user(self, name: str) -> w.Session:
         return await w.register(self.url, f"{name}{self.suffix}", PASSWORD)
@@ -112,8 +114,11 @@ async def world(sec_app) -> World:
     shared_room = rooms.open_private(bob.user_id, mallory.user_id)
     bob_msg = _send(bob.user_id, shared_room, "hello from bob")
     own_msg = _send(mallory.user_id, shared_room, "mallory's own message")
+    own_file = files.store_stream(mallory.user_id, [b"mallory's notes"], "notes.txt").id
+    secret_file = files.store_stream(bob.user_id, [b"secret bytes"], f"{secret}.txt").id
+    attachments.send_file_sync(bob.user_id, secret_room, secret_file, "file", f"{secret} file", uuid.uuid4().hex)
     return World(url, suffix, mallory, bob, carol, secret, secret_room, secret_msgs, shared_room,
-                 bob_msg, own_msg)
+                 bob_msg, own_msg, own_file, secret_file)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -281,6 +286,8 @@ HANDLERS: dict[tuple[type, str], dict[str, str]] = {
     (ChatState, "card_toggled"): {"open": "bool"},
     (ChatState, "block_user"): {"user_id": "user"},
     (ChatState, "unblock_user"): {"user_id": "user"},
+    (ChatState, "send_files"): {"items": "file_items", "caption": "caption"},
+    (ChatState, "want_media"): {"file_ids": "file_ids"},
     (SettingsState, "load_settings_page"): {},
     (SettingsState, "change_language"): {"lang": "lang"},
     (ProfileState, "load_profile_page"): {},
@@ -310,7 +317,13 @@ def target_value(world: World, kind: str, *, own: bool) -> Any:
         "edit_form": {"text": f"edited {uuid.uuid4().hex}"},
         "profile_form": {"real_name": "Mallory M", "bio": "hi", "gender": "female", "birth": "01.02"},
         "birth": "1990-03-12", "avatar": uuid.uuid4().hex, "err_key": "err.avatar_too_large",
+        "file_items": [_file_item(world.own_file if own else world.secret_file)],
+        "caption": "a caption", "file_ids": [world.own_file if own else world.secret_file],
     }[kind]
+
+
+def _file_item(file_id: str, **change) -> dict:
+    return {"file_id": file_id, "kind": "file", "client_id": uuid.uuid4().hex, **change}
 
 
 def valid_args(world: World, params: dict[str, str], *, own: bool) -> dict:
@@ -346,6 +359,22 @@ def bad_values(world: World, kind: str) -> list:
                 {"gender": "robot"}, {"gender": None}, {"birth": "31.02.2000"}, {"birth": "12.03.90"},
                 {"birth": "\u0661\u0662.\u0660\u0663.1990"}, {"birth": "01.01.2999"}, {"real_name": {"a": 1}},
                 {"user_id": 1}, {FORM_KEY: "garbage"}]
+    if kind == "file_items":
+        item = _file_item(world.own_file)
+        return _COMMON_BAD + [HUGE, "abc", {"file_id": world.own_file}, [None], ["x"], [[]],
+                              [_file_item(world.secret_file)],  # Bob's file: not Mallory's to send
+                              [_file_item(world.own_file, kind="text")], [_file_item(world.own_file, kind="system")],
+                              [_file_item(world.own_file, kind="voice")],  # a text file is no voice message
+                              [_file_item(world.own_file, kind=None)], [_file_item("../../etc/passwd")],
+                              [_file_item("x" * 33)], [_file_item(HUGE)], [_file_item(1234567890123456789)],
+                              [_file_item(world.own_file, client_id="bad id!")],
+                              [_file_item(world.own_file, client_id=1)],
+                              [{**item, "room_id": world.secret_room}], [{**item, "sender_id": world.bob.user_id}],
+                              [{"file_id": world.own_file, "kind": "file"}], [item] * 11]
+    if kind == "file_ids":
+        return _COMMON_BAD + [HUGE, world.own_file, [None], [1], [HUGE], ["../x"], ["x" * 33], [{"$ne": ""}],
+                              [world.secret_file],  # not Mallory's to see: nothing signed
+                              [world.own_file] * 65]
     non_str = [None, {}, {"$ne": ""}, [], ["people"], True, 1, 1.5]
     bad_strings = {
         "tz": [HUGE, "x" * 65], "lang": ["xx", "EN", " en", "uk\x00", HUGE], "tab": ["admin", "", HUGE],
@@ -355,6 +384,7 @@ def bad_values(world: World, kind: str) -> list:
         "birth": ["31.02.2000", "2999-01-01", "0990-01-01", "abc", HUGE],
         "avatar": ["../../etc/passwd", "x" * 65, "", HUGE, "0" * 32],
         "err_key": ["err.nope", "<b>", "", HUGE],
+        "caption": [HUGE],
     }[kind]
     return non_str + bad_strings
 
@@ -412,6 +442,23 @@ async def test_controls_valid_calls_work(world, tabs):
     with db.engine().connect() as conn:
         assert conn.execute(text("SELECT deleted_at IS NOT NULL FROM messages WHERE id=:i"),
                             {"i": msg_id}).scalar()
+    assert not client.saw(world.secret)
+
+
+async def test_controls_file_messages_and_media_urls(world, tabs):
+    """Mallory sends her own upload and gets her own signed URL; Bob's file stays unsigned for her."""
+    client = await mallory_in_shared_room(world, tabs)
+    upload = files.store_stream(world.mallory.user_id, [b"control bytes"], "control.txt").id
+    frames = await client.call(H(ChatState, "send_files"), items=[_file_item(upload)], caption="control caption")
+    assert not client.error_toasts(frames)
+    with db.engine().connect() as conn:
+        row = conn.execute(text("SELECT kind, text, room_id FROM messages WHERE payload->>'file_id' = :f"),
+                           {"f": upload}).one()
+    assert tuple(row) == ("file", "control caption", world.shared_room)
+    await client.call(H(ChatState, "want_media"), file_ids=[upload, world.secret_file])
+    urls = client.get(ChatState, "media_urls")
+    assert urls[upload].startswith(f"/api/media/{upload}?u={world.mallory.user_id}&")
+    assert not any(world.secret_file in k or world.secret_file in v for k, v in urls.items())
     assert not client.saw(world.secret)
 
 
@@ -772,7 +819,7 @@ async def test_backend_only_methods_are_not_callable(world, tabs):
 SETVAR_NAMES = ["_user_id", "user_id", "_session_version", "_verified_at", "room_id", "_window_raw",
                 "messages", "chats", "editing_id", "me_login", "signed_out", "lang", "tr", "_tz",
                 "is_hydrated", "timezone", "language", "tab", "router", "router_data", "_user_id_rx_state_",
-                "room_id_rx_state_", "", "__class__", "_open"]
+                "room_id_rx_state_", "", "__class__", "_open", "media_urls", "_media_expiry"]
 
 
 def _setvar_value(world: World, var: str):

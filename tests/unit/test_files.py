@@ -196,5 +196,6 @@ def test_signed_urls_are_stable_within_a_window_and_bound_to_everything():
 def test_may_view_uses_the_payload_index():
     with db.engine().connect() as conn:
         conn.execute(text("SET enable_seqscan = off"))
-        plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + files._MAY_VIEW.text), {"fid": "x", "uid": 1}))
+        plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + files._VIEWABLE.text),
+                                                    {"fids": ["x", "y"], "uid": 1}))
     assert "ix_messages_payload_file_id" in plan

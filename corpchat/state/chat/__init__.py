@@ -4,6 +4,7 @@
 - window.py: the open room's message window (settled + live ring + scrolling back);
 - composer.py: sending; drafts.py: the unsent text per chat;
 - message_actions.py: edit, delete, react, delete a chat; confirm.py: asking before deleting;
+- attachments.py: sending files, voice and video messages; this tab's signed media URLs;
 - pushed.py: how this tab applies each live event (`@on(EventType)`);
 - people.py: presence, avatars, blocks and the profile card (issue 13).
 This module holds the page lifecycle (load, open and close a room). One class,
@@ -21,6 +22,7 @@ from corpchat.realtime import hub, live
 from corpchat.services import accounts, messages, policy, rooms
 from corpchat.services.errors import Invalid, NotFound, ServiceError
 from corpchat.state.base import AuthState, authed, in_thread
+from corpchat.state.chat.attachments import AttachmentsMixin
 from corpchat.state.chat.chat_list import ChatListMixin
 from corpchat.state.chat.composer import SENDING_AFTER, ComposerMixin  # noqa: F401
 from corpchat.state.chat.confirm import ConfirmMixin
@@ -39,7 +41,7 @@ SCROLL_TO_DIVIDER = """(() => { let n = 0; const go = () => {
 
 
 class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageActionsMixin, ConfirmMixin,
-                PushedMixin, PeopleMixin, AuthState):
+                AttachmentsMixin, PushedMixin, PeopleMixin, AuthState):
     room_id: int = 0
     room_title: str = ""
     room_initials: str = ""

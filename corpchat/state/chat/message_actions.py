@@ -10,6 +10,7 @@ import reflex as rx
 
 from corpchat.services import messages, rooms
 from corpchat.services.errors import Invalid
+from corpchat.services.send import FILE_MESSAGE_KINDS
 from corpchat.state.base import authed, in_thread
 
 
@@ -18,8 +19,10 @@ class MessageActionsMixin(rx.State, mixin=True):
     editing_text: str = ""
 
     def _own_text(self, message_id=None) -> dict | None:
+        """My last text message, or my message `message_id` (a text, or a file's caption)."""
+        kinds = ("text",) if message_id is None else ("text", *FILE_MESSAGE_KINDS)
         own = [m for m in self._settled + tuple(self._live_items())
-               if m["sender_id"] == self._user_id and m["kind"] == "text"
+               if m["sender_id"] == self._user_id and m["kind"] in kinds
                and (message_id is None or m["id"] == message_id)]
         return own[-1] if own else None
 
