@@ -162,7 +162,8 @@ def _delay(token: str, events: list[Event]) -> float:
     if any(not e.lazy for e in events):
         return 0.0
     viewing = live.viewing(token)
-    delay = VIEWER_DELAY if all(e.room_id == viewing for e in events) else OTHER_DELAY
+    # Room 0 (presence, profiles) is no room: a tab with no chat open "views" 0 too.
+    delay = VIEWER_DELAY if all(e.room_id and e.room_id == viewing for e in events) else OTHER_DELAY
     return delay * (1 + spread(token))
 
 

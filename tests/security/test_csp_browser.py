@@ -13,6 +13,8 @@ import secrets
 
 from playwright.sync_api import expect
 
+from tests import support
+
 PASSWORD = "password123"
 
 
@@ -61,6 +63,11 @@ def test_every_page_works_under_the_policy(browser, app_server):
         _register(boris, b)
         page = anna.page
         page.click("text=People")
+        try:
+            page.wait_for_selector("#people-search", timeout=15_000)
+        except Exception:
+            page.screenshot(path=str(support.ARTIFACTS / "csp-people-tab.png"))
+            raise
         page.fill("#people-search", b)
         expect(page.locator(".person-entry")).to_have_count(1)
         page.locator(".person-entry", has_text=b).click()
