@@ -26,6 +26,11 @@ time budget would be exceeded. Server CPU and RSS are read from the app's
 process group (psutil); RSS per user = (RSS - RSS before the first user) /
 connected users.
 
+Presence: each connect is a first tab (PresenceChanged to the user's team); with
+BENCH_CAPACITY_CHURN=<p> (e.g. 0.05) a user also leaves after an action with probability p
+and comes back AWAY seconds later (past the app's 5 s grace: "gone", then "online" again);
+away users count as connected for the thresholds. Default 0: users connect once and stay.
+
 The load generator runs in WORKERS processes (multiprocessing, spawn), each an
 asyncio loop holding its share of the sockets.
 """
@@ -35,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import math
 import multiprocessing as mp
+import os
 import random
 import time
 import uuid
@@ -55,6 +61,7 @@ GROUP_HISTORY = 200
 WORKERS = 3
 CONNECT_CONCURRENCY = 8  # per worker process
 ACTION_TIMEOUT = 15.0
+AWAY = 8.0  # seconds a churning user stays away (the app's TAB_GRACE_SECONDS is 5)
 MIX = [("switch", 40), ("scroll", 33), ("react", 20), ("post", 7)]
 EMOJI = ["👍", "🎉", "❤️", "😂", "🙏"]
 MEAN_LIMIT_MS, P99_LIMIT_MS, ERROR_LIMIT = 100.0, 2000.0, 0.00025
@@ -66,8 +73,9 @@ QUICK = {"steps": [100, 200], "measure": 10.0, "think": 20.0}
 # Load-generator worker process
 # --------------------------------------------------------------------------
 class _Worker:
-    def __init__(self, conn, url: str, names: dict, think: float):
-        self.conn, self.url, self.names, self.think = conn, url, names, think
+    def __init__(self, conn, url: str, names: dict, think: float, churn: float = 0.0):
+        self.conn, self.url, self.names, self.think, self.churn = conn, url, names, think, churn
+        self.away = self.rejoins = 0
         self.tabs = []
         self.tasks: set[asyncio.Task] = set()
         self.times: list[float] = []
@@ -107,7 +115,7 @@ class _Worker:
     def report(self) -> dict:
         return {"times": self.times, "by_kind": self.by_kind, "kinds": dict(self.kinds), "errors": dict(self.errors),
                 "actions": self.actions, "connected": sum(1 for t in self.tabs if t.connected),
-                "tabs": len(self.tabs)}
+                "tabs": len(self.tabs), "away": self.away, "rejoins": self.rejoins}
 
     async def add_and_reply(self, users: list[tuple[str, list[int]]]) -> None:
         self.conn.send(("added", await self.add(users)))
@@ -159,8 +167,32 @@ class _Worker:
         while tab.connected:
             kind = rnd.choices(kinds, weights)[0]
             await self.act(tab, kind, rooms, rnd)
+            if self.churn and rnd.random() < self.churn and (tab := await self.rejoin(tab, rooms)) is None:
+                return
             await asyncio.sleep(self.think * rnd.uniform(0.5, 1.5))
         self.errors["socket dropped"] += 1
+
+    async def rejoin(self, tab, rooms: list[int]):
+        """Close the tab, stay away AWAY seconds, open a new one with the same login."""
+        from tests.bench.client import Tab
+
+        self.tabs.remove(tab)
+        self.away += 1
+        await tab.close()
+        await asyncio.sleep(AWAY)
+        new = Tab(self.http, self.url, tab.cookie, parse=True)
+        try:
+            await new.connect("/", timeout=60)
+            await new.call(self.names["open_room"], {"room_id": rooms[0]}, timeout=60)
+        except Exception as exc:
+            self.errors[f"rejoin: {type(exc).__name__}"] += 1
+            await new.close()
+            return None
+        finally:
+            self.away -= 1
+        new.room, self.rejoins = rooms[0], self.rejoins + 1
+        self.tabs.append(new)
+        return new
 
     async def act(self, tab, kind: str, rooms: list[int], rnd: random.Random) -> None:
         path = self.names["path"]
@@ -202,7 +234,7 @@ class _Worker:
             del tab.errors[:-20]
 
 
-def worker_main(conn, url: str, names: dict, think: float) -> None:
+def worker_main(conn, url: str, names: dict, think: float, churn: float = 0.0) -> None:
     try:
         import resource
 
@@ -210,7 +242,7 @@ def worker_main(conn, url: str, names: dict, think: float) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     except Exception:
         pass
-    asyncio.run(_Worker(conn, url, names, think).main())
+    asyncio.run(_Worker(conn, url, names, think, churn).main())
 
 
 # --------------------------------------------------------------------------
@@ -258,6 +290,7 @@ def _replies(pipes, timeout: float, what: str, skip_added: bool = True) -> list:
 async def run(bench: common.Bench, res: common.Result, steps: list[int] | None = None, think: float = THINK,
               measure: float = MEASURE, budget: float = BUDGET, workers: int = WORKERS) -> None:
     steps = steps or STEPS
+    churn = float(os.environ.get("BENCH_CAPACITY_CHURN") or 0)
     t_begin = time.monotonic()
     users = _seed(bench, steps[-1])
     app = bench.restart_main_app()  # a fresh process: memory per user is measured from an empty state manager
@@ -270,11 +303,13 @@ async def run(bench: common.Bench, res: common.Result, steps: list[int] | None =
                  f"load per user is {THINK / think:.1f}x a real user's")
     else:
         res.note(f"think time {think:g} s per action, not compressed; each step measured for {measure:g} s")
+    if churn:
+        res.note(f"churn on: after {100 * churn:g} % of actions the user leaves for {AWAY:g} s and comes back")
     ctx = mp.get_context("spawn")
     pipes, procs = [], []
     for _ in range(workers):
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=worker_main, args=(child, app.url, names, think), daemon=True)
+        proc = ctx.Process(target=worker_main, args=(child, app.url, names, think, churn), daemon=True)
         proc.start()
         pipes.append(parent)
         procs.append(proc)
@@ -324,7 +359,7 @@ async def run(bench: common.Bench, res: common.Result, steps: list[int] | None =
                   f"mean {step['mean_ms']} ms, p99 {step['p99_ms']} ms, errors {step['errors']} "
                   f"({step['error_pct']} %), server CPU {step['server_cpu_pct']} %, RSS {step['rss_mb']} MB "
                   f"({step['mb_per_user']} MB/user), ramp {step['ramp_s']} s, load generator CPU "
-                  f"{step['loadgen_cpu_pct']} %; mean/p99 per action: {kinds}"
+                  f"{step['loadgen_cpu_pct']} %; {step['rejoins']} rejoins; mean/p99 per action: {kinds}"
                   f"{'  <- ' + step['tripped'] if step['tripped'] else ''}", flush=True)
             if step["tripped"]:
                 stop_reason = f"{target} users: {step['tripped']}"
@@ -341,7 +376,7 @@ async def run(bench: common.Bench, res: common.Result, steps: list[int] | None =
                 proc.kill()
     last_ok = next((s for s in reversed(steps_out) if not s["tripped"]), None)
     measured = [s for s in steps_out if s.get("connected")]
-    res.details.update(steps=steps_out, stop_reason=stop_reason, think_s=think, measure_s=measure,
+    res.details.update(steps=steps_out, stop_reason=stop_reason, think_s=think, measure_s=measure, churn=churn,
                        team=TEAM, groups_per_team=GROUPS, mix=dict(MIX), baseline_rss_mb=round(base.rss_mb, 1))
     res.add("users reached", reached, "users", f">= {TARGET_USERS:,}", reached >= TARGET_USERS)
     res.note(f"stopped: {stop_reason}")
@@ -372,6 +407,7 @@ def _evaluate(target: int, new_users: int, reports: list[dict], u0, u1, base, ra
     actions = sum(r["actions"] for r in reports) + connect_failures
     n_err = sum(errors.values()) + connect_failures
     connected = sum(r["connected"] for r in reports)
+    away = sum(r.get("away", 0) for r in reports)
     mean = sum(times) / len(times) if times else math.nan
     p99 = common.pct(times, 99)
     err_rate = n_err / max(1, actions)
@@ -382,8 +418,8 @@ def _evaluate(target: int, new_users: int, reports: list[dict], u0, u1, base, ra
         tripped.append(f"p99 {p99 * 1000:.0f} ms > {P99_LIMIT_MS:g} ms")
     if err_rate > ERROR_LIMIT:
         tripped.append(f"errors {100 * err_rate:.3f} % > {100 * ERROR_LIMIT:.3f} %")
-    if connected < target:
-        tripped.append(f"only {connected} of {target} connected")
+    if connected + away < target:
+        tripped.append(f"only {connected} of {target} connected ({away} away)")
     kinds: Counter = Counter()
     by_kind: dict[str, list[float]] = {}
     for r in reports:
@@ -394,7 +430,8 @@ def _evaluate(target: int, new_users: int, reports: list[dict], u0, u1, base, ra
     cpu_pct = common.cpu_percent_between(u0, u1)
     return {
         "users": target, "new_users": new_users,
-        "connected": connected, "actions": actions, "kinds": dict(kinds),
+        "connected": connected, "away": away, "rejoins": sum(r.get("rejoins", 0) for r in reports),
+        "actions": actions, "kinds": dict(kinds),
         "by_kind": {k: {"mean_ms": common.ms(sum(v) / len(v)), "p99_ms": common.ms(common.pct(v, 99)), "n": len(v)}
                     for k, v in sorted(by_kind.items())},
         "mean_ms": common.ms(mean), "p50_ms": common.ms(common.pct(times, 50)), "p99_ms": common.ms(p99),

@@ -25,27 +25,39 @@ def _has_sent(tab, path: str, client_id: str) -> bool:
                for m in common.shown(tab.state.get(path, {})))
 
 
-async def run(bench: common.Bench, res: common.Result, messages: int = 500) -> None:
+async def open_pair(http, url: str, users: list[tuple[int, str]]) -> list:
+    """Both users' tabs with their private chat open (a first message makes it show on both sides);
+    the caller closes the tabs."""
     from corpchat.services import rooms
 
-    app = bench.main_app()
-    (a_id, a_login), (b_id, b_login) = common.create_users(bench.prefix("lat"), 2)
+    (a_id, _), (b_id, _) = users
     room = rooms.open_private(a_id, b_id)
     path = common.chat_state_path()
     send, open_room = common.handler("send_message"), common.handler("open_room")
+    cookies = await common.login_all(http, url, [name for _, name in users])
+    tabs = await common.open_tabs(http, url, cookies)
+    try:
+        await tabs[0].call(open_room, {"room_id": room})
+        await tabs[0].call(send, {"form_data": {"text": "hello", "client_id": uuid.uuid4().hex}})
+        await tabs[1].call(open_room, {"room_id": room})
+        for t in tabs:
+            if t.errors or t.get(path, "room_id") != room:
+                raise RuntimeError(f"could not open the chat: {t.errors}")
+        # warm-up (first-use costs: imports, pool connections, caches)
+        await _exchange(tabs, path, send, 20, [], [])
+    except BaseException:
+        await common.close_tabs(tabs)
+        raise
+    return tabs
+
+
+async def run(bench: common.Bench, res: common.Result, messages: int = 500) -> None:
+    app = bench.main_app()
+    users = common.create_users(bench.prefix("lat"), 2)
+    path, send = common.chat_state_path(), common.handler("send_message")
     async with new_http() as http:
-        cookies = await common.login_all(http, app.url, [a_login, b_login])
-        tabs = await common.open_tabs(http, app.url, cookies)
+        tabs = await open_pair(http, app.url, users)
         try:
-            # The other side sees a new private chat once a message arrives.
-            await tabs[0].call(open_room, {"room_id": room})
-            await tabs[0].call(send, {"form_data": {"text": "hello", "client_id": uuid.uuid4().hex}})
-            await tabs[1].call(open_room, {"room_id": room})
-            for t in tabs:
-                if t.errors or t.get(path, "room_id") != room:
-                    raise RuntimeError(f"could not open the chat: {t.errors}")
-            # warm-up (first-use costs: imports, pool connections, caches)
-            await _exchange(tabs, path, send, 20, [], [])
             latencies: list[float] = []
             echoes: list[float] = []
             t_start = time.perf_counter()
