@@ -13,6 +13,7 @@ from corpchat.services.linkify import segments, strip_bidi
 from corpchat.services.rooms import UNREAD_CAP
 
 MAX_REACTORS_SHOWN = 3
+MAX_REACTORS_LISTED = 20  # names in a reaction chip's hover card
 
 
 def zone(name: str) -> ZoneInfo | timezone:
@@ -123,7 +124,9 @@ def message_item(m: dict, tz, lang: str) -> dict:
             "edited": bool(m.get("edited_at")), "status": "sent", "show_day": False,
             "reactions": [
                 {"emoji": e, "count": len(uids), "title": ", ".join(names),
-                 "initials": [initials(n) for n in names[:MAX_REACTORS_SHOWN]], "user_ids": list(uids)}
+                 "initials": [initials(n) for n in names[:MAX_REACTORS_SHOWN]], "user_ids": list(uids),
+                 # who reacted, each opening their profile card from the chip's hover card
+                 "people": [{"id": u, "name": n} for u, n in zip(uids[:MAX_REACTORS_LISTED], names)]}
                 for e, uids, names in reactions
             ],
         }
@@ -185,12 +188,18 @@ class Segment(TypedDict):
     href: str
 
 
+class Reactor(TypedDict):
+    id: int
+    name: str
+
+
 class ReactionItem(TypedDict):
     emoji: str
     count: int
     title: str
     initials: list[str]
     user_ids: list[int]
+    people: list[Reactor]
 
 
 class MessageItem(TypedDict, total=False):

@@ -59,7 +59,7 @@ def _reaction_chip(m, r) -> rx.Component:
     # My chip is the high-contrast solid one (accent-12 with accent-1 text, both themes): the
     # plain solid one put white on accent-9 (3:1) and its soft avatars' blue initials on blue.
     look = {"variant": rx.cond(mine, "solid", "soft"), "high_contrast": mine}
-    return rx.button(
+    chip = rx.button(
         rx.text.span(r["emoji"]),
         rx.text.span(r["count"], class_name="reaction-count"),
         rx.hstack(rx.foreach(r["initials"],
@@ -69,6 +69,16 @@ def _reaction_chip(m, r) -> rx.Component:
         size="1", radius="full", **look,
         on_click=ChatState.react(m["id"], r["emoji"]), title=r["title"],
         class_name=rx.cond(mine, "reaction mine", "reaction"),
+    )
+    # Who reacted: each name opens that person's profile card (the chip itself toggles mine).
+    return rx.hover_card.root(
+        rx.hover_card.trigger(chip),
+        rx.hover_card.content(
+            rx.vstack(rx.foreach(r["people"], lambda p: rx.link(
+                p["name"], on_click=ChatState.open_profile(p["id"]), class_name="reactor", size="2")),
+                spacing="1"),
+            size="1"),
+        open_delay=300,
     )
 
 
