@@ -168,3 +168,16 @@ async def stored_state(token: str, the_app=None):
     root_cls = the_app._state
     async with the_app.state_manager.modify_state(rx.BaseStateToken(ident=token, cls=root_cls)) as root:
         yield root
+
+
+async def has_stored_state(token: str, the_app=None) -> bool:
+    """Whether the state manager holds a state for this tab (a new tab has none yet). Where it
+    cannot tell (Redis), True: callers then look, to be safe."""
+    the_app = the_app or app()
+    manager = the_app.state_manager
+    key = rx.BaseStateToken(ident=token, cls=the_app._state)
+    states = getattr(manager, "states", None)
+    if isinstance(states, dict):  # memory
+        return key.cache_key in states
+    # Redis keeps one key per substate, written only when it changed: no single key tells.
+    return True

@@ -27,7 +27,7 @@ from corpchat.config import settings
 from corpchat.models import User, UserAvatar
 from corpchat.services.errors import Invalid, NotFound
 from corpchat.services.events import AvatarChanged, Push
-from corpchat.services.visibility import presence_watchers
+from corpchat.services.visibility import profile_watchers
 
 SIZES = (512, 64)
 MIME = "image/webp"
@@ -88,7 +88,7 @@ def upload_avatar(actor_id: int, data, crop=None) -> AvatarChange:
             s.add(user)
             s.flush()
             s.refresh(row)
-            notify = [actor_id, *presence_watchers(s, actor_id)]
+            notify = [actor_id, *profile_watchers(s, actor_id)]
     except BaseException:
         _remove(written)
         raise
@@ -308,4 +308,4 @@ def _push(actor_id: int, avatar_id: str | None, notify: list[int]) -> Push:
 
 
 def _notify(s, actor_id: int, current_changed: bool) -> list[int]:
-    return [actor_id, *presence_watchers(s, actor_id)] if current_changed else [actor_id]
+    return [actor_id, *profile_watchers(s, actor_id)] if current_changed else [actor_id]

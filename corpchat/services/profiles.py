@@ -21,7 +21,7 @@ from corpchat.services import birthdate, validate
 from corpchat.services.birthdate import BirthDate
 from corpchat.services.errors import Invalid, NotFound
 from corpchat.services.events import ProfileChanged, Push
-from corpchat.services.visibility import blocked_either_way, presence_watchers
+from corpchat.services.visibility import blocked_either_way, profile_watchers
 
 # The users.real_name column is varchar(100).
 MAX_NAME = 100
@@ -118,7 +118,7 @@ def update_profile(actor_id: int, *, real_name=UNSET, bio=UNSET, gender=UNSET, b
         s.add(user)
         s.flush()
         profile = _project(user, actor_id, hidden=False, blocked_by_me=False, today=today)
-        notify = [actor_id, *presence_watchers(s, actor_id)] if changes else []
+        notify = [actor_id, *profile_watchers(s, actor_id)] if changes else []
     return ProfileChange(profile, notify, Push(tuple(notify), profile_event(profile)) if notify else None)
 
 

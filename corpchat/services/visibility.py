@@ -67,7 +67,18 @@ def contacts(s, user_id: int) -> set[int]:
     return {r[0] for r in rows}
 
 
-def presence_watchers(s, user_id: int) -> tuple[int, ...]:
-    """Who may see this user's presence, profile and avatar change live: contacts minus blocks
-    either way."""
+def profile_watchers(s, user_id: int) -> tuple[int, ...]:
+    """Who sees this user's profile and avatar change live: contacts (everyone sharing a room)
+    minus blocks either way."""
     return tuple(sorted(contacts(s, user_id) - blocked_set(s, user_id)))
+
+
+def presence_watchers(s, user_id: int) -> tuple[int, ...]:
+    """Who is told when this user comes online or goes: private-chat partners minus blocks either
+    way (the chat list and header show their status). Presence is the busiest event there is;
+    group co-members join this audience with the groups' member lists."""
+    rows = s.exec(text(
+        "SELECT o.user_id FROM participants p JOIN rooms r ON r.id = p.room_id AND r.kind = 'private' "
+        "JOIN participants o ON o.room_id = p.room_id AND o.user_id <> :u WHERE p.user_id = :u"),
+        params={"u": user_id})
+    return tuple(sorted({r[0] for r in rows} - blocked_set(s, user_id)))

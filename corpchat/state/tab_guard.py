@@ -32,6 +32,10 @@ async def check_connection(token: str, environ: dict) -> None:
     # stored state is not handed over; resetting it here would only break the open tab.
     if await reflex_glue.is_connected(token):
         return
+    # A new tab has nothing to hand over: loading (creating) and resetting its state here
+    # cost every connection a whole state tree.
+    if not await reflex_glue.has_stored_state(token):
+        return
     cookie = reflex_glue.connect_cookie(environ)
     async with reflex_glue.stored_state(token) as root:
         auth = await root.get_state(AuthState)

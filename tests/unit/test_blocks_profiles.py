@@ -99,13 +99,13 @@ def test_presence_watchers_are_room_mates_minus_blocks(db_clean):
     make_group(c, a, d)
     make_group(b, e)  # e shares no room with a
     with db.session() as s:
-        assert visibility.presence_watchers(s, a) == tuple(sorted([b, c, d]))
+        assert visibility.profile_watchers(s, a) == tuple(sorted([b, c, d]))
     blocks.block(a, b)
     blocks.block(d, a)
     with db.session() as s:
-        assert visibility.presence_watchers(s, a) == (c,)
-        assert a not in visibility.presence_watchers(s, b)
-        assert visibility.presence_watchers(s, e) == (b,)
+        assert visibility.profile_watchers(s, a) == (c,)
+        assert a not in visibility.profile_watchers(s, b)
+        assert visibility.profile_watchers(s, e) == (b,)
 
 
 # Profiles.

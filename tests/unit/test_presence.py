@@ -10,7 +10,7 @@ from sqlalchemy import update
 from corpchat import db
 from corpchat.models import User
 from corpchat.realtime.lifecycle import Lifecycle
-from corpchat.services import blocks, presence
+from corpchat.services import blocks, presence, rooms
 from corpchat.services.events import PresenceChanged, Push
 from tests.factories import make_group, make_user
 from tests.unit.test_blocks_profiles import user_row
@@ -23,14 +23,16 @@ def _set_seen(user_id: int, when: datetime | None) -> None:
 
 
 def test_online_and_offline_go_to_the_watchers_only(db_clean):
-    a, b, c, d = (make_user(n) for n in ("alice", "bob", "carol", "dave"))
-    make_group(a, b, c)
+    a, b, c, d, e = (make_user(n) for n in ("alice", "bob", "carol", "dave", "eve"))
+    for other in (b, c):  # private-chat partners watch; a group co-member (eve) does not, yet
+        rooms.open_private(a, other)
+    make_group(a, e)
     with db.session() as s:
         s.exec(update(User).where(User.id == a).values(gender="female"))
     blocks.block(c, a)  # carol blocked alice: neither sees the other's presence
     assert presence.went_online(a) == Push((b,), PresenceChanged(user_id=a, online=True, gender="female"))
     gone = presence.went_offline(a)
-    assert gone.audience == (b,) and d not in gone.audience
+    assert gone.audience == (b,) and d not in gone.audience and e not in gone.audience
     assert gone.event.online is False and gone.event.gender == "female"
     assert datetime.fromisoformat(gone.event.last_seen) == user_row(a).last_seen_at
 

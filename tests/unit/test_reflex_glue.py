@@ -154,3 +154,22 @@ async def test_tab_guard_leaves_a_connected_tab_alone(fake_app):
     await tab_guard.check_connection(token, environ(token, ""))
     async with reflex_glue.stored_state(token) as root:
         assert (await root.get_state(AuthState)).me_login == "bob"
+
+
+async def test_has_stored_state_on_the_memory_manager():
+    """tab_guard skips new tabs with it: a wrong answer would hand a stored screen over."""
+    from types import SimpleNamespace
+
+    import reflex as rx
+    from reflex.istate.manager.memory import StateManagerMemory
+
+    from corpchat.realtime import reflex_glue
+    from corpchat.state.chat import ChatState
+
+    root = ChatState.get_root_state()
+    manager = StateManagerMemory()
+    the_app = SimpleNamespace(state_manager=manager, _state=root)
+    assert await reflex_glue.has_stored_state("never-seen", the_app) is False
+    async with manager.modify_state(rx.BaseStateToken(ident="seen-tab", cls=root)):
+        pass
+    assert await reflex_glue.has_stored_state("seen-tab", the_app) is True

@@ -73,8 +73,11 @@ class PeopleMixin(rx.State, mixin=True):
             ids.add(self.card["user_id"])
         return ids
 
-    async def _refresh_people(self) -> None:
-        """Presence, avatars and blocks of everyone this tab shows, read again."""
+    async def _refresh_people(self, only_new: bool = False) -> None:
+        """Presence, avatars and blocks of everyone this tab shows, read again (`only_new`: only
+        when it shows someone it has not read yet; live events keep the others current)."""
+        if only_new and self._people_ids() <= self._seen.keys():
+            return
         me = self._user_id
         seen = await in_thread(presence.people_views, me, self._people_ids())
         online = await lifecycle.online(list(seen))
