@@ -51,9 +51,13 @@ def block_state(actor_id: int) -> tuple[set[int], set[int]]:
     """(users blocked either way with the actor, users the actor blocked): what the page hides
     and where it offers "Unblock"."""
     with db.session() as s:
-        rows = s.exec(text(
-            "SELECT blocker_id, blocked_id FROM blocked_users WHERE blocker_id = :a OR blocked_id = :a"),
-            params={"a": actor_id}).all()
+        return block_state_in(s, actor_id)
+
+
+def block_state_in(s, actor_id: int) -> tuple[set[int], set[int]]:
+    rows = s.exec(text(
+        "SELECT blocker_id, blocked_id FROM blocked_users WHERE blocker_id = :a OR blocked_id = :a"),
+        params={"a": actor_id}).all()
     either = {r.blocked_id if r.blocker_id == actor_id else r.blocker_id for r in rows}
     return either, {r.blocked_id for r in rows if r.blocker_id == actor_id}
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 
 from corpchat import db
+from corpchat.services import blocks
 from corpchat.services.events import PresenceChanged, Push
 from corpchat.services.visibility import blocked_either_way_sql, presence_watchers
 
@@ -55,13 +56,24 @@ def went_offline(user_id: int) -> Push:
 def people_views(viewer_id: int, user_ids) -> dict[int, PersonView]:
     """Presence and avatar of these users as the viewer may see them: a user blocked either way
     is left out (the page then shows initials and no status)."""
+    with db.session() as s:
+        return _people_views(s, viewer_id, user_ids)
+
+
+def page_people(viewer_id: int, user_ids) -> tuple[dict[int, PersonView], tuple[set[int], set[int]]]:
+    """What a page load needs of the people it shows, in one session: their views (as
+    people_views) and the viewer's blocks (as blocks.block_state)."""
+    with db.session() as s:
+        return _people_views(s, viewer_id, user_ids), blocks.block_state_in(s, viewer_id)
+
+
+def _people_views(s, viewer_id: int, user_ids) -> dict[int, PersonView]:
     ids = sorted({int(u) for u in user_ids if isinstance(u, int) and u > 0 and u != viewer_id})[:MAX_LOOKUP]
     if not ids:
         return {}
-    with db.session() as s:
-        rows = s.exec(text(
-            "SELECT u.id, u.gender, u.last_seen_at, u.avatar_id FROM users u "
-            "WHERE u.id = ANY(:ids) AND NOT EXISTS (SELECT 1 FROM blocked_users b WHERE {blocked})"
-            .replace("{blocked}", blocked_either_way_sql(":viewer", "u.id"))),
-            params={"ids": ids, "viewer": viewer_id}).all()
+    rows = s.exec(text(
+        "SELECT u.id, u.gender, u.last_seen_at, u.avatar_id FROM users u "
+        "WHERE u.id = ANY(:ids) AND NOT EXISTS (SELECT 1 FROM blocked_users b WHERE {blocked})"
+        .replace("{blocked}", blocked_either_way_sql(":viewer", "u.id"))),
+        params={"ids": ids, "viewer": viewer_id}).all()
     return {r.id: PersonView(r.id, r.gender, r.last_seen_at, r.avatar_id) for r in rows}

@@ -70,13 +70,14 @@ def presence_of(tab: w.ReflexClient, user_id: int) -> str | None:
 async def test_presence_goes_online_and_then_last_seen(pair):
     anna, boris, room, _, open_tab = pair
     a = await open_tab(anna)
+    assert presence_of(a, boris.user_id) is None  # status lines only for the open chat and the card
+    await a.call(H("open_room"), room_id=room)
+    assert a.get(ChatState, "room_other_id") == boris.user_id
     before = presence_of(a, boris.user_id)
     assert before == "offline" or before.startswith("last seen")
     b = await open_tab(boris)
     await a.wait_for(lambda c: presence_of(c, boris.user_id) == "online", timeout=SETTLE, what="Boris online")
     assert boris.user_id in a.get(ChatState, "online_ids")
-    await a.call(H("open_room"), room_id=room)
-    assert a.get(ChatState, "room_other_id") == boris.user_id
     await b.close()
     await a.wait_for(lambda c: (presence_of(c, boris.user_id) or "").startswith("last seen at"),
                      timeout=SETTLE, what="Boris last seen")
@@ -87,8 +88,8 @@ async def test_after_a_block_no_frame_carries_what_it_hides(pair):
     anna, boris, room, avatar_id, open_tab = pair
     a = await open_tab(anna)
     b = await open_tab(boris)
-    await a.wait_for(lambda c: presence_of(c, boris.user_id) == "online", timeout=SETTLE)
     await a.call(H("open_room"), room_id=room)
+    await a.wait_for(lambda c: presence_of(c, boris.user_id) == "online", timeout=SETTLE)
     await a.call(H("open_profile"), user_id=boris.user_id)
     card = a.get(ChatState, "card")
     assert card["bio"] == BIO and avatar_id in card["avatar"] and card["age"]

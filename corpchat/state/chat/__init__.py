@@ -126,6 +126,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
         self.room_id, self.room_kind = item["room_id"], item["kind"]
         self.room_title, self.room_initials = item["title"], item["initials"]
         self.room_other_id = item["other_id"] if item["kind"] == "private" else 0
+        self._render_presence()
         self.can_delete_others = policy.can(row["role"], "message.delete_others", row["kind"])
         self.has_older, self.has_newer = more, False
         self.editing_id, self.editing_text = 0, ""

@@ -79,9 +79,8 @@ class PeopleMixin(rx.State, mixin=True):
         if only_new and self._people_ids() <= self._seen.keys():
             return
         me = self._user_id
-        seen = await in_thread(presence.people_views, me, self._people_ids())
+        seen, (either, mine) = await in_thread(presence.page_people, me, self._people_ids())
         online = await lifecycle.online(list(seen))
-        either, mine = await in_thread(blocks.block_state, me)
         self._seen = {uid: [v.gender, v.last_seen_at.isoformat() if v.last_seen_at else "", uid in online]
                       for uid, v in seen.items()}
         self.avatars = {str(uid): avatar_url(v.avatar_id) for uid, v in seen.items() if v.avatar_id}
@@ -90,8 +89,13 @@ class PeopleMixin(rx.State, mixin=True):
 
     def _render_presence(self) -> None:
         now = datetime.now(UTC)
-        self.presence = {str(uid): self._status(uid, now) for uid in self._seen}
+        # Status lines show for the open private chat's partner and the card only: the chat list
+        # has dots (`online_ids`), so 500 chats do not cost 500 phrases at every page load.
+        self.presence = {str(uid): self._status(uid, now) for uid in self._status_ids() if uid in self._seen}
         self.online_ids = sorted(uid for uid, s in self._seen.items() if s[2])
+
+    def _status_ids(self) -> set[int]:
+        return {uid for uid in (self.room_other_id, self.card["user_id"]) if uid}
 
     def _status(self, uid: int, now: datetime | None = None) -> str:
         gender, seen, online = self._seen[uid]
@@ -157,12 +161,13 @@ class PeopleMixin(rx.State, mixin=True):
         if state is None:  # not shown in this tab (the audience is every watcher)
             return
         self._seen = {**self._seen, event.user_id: [event.gender, event.last_seen or state[1], event.online]}
-        self.presence = {**self.presence, str(event.user_id): self._status(event.user_id)}
+        if event.user_id in self._status_ids():
+            self.presence = {**self.presence, str(event.user_id): self._status(event.user_id)}
         online = set(self.online_ids)
         (online.add if event.online else online.discard)(event.user_id)
         self.online_ids = sorted(online)
         if self.card["user_id"] == event.user_id:
-            self.card = {**self.card, "status": self.presence[str(event.user_id)]}
+            self.card = {**self.card, "status": self._status(event.user_id)}
 
     @on(AvatarChanged)
     def _on_avatar(self, event: AvatarChanged) -> None:
@@ -180,7 +185,8 @@ class PeopleMixin(rx.State, mixin=True):
         uid = event.user_id
         if uid in self._seen and self._seen[uid][0] != event.gender:
             self._seen = {**self._seen, uid: [event.gender, *self._seen[uid][1:]]}
-            self.presence = {**self.presence, str(uid): self._status(uid)}
+            if uid in self._status_ids():
+                self.presence = {**self.presence, str(uid): self._status(uid)}
         for chat in self._chats:
             if chat.get("other_id") == uid and chat["kind"] == "private" and chat["title"] != event.display_name:
                 self._put_chat({**chat, "title": event.display_name,
