@@ -53,6 +53,7 @@ def open_private(actor_id: int, other_id) -> int:
 
 _CHAT_LIST_SQL = text("""
 SELECT r.id, r.kind, r.name, r.avatar_id AS room_avatar, r.last_seq, p.last_read_seq, p.role,
+       CASE WHEN :one_room THEN p.draft END AS draft,  -- only chat_row (opening a chat) needs it
        COALESCE(r.last_message_at, r.created_at) AS activity_at,
        o.id AS other_id, o.login AS other_login, o.real_name AS other_name,
        CASE WHEN blk.x IS NULL THEN o.avatar_id END AS other_avatar,  -- a block hides the avatar both ways
@@ -89,7 +90,7 @@ LIMIT :limit
 def _chat_rows(s, actor_id: int, room_id: int | None = None) -> list[dict]:
     extra = "AND r.id = :room_id" if room_id is not None else ""
     sql = text(_CHAT_LIST_SQL.text.replace("{extra}", extra))
-    params = {"uid": actor_id, "cap": UNREAD_CAP, "limit": CHAT_LIST_LIMIT}
+    params = {"uid": actor_id, "cap": UNREAD_CAP, "limit": CHAT_LIST_LIMIT, "one_room": room_id is not None}
     if room_id is not None:
         params["room_id"] = room_id
     return [dict(r._mapping) for r in s.exec(sql, params=params)]

@@ -25,6 +25,7 @@ import io
 import time
 import uuid
 
+from corpchat.state.profile import ProfileState  # at import: states register in the main context
 from tests.bench import common
 from tests.bench.client import COOKIE_NAME, Tab, new_http
 from tests.bench.fanout import Probe
@@ -76,7 +77,6 @@ async def _avatar(http, url: str, cookie: str, color) -> str:
 
 
 async def profile_changes(bench: common.Bench, app, contacts: int, changes: int, timeout: float = 15.0) -> dict:
-    from corpchat.state.profile import ProfileState
 
     users = common.create_users(bench.prefix("prof"), 1 + contacts)
     actor, others = users[0], users[1:]

@@ -60,7 +60,9 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
         locale = await in_thread(accounts.get_locale, self._user_id)
         self._use_language(locale or self._browser_language())
         await hub.connect(self._user_id, self._tab())
-        await self._reload_chats()
+        # The people the list shows (presence, avatars) come with the time zone, right after the
+        # page is up: "last seen" is phrased in it, and the list need not wait for them.
+        await self._reload_chats(people=False)
         if self.room_id:
             try:
                 await self._open(self.room_id)  # a reconnecting tab catches up here
@@ -98,6 +100,8 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
             await self._reload_chats()
             if self.room_id:
                 await self._open(self.room_id)  # bubbles in the new zone, from that zone's ring
+        else:
+            await self._refresh_people()
 
     @authed
     async def open_room(self, room_id: int):
@@ -119,7 +123,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
         # Enough of the history to reach the first unread message (the count is capped).
         limit = min(messages.MAX_PAGE_SIZE, max(messages.PAGE_SIZE, int(row.get("unread") or 0) + UNREAD_CONTEXT))
         page, more = await in_thread(messages.history, self._user_id, row["id"], None, limit)
-        await self._load_draft(row["id"])
+        self._show_draft(row)
         item = views.chat_item(row, self._user_id, views.zone(self._tz), self.lang)
         if item["room_id"] != self.room_id:
             self._set_pending(())  # pending messages belong to the room they were written in

@@ -66,11 +66,12 @@ class ChatListMixin(rx.State, mixin=True):
     def _top_items(self) -> list[dict]:
         return list(self._chats[:len(self.top_ids)])
 
-    async def _reload_chats(self) -> None:
+    async def _reload_chats(self, people: bool = True) -> None:
         rows = await in_thread(rooms.chat_list, self._user_id)
         tz, now = views.zone(self._tz), datetime.now(UTC)
         self._set_chats([views.chat_item(r, self._user_id, tz, self.lang, now) for r in rows])
-        await self._refresh_people()  # issue 13: their presence and avatars (state/chat/people.py)
+        if people:
+            await self._refresh_people()  # issue 13: their presence and avatars (state/chat/people.py)
 
     async def _refresh_chat_row(self, room_id: int) -> None:
         row = await in_thread(rooms.chat_row, self._user_id, room_id)

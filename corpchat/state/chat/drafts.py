@@ -27,8 +27,9 @@ class DraftsMixin(rx.State, mixin=True):
         if room_id == self.room_id:
             self.draft = stored  # a reload mounts the box with it before the room is read again
 
-    async def _load_draft(self, room_id: int) -> None:
-        self.draft = await in_thread(drafts.draft_of, self._user_id, room_id)
+    def _show_draft(self, row: dict) -> None:
+        """The opened chat's draft, read with its chat row (rooms.chat_row)."""
+        self.draft = row.get("draft") or ""
 
     def _draft_sent(self, room_id: int, body: str) -> None:
         self._sent = (room_id, body)
