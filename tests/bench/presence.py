@@ -25,7 +25,6 @@ import io
 import time
 import uuid
 
-from corpchat.state.profile import ProfileState  # at import: states register in the main context
 from tests.bench import common
 from tests.bench.client import COOKIE_NAME, Tab, new_http
 from tests.bench.fanout import Probe
@@ -81,7 +80,10 @@ async def profile_changes(bench: common.Bench, app, contacts: int, changes: int,
     users = common.create_users(bench.prefix("prof"), 1 + contacts)
     actor, others = users[0], users[1:]
     private_chats([(actor[0], uid) for uid, _ in others])
-    save, use = (f"{ProfileState.get_full_name()}.{h}" for h in ("save_profile", "use_avatar"))
+    # ProfileState is AuthState's other substate: its path beside ChatState's (importing the module
+    # here, outside the app's registration context, is refused by Reflex).
+    profile_state = common.chat_state_path().rsplit(".", 1)[0] + ".corpchat___state___profile____profile_state"
+    save, use = (f"{profile_state}.{h}" for h in ("save_profile", "use_avatar"))
     async with new_http() as http:
         cookies = await common.login_all(http, app.url, [name for _, name in users])
         avatars = [await _avatar(http, app.url, cookies[0], c) for c in ((200, 40, 40), (40, 40, 200))]
