@@ -64,8 +64,8 @@ def sidebar() -> rx.Component:
             width="100%", align="center", padding="10px 12px 0",
         ),
         rx.segmented_control.root(
-            rx.segmented_control.item(tr("nav.chats"), value="chats"),
-            rx.segmented_control.item(tr("nav.users"), value="people"),
+            rx.segmented_control.item(tr("nav.chats"), value="chats", id="chats-tab"),
+            rx.segmented_control.item(tr("nav.users"), value="people", id="people-tab"),
             value=ChatState.sidebar_tab, on_change=ChatState.show_tab, width="calc(100% - 24px)",
             margin="0 12px", id="sidebar-tabs",
         ),

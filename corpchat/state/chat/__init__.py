@@ -95,7 +95,9 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
     async def set_timezone(self, tz: str):
         if not isinstance(tz, str) or len(tz) > 64:
             raise Invalid()
-        if tz != self._tz and views.valid_zone(tz):
+        if not views.valid_zone(tz):
+            return  # an unknown zone changes nothing
+        if tz != self._tz:
             self._tz = tz
             await self._reload_chats()
             if self.room_id:
