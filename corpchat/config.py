@@ -92,6 +92,7 @@ class Settings:
     s3_secret_key: str = ""
     s3_region: str = "us-east-1"
     max_upload_bytes: int = 100 * 1024 * 1024
+    upload_mb_per_second: float = 40.0
     # 0: no quota.
     user_quota_bytes: int = 0
     media_url_ttl_seconds: int = 6 * 3600
@@ -172,6 +173,7 @@ def load() -> Settings:
         s3_secret_key=os.environ.get("S3_SECRET_KEY", "").strip(),
         s3_region=os.environ.get("S3_REGION", "").strip() or "us-east-1",
         max_upload_bytes=_int("MAX_UPLOAD_BYTES", 100 * 1024 * 1024),
+        upload_mb_per_second=_float("UPLOAD_MB_PER_SECOND", 40.0),
         user_quota_bytes=_int("USER_QUOTA_BYTES", 0),
         media_url_ttl_seconds=_int("MEDIA_URL_TTL_SECONDS", 6 * 3600),
     )
