@@ -89,6 +89,10 @@ class AppProcess:
                         REFLEX_CORS_ALLOWED_ORIGINS=f"{self.url},http://localhost:{self.port}",
                         PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}", REFLEX_USE_NPM="1")
         self.env.update(env or {})
+        if log_name != "app":
+            # Its own web dir: a production build bakes its port into .web/env.json, so a second
+            # app built into the shared dir sends the shared app's pages to the wrong port.
+            self.env.setdefault("REFLEX_WEB_WORKDIR", str(ROOT / f".web-{log_name}"))
         ARTIFACTS.mkdir(exist_ok=True)
         self.log_path = ARTIFACTS / f"{log_name}-{self.port}.log"
         self.proc: subprocess.Popen | None = None

@@ -26,3 +26,19 @@ def login(page, login_name: str, password: str = PASSWORD) -> None:
     page.fill("#login", login_name)
     page.fill("#password", password)
     page.click("#submit")
+
+
+def open_people(page) -> None:
+    """The People tab of the sidebar. A click that lands before the page has hydrated does
+    nothing (the handler is not attached yet), so it is repeated until the search box shows."""
+    for _ in range(5):
+        page.click("#people-tab")
+        try:
+            page.wait_for_selector("#people-search", timeout=3000)
+            return
+        except Exception:
+            continue
+    from tests import support
+
+    page.screenshot(path=str(support.ARTIFACTS / "people-tab-failed.png"))
+    page.wait_for_selector("#people-search", timeout=3000)

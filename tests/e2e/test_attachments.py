@@ -11,7 +11,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from tests import media_samples
 from tests.e2e.conftest import CHROMIUM, FLAGS
-from tests.e2e.helpers import register, unique
+from tests.e2e.helpers import open_people, register, unique
 
 MEDIA_FLAGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
                "--autoplay-policy=no-user-gesture-required"]
@@ -34,7 +34,7 @@ def _pair(new_page, base_url, viewport=None, boris_locale="en-US"):
     boris = new_page(context=ctx)
     register(boris, boris_login)
     anna.context.grant_permissions(["microphone", "camera"])
-    anna.click("#people-tab")  # (the empty list's hint says "People" too)
+    open_people(anna)
     anna.fill("#people-search", boris_login)
     expect(anna.locator(".person-entry")).to_have_count(1)
     anna.locator(".person-entry", has_text=boris_login).click()

@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.helpers import register, unique
+from tests.e2e.helpers import open_people, register, unique
 
 XSS = [
     "<img src=x onerror=alert(1)>",
@@ -19,7 +19,7 @@ XSS = [
 
 
 def _open_chat_with(page, login: str) -> None:
-    page.click("#people-tab")  # (the empty list's hint says "People" too)
+    open_people(page)
     page.fill("#people-search", login)
     # wait for the debounced search to replace the full list, so the click lands on a settled row
     expect(page.locator(".person-entry")).to_have_count(1)

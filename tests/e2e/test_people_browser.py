@@ -10,7 +10,7 @@ import re
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.e2e.helpers import login, register, unique
+from tests.e2e.helpers import login, open_people, register, unique
 
 PHONE = {"width": 390, "height": 844}
 
@@ -28,7 +28,7 @@ def _png(path) -> str:
 
 
 def _open_chat_with(page, login_name: str, title: str) -> None:
-    page.click("#people-tab")  # (the empty list's hint says "People" too)
+    open_people(page)
     page.fill("#people-search", login_name)
     expect(page.locator(".person-entry")).to_have_count(1)
     page.locator(".person-entry", has_text=login_name).click()
