@@ -11,12 +11,8 @@ from __future__ import annotations
 import logging
 
 from reflex.reflex import cli
-from reflex.utils import frontend_skeleton
 
-
-def _leave_requirements_alone(*args, **kwargs) -> bool:
-    """requirements.txt pins reflex already (the README's setup installs from it)."""
-    return False
+from corpchat.realtime import reflex_glue
 
 
 class _NoInstallHint(logging.Filter):
@@ -25,8 +21,7 @@ class _NoInstallHint(logging.Filter):
 
 
 def main() -> None:
-    # _init looks the function up on the module at call time, so replacing it here holds.
-    frontend_skeleton.initialize_requirements_txt = _leave_requirements_alone
+    reflex_glue.leave_requirements_txt_alone()
     logging.getLogger("reflex.reflex").addFilter(_NoInstallHint())
     cli()
 

@@ -181,3 +181,11 @@ async def has_stored_state(token: str, the_app=None) -> bool:
         return key.cache_key in states
     # Redis keeps one key per substate, written only when it changed: no single key tells.
     return True
+
+
+def leave_requirements_txt_alone() -> None:
+    """Reflex's init rewrites requirements.txt at a first start (see corpchat/reflex_launcher.py).
+    _init looks the function up on the module at call time, so replacing it here holds."""
+    from reflex.utils import frontend_skeleton
+
+    frontend_skeleton.initialize_requirements_txt = lambda *args, **kwargs: False

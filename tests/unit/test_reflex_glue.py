@@ -173,3 +173,9 @@ async def test_has_stored_state_on_the_memory_manager():
     async with manager.modify_state(rx.BaseStateToken(ident="seen-tab", cls=root)):
         pass
     assert await reflex_glue.has_stored_state("seen-tab", the_app) is True
+
+
+def test_the_requirements_txt_hook_still_exists():
+    from reflex.utils import frontend_skeleton
+
+    assert callable(getattr(frontend_skeleton, "initialize_requirements_txt", None))
