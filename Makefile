@@ -14,13 +14,20 @@ export PORT
 # corpchat.cli serve refuses to start several workers without it.
 export GRANIAN_WORKERS := $(WORKERS)
 
-.PHONY: setup run test bench browser clean
+.PHONY: setup setup-test run test bench lint browser clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
+
+# Test, bench and lint tools stay out of a deployment's venv (`make run` never installs them).
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
+	$(PY) -m pip install -q -r requirements-test.txt
+	touch $@
+
+setup-test: setup $(VENV)/.installed-test
 
 setup: $(VENV)/.installed
 	$(PY) -m corpchat.cli init-env
@@ -33,11 +40,14 @@ browser:
 	@{ command -v chromium && fc-list | grep -qi "noto color emoji"; } >/dev/null 2>&1 || \
 	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-color-emoji; }
 
-test: setup browser
+test: setup-test browser
 	$(PY) -m pytest tests --ignore=tests/bench -q $(PYTEST_ARGS)
 
-bench: setup
+bench: setup-test
 	$(PY) -m tests.bench.run $(BENCH_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
 
 clean:
 	rm -rf .web test-artifacts bench-results

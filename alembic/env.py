@@ -2,11 +2,11 @@
 
 from logging.config import fileConfig
 
-from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
 import corpchat.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from alembic import context
 from corpchat.db import database_url
 
 config = context.config
