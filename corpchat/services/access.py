@@ -2,6 +2,9 @@
 
 Every service function goes through these: they raise NotFound when the user
 is not a participant (whether or not the room exists), and can lock the row.
+`ensure_may_write` is the one rule for every path that writes into a chat (send, send files,
+edit, react, delete for everyone, drafts); the batched send statement (services/send.py)
+evaluates the same rule in SQL through `blocked_either_way_sql`.
 """
 
 from __future__ import annotations
@@ -10,8 +13,8 @@ from sqlalchemy import and_, select
 
 from corpchat.models import Message, Participant, Room
 from corpchat.services import validate
-from corpchat.services.errors import NotFound
-from corpchat.services.visibility import message_visible
+from corpchat.services.errors import Forbidden, NotFound
+from corpchat.services.visibility import blocked_either_way, message_visible
 
 
 def access_room(s, actor_id: int, room_id, *, lock: bool = False) -> tuple[Room, Participant]:
@@ -42,3 +45,12 @@ def access_message(s, actor_id: int, message_id, *, lock: bool = False) -> tuple
     if not message_visible(message, actor_id, participant.cleared_seq):
         raise NotFound()
     return message, room, participant
+
+
+def ensure_may_write(s, actor_id: int, room) -> None:
+    """In a private chat, a block in either direction stops every write, both ways (room: a Room
+    or a row with `kind` and `private_key`)."""
+    if room.kind == "private":
+        other = [int(x) for x in room.private_key.split(":") if int(x) != actor_id]
+        if other and blocked_either_way(s, actor_id, other[0]):
+            raise Forbidden("err.blocked")

@@ -12,7 +12,7 @@ from corpchat import db
 from corpchat.config import settings
 from corpchat.models import Participant
 from corpchat.services import rate_limits, validate
-from corpchat.services.access import access_room
+from corpchat.services.access import access_room, ensure_may_write
 
 
 def save_draft(actor_id: int, room_id, text) -> str:
@@ -23,6 +23,8 @@ def save_draft(actor_id: int, room_id, text) -> str:
     rate_limits.check("draft", actor_id)
     with db.session() as s:
         room, part = access_room(s, actor_id, room_id)
+        if text:  # clearing a draft stays possible after a block
+            ensure_may_write(s, actor_id, room)
         if part.draft != text:
             s.exec(update(Participant)
                    .where(Participant.room_id == room.id, Participant.user_id == actor_id)

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from corpchat import db
 from corpchat.models import Message, MessageReaction
 from corpchat.services import files, policy, rate_limits, validate
-from corpchat.services.access import access_message, access_room
+from corpchat.services.access import access_message, access_room, ensure_may_write
 from corpchat.services.errors import Forbidden, Invalid
 from corpchat.services.events import MessageDeleted, MessageEdited, MessageHidden, Push, ReactionChanged
 from corpchat.services.message_views import views
@@ -28,23 +28,12 @@ from corpchat.services.send import (  # noqa: F401
     send_async,
     send_sync,
 )
-from corpchat.services.visibility import blocked_either_way, room_members, visible_message_clauses
+from corpchat.services.visibility import room_members, visible_message_clauses
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 CATCH_UP_LIMIT = 500
 MAX_REACTIONS_PER_USER = 20
-
-
-def _ensure_may_write(s, actor_id: int, room) -> None:
-    """In a private chat, a block in either direction stops every message (room: a Room or a row
-    with `kind` and `private_key`)."""
-    if room.kind == "private":
-        other = [int(x) for x in room.private_key.split(":") if int(x) != actor_id]
-        if other and blocked_either_way(s, actor_id, other[0]):
-            raise Forbidden("err.blocked")
-
-
 
 
 def history(actor_id: int, room_id, before_seq=None, limit: int = PAGE_SIZE) -> tuple[list[dict], bool]:
@@ -91,7 +80,7 @@ def edit(actor_id: int, message_id, body) -> tuple[dict, Push]:
             raise Forbidden("err.not_editable")
         if message.kind == "text":
             body = check_text(body)
-        _ensure_may_write(s, actor_id, room)
+        ensure_may_write(s, actor_id, room)
         if message.text != body:
             message.text = body
             message.edited_at = datetime.now(UTC)
@@ -116,6 +105,7 @@ def delete_for_everyone(actor_id: int, message_id) -> Push:
         message, room, part = access_message(s, actor_id, message_id, lock=True)
         if message.sender_id != actor_id:
             policy.require(part.role, "message.delete_others", room.kind)
+        ensure_may_write(s, actor_id, room)
         file_id = (message.payload or {}).get("file_id") if message.kind in FILE_MESSAGE_KINDS else None
         s.exec(update(Message).where(Message.id == message.id)
                .values(deleted_at=datetime.now(UTC), text="", payload=None))
@@ -142,6 +132,7 @@ def toggle_reaction(actor_id: int, message_id, reaction) -> tuple[dict, Push]:
     rate_limits.check("react", actor_id)
     with db.session() as s:
         message, room, _ = access_message(s, actor_id, message_id, lock=True)
+        ensure_may_write(s, actor_id, room)
         removed = s.exec(text(
             "DELETE FROM message_reactions WHERE message_id = :m AND user_id = :u AND reaction = :r"),
             params={"m": message.id, "u": actor_id, "r": reaction}).rowcount

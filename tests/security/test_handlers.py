@@ -1016,3 +1016,55 @@ async def test_start_edit_none_is_refused(world, tabs):
     outcome = await attempt(client, world, H(ChatState, "start_edit"), {"message_id": None})
     assert client.get(ChatState, "editing_id") == 0, outcome.describe()
     assert_refused([outcome])
+
+
+# --------------------------------------------------------------------------
+# A block stops every write, both ways (services/access.ensure_may_write)
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("writer_is_blocker", [False, True], ids=["blocked_writes", "blocker_writes"])
+async def test_every_write_handler_is_refused_across_a_block(world, tabs, writer_is_blocker):
+    """Each write handler, called over the raw socket by one side of a blocked pair, is refused with
+    a toast, changes nothing in the database, and nothing reaches the other side's open tab."""
+    from corpchat.services import blocks
+
+    tag = secrets.token_hex(2)
+    writer, other = await world.new_user(f"wr{tag}"), await world.new_user(f"ot{tag}")
+    room = rooms.open_private(writer.user_id, other.user_id)
+    theirs = _send(other.user_id, room, "their message")
+    mine = _send(writer.user_id, room, "my message")
+    upload = files.store_stream(writer.user_id, [b"notes"], "notes.txt").id
+    blocker, blocked = (writer, other) if writer_is_blocker else (other, writer)
+    blocks.block(blocker.user_id, blocked.user_id)
+
+    watcher = await tabs(world.url, other, "/")
+    await watcher.call(H(ChatState, "open_room"), room_id=room)
+    client = await tabs(world.url, writer, "/")
+    await client.call(H(ChatState, "open_room"), room_id=room)
+    assert client.get(ChatState, "room_id") == room
+    seen_before = len(watcher.frames)
+
+    outcomes = [
+        await attempt(client, world, H(ChatState, "send_message"),
+                      {"form_data": {"text": "past the block", "client_id": uuid.uuid4().hex}}),
+        await attempt(client, world, H(ChatState, "send_files"),
+                      {"items": [_file_item(upload)], "caption": "past the block"}),
+        await attempt(client, world, H(ChatState, "react"), {"message_id": theirs, "emoji": "👍"}),
+        await attempt(client, world, H(ChatState, "react"), {"message_id": mine, "emoji": "👍"}),
+        await attempt(client, world, H(ChatState, "delete_for_all"), {"message_id": mine}),
+        await attempt(client, world, H(ChatState, "save_draft"), {"room_id": room, "text": "past the block"}),
+    ]
+    await client.call(H(ChatState, "start_edit"), message_id=mine)
+    if client.get(ChatState, "editing_id") == mine:
+        outcomes.append(await attempt(client, world, H(ChatState, "save_edit"),
+                                      {"form_data": {"text": "edited past the block"}}))
+    else:  # refused already at the start, which is as good
+        assert client.get(ChatState, "editing_id") == 0
+    assert_refused(outcomes)
+    # A draft is saved while typing, so its refusal is silent (the composer is hidden across a block).
+    loud = [o for o in outcomes if not o.name.endswith("save_draft")]
+    assert all(o.toasts for o in loud), [o.describe() for o in loud if not o.toasts]
+    await watcher.sync()
+    assert not any("past the block" in f.text() or "👍" in f.text() for f in watcher.frames[seen_before:])
+    with db.engine().connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM message_reactions WHERE message_id IN (:a, :b)"),
+                            {"a": theirs, "b": mine}).scalar() == 0
