@@ -14,7 +14,7 @@ export PORT
 # corpchat.cli serve refuses to start several workers without it.
 export GRANIAN_WORKERS := $(WORKERS)
 
-.PHONY: setup setup-test run test bench lint browser clean
+.PHONY: setup setup-test run stop test bench lint browser clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ setup: $(VENV)/.installed
 
 run: setup
 	$(PY) -m corpchat.cli serve
+
+# The embedded PostgreSQL keeps running after `make run` stops (the next run reuses it).
+stop:
+	$(PY) -m corpchat.cli stop-db
 
 # Debian's Chromium for the browser tests (Playwright cannot download its own here).
 browser:

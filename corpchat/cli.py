@@ -4,6 +4,7 @@
   db-url     print the database URL (starting the embedded server if needed)
   migrate    alembic upgrade head
   serve      all of the above, then `reflex run --env prod` (as a child process)
+  stop-db    stop the embedded PostgreSQL (`make stop`)
 """
 
 from __future__ import annotations
@@ -115,6 +116,10 @@ def main(argv: list[str]) -> int:
         migrate()
     elif command == "serve":
         serve()
+    elif command == "stop-db":
+        from corpchat.db import stop_embedded
+
+        print("stopped the embedded PostgreSQL" if stop_embedded() else "the embedded PostgreSQL was not running")
     else:
         print(__doc__)
         return 2

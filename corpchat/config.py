@@ -94,8 +94,11 @@ class Settings:
     max_upload_bytes: int = 100 * 1024 * 1024
     upload_mb_per_second: float = 40.0
     # 0: no quota.
-    user_quota_bytes: int = 0
+    user_quota_bytes: int = 2 * 1024**3
     media_url_ttl_seconds: int = 6 * 3600
+    # The HTTP server (realtime/reflex_glue.tune_http_server).
+    http_header_timeout_seconds: float = 5.0
+    http_backlog: int = 2048
 
     @property
     def app_origins(self) -> tuple[str, ...]:
@@ -174,8 +177,10 @@ def load() -> Settings:
         s3_region=os.environ.get("S3_REGION", "").strip() or "us-east-1",
         max_upload_bytes=_int("MAX_UPLOAD_BYTES", 100 * 1024 * 1024),
         upload_mb_per_second=_float("UPLOAD_MB_PER_SECOND", 40.0),
-        user_quota_bytes=_int("USER_QUOTA_BYTES", 0),
+        user_quota_bytes=_int("USER_QUOTA_BYTES", 2 * 1024**3),
         media_url_ttl_seconds=_int("MEDIA_URL_TTL_SECONDS", 6 * 3600),
+        http_header_timeout_seconds=_float("HTTP_HEADER_TIMEOUT_SECONDS", 5.0),
+        http_backlog=_int("HTTP_BACKLOG", 2048),
     )
 
 

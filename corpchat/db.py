@@ -42,6 +42,30 @@ def start_embedded(data_dir=EMBEDDED_DATA_DIR, database: str = "corpchat") -> st
     return server.get_uri(database)
 
 
+def stop_embedded(data_dir=EMBEDDED_DATA_DIR, timeout: float = 30.0) -> bool:
+    """Stop the embedded server with PostgreSQL's fast shutdown (SIGINT to the postmaster).
+    `pg_ctl stop` refuses to run as root, and pgserver runs the server as its own OS user, so
+    the postmaster is signalled directly. Returns whether a running server was stopped."""
+    import os
+    import signal
+    import time
+
+    pid_file = data_dir / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().split("\n", 1)[0])
+        os.kill(pid, signal.SIGINT)
+    except (OSError, ValueError):
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return True
+        time.sleep(0.2)
+    raise RuntimeError(f"the embedded PostgreSQL (pid {pid}) did not stop within {timeout:.0f} s")
+
+
 def database_url() -> str:
     url = config.env_database_url()
     if not url:

@@ -62,6 +62,14 @@ class RangeNotSatisfiable(Exception):
     pass
 
 
+_HUGE = 10**18
+
+
+def _offset(digits: str) -> int:
+    digits = digits.lstrip("0") or "0"
+    return _HUGE if len(digits) > 18 else int(digits)
+
+
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """(start, end) inclusive for a single `bytes=` range; None to send the whole file (no header,
     another unit, or several ranges, which we need not support)."""
@@ -74,15 +82,17 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     first, last = first.strip(), last.strip()
     if not dash or (first and not first.isdigit()) or (last and not last.isdigit()) or not (first or last):
         raise RangeNotSatisfiable()
-    if not first:  # "-N": the last N bytes
-        if int(last) == 0 or size == 0:
+    # A number longer than any file size is clamped before int(): Python refuses to parse more
+    # than 4,300 digits (a 500 with a traceback), and nothing that long can be a real offset.
+    first_n, last_n = (_offset(x) if x else None for x in (first, last))
+    if first_n is None:  # "-N": the last N bytes
+        if last_n == 0 or size == 0:
             raise RangeNotSatisfiable()
-        return max(0, size - int(last)), size - 1
-    start = int(first)
-    end = size - 1 if not last else min(int(last), size - 1)
-    if start >= size or (last and int(last) < start):
+        return max(0, size - last_n), size - 1
+    end = size - 1 if last_n is None else min(last_n, size - 1)
+    if first_n >= size or (last_n is not None and last_n < first_n):
         raise RangeNotSatisfiable()
-    return start, end
+    return first_n, end
 
 
 def content_disposition(disposition: str, name: str) -> str:

@@ -189,3 +189,35 @@ def leave_requirements_txt_alone() -> None:
     from reflex.utils import frontend_skeleton
 
     frontend_skeleton.initialize_requirements_txt = lambda *args, **kwargs: False
+
+
+def tune_http_server(header_timeout_seconds: float, backlog: int) -> None:
+    """Reflex builds Granian's Server with its defaults (reflex.utils.exec.run_granian_backend_prod
+    imports `granian.server.Server` at call time), and those keep a socket that never sends a byte
+    open forever: `--http auto` waits to sniff HTTP/1 vs HTTP/2 with no timeout, so ~1,100 silent
+    connections starved every user. HTTP/1.1 only, with a header-read timeout that also covers
+    idle keep-alive connections, closes them; HTTP/2 and TLS belong to the reverse proxy in front.
+    Also raises this process's open-files limit to its hard limit (workers inherit it)."""
+    import resource
+
+    import granian.server
+    from granian.constants import HTTPModes
+    from granian.http import HTTP1Settings
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 1 << 20, hard))
+    base = granian.server.Server
+    if getattr(base, "_corpchat_tuned", False):
+        return
+
+    class TunedServer(base):
+        _corpchat_tuned = True
+
+        def __init__(self, *args, **kwargs):
+            kwargs.setdefault("http", HTTPModes.http1)
+            kwargs.setdefault("http1_settings", HTTP1Settings(header_read_timeout=int(header_timeout_seconds * 1000)))
+            kwargs.setdefault("backlog", backlog)
+            super().__init__(*args, **kwargs)
+
+    granian.server.Server = TunedServer

@@ -20,9 +20,9 @@ def text(lang, seen, gender="unspecified", tz="Europe/Kyiv", online=False, **kw)
 
 
 @pytest.mark.parametrize("lang,gender,expected", [
-    ("uk", "male", "був в мережі о 14:00"),
+    ("uk", "male", "був у мережі о 14:00"),
     ("uk", "female", "була в мережі о 14:00"),
-    ("uk", "unspecified", "був(ла) в мережі о 14:00"),
+    ("uk", "unspecified", "був(ла) у мережі о 14:00"),
     ("ru", "male", "был в сети в 14:00"),
     ("ru", "female", "была в сети в 14:00"),
     ("ru", "unspecified", "был(а) в сети в 14:00"),
@@ -35,7 +35,7 @@ def test_today(lang, gender, expected):
 
 
 @pytest.mark.parametrize("lang,gender,expected", [
-    ("uk", "male", "був в мережі вчора о 14:00"),
+    ("uk", "male", "був у мережі вчора о 14:00"),
     ("uk", "female", "була в мережі вчора о 14:00"),
     ("ru", "female", "была в сети вчера в 14:00"),
     ("ru", "unspecified", "был(а) в сети вчера в 14:00"),
@@ -46,7 +46,7 @@ def test_yesterday(lang, gender, expected):
 
 
 @pytest.mark.parametrize("lang,gender,expected", [
-    ("uk", "male", "був в мережі 12 березня"),
+    ("uk", "male", "був у мережі 12 березня"),
     ("uk", "female", "була в мережі 12 березня"),
     ("ru", "male", "был в сети 12 марта"),
     ("en", "female", "last seen 12 March"),
@@ -86,7 +86,7 @@ def test_summer_time_is_applied():
     summer_now = datetime(2026, 7, 1, 20, 0, tzinfo=UTC)
     seen = datetime(2026, 7, 1, 11, 0, tzinfo=UTC)
     assert last_seen_text("uk", online=False, last_seen=seen, gender="male", tz="Europe/Kyiv",
-                          now=summer_now) == "був в мережі о 14:00"  # UTC+3 in summer
+                          now=summer_now) == "був у мережі о 14:00"  # UTC+3 in summer
 
 
 @pytest.mark.parametrize("tz", ["", None, "Mars/Olympus", "../../etc/passwd", "/etc/localtime", "x" * 500, 5])
@@ -101,5 +101,5 @@ def test_naive_timestamps_are_utc_and_future_ones_are_today():
 
 
 def test_unknown_gender_and_language_degrade_gracefully():
-    assert text("uk", TODAY_1400_KYIV, gender="robot") == "був(ла) в мережі о 14:00"
+    assert text("uk", TODAY_1400_KYIV, gender="robot") == "був(ла) у мережі о 14:00"
     assert text("xx", TODAY_1400_KYIV, gender="male") == "last seen at 14:00"
