@@ -72,7 +72,6 @@ class Settings:
     db_async_pool_size: int
     avatar_dir: Path
     avatar_max_bytes: int
-    avatar_max_pixels: int
     avatar_gallery_limit: int
     # Per user: a burst, then so many per minute (services/rate_limits.py).
     send_burst: int = 20
@@ -99,6 +98,11 @@ class Settings:
     # The HTTP server (realtime/reflex_glue.tune_http_server).
     http_header_timeout_seconds: float = 5.0
     http_backlog: int = 2048
+    # Every image decode (services/image_decode.py).
+    image_max_pixels: int = 40_000_000
+    image_decode_slots: int = 2
+    avatar_burst: int = 5
+    avatar_per_minute: int = 10
 
     @property
     def app_origins(self) -> tuple[str, ...]:
@@ -158,7 +162,6 @@ def load() -> Settings:
         db_async_pool_size=_int("DB_ASYNC_POOL_SIZE", 10),
         avatar_dir=Path(os.environ.get("AVATAR_DIR", "").strip() or PROJECT_ROOT / ".data" / "avatars"),
         avatar_max_bytes=_int("AVATAR_MAX_BYTES", 10 * 1024 * 1024),
-        avatar_max_pixels=_int("AVATAR_MAX_PIXELS", 40_000_000),
         avatar_gallery_limit=_int("AVATAR_GALLERY_LIMIT", 50),
         send_burst=_int("SEND_BURST", 20),
         send_per_minute=_int("SEND_PER_MINUTE", 60),
@@ -181,6 +184,10 @@ def load() -> Settings:
         media_url_ttl_seconds=_int("MEDIA_URL_TTL_SECONDS", 6 * 3600),
         http_header_timeout_seconds=_float("HTTP_HEADER_TIMEOUT_SECONDS", 5.0),
         http_backlog=_int("HTTP_BACKLOG", 2048),
+        image_max_pixels=_int("IMAGE_MAX_PIXELS", 40_000_000),
+        image_decode_slots=_int("IMAGE_DECODE_SLOTS", 2),
+        avatar_burst=_int("AVATAR_BURST", 5),
+        avatar_per_minute=_int("AVATAR_PER_MINUTE", 10),
     )
 
 

@@ -20,7 +20,7 @@ from corpchat import i18n
 from corpchat.api.request_checks import same_origin, session_identity
 from corpchat.config import settings
 from corpchat.realtime import hub
-from corpchat.services import accounts, avatars
+from corpchat.services import accounts, avatars, image_decode
 from corpchat.services.errors import Invalid, ServiceError
 
 
@@ -53,11 +53,15 @@ async def upload(request: Request) -> JSONResponse:
     lang = await asyncio.to_thread(accounts.get_locale, identity.user_id) or lang
     try:
         raw = await _body(request, settings.avatar_max_bytes)
-        change = await asyncio.to_thread(avatars.upload_avatar, identity.user_id, raw)
+        # The slot is taken on the loop: a waiting upload holds no thread of the pool that every
+        # other user's handlers run in.
+        async with image_decode.slot_async():
+            change = await asyncio.to_thread(avatars.upload_avatar, identity.user_id, raw)
     except ClientDisconnect:
         return _error("err.bad_request", 400, lang)
     except ServiceError as exc:
-        return _error(exc.key, 413 if exc.key == "err.avatar_too_large" else 400, lang, **exc.params)
+        status = {"err.avatar_too_large": 413, "err.too_fast": 429}.get(exc.key, 400)
+        return _error(exc.key, status, lang, **exc.params)
     if change.push is not None:
         await hub.push(change.push)
     return JSONResponse({"avatar_id": change.current_id}, headers={"Cache-Control": "no-store"})

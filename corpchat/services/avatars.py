@@ -25,6 +25,7 @@ from sqlalchemy import select
 from corpchat import db
 from corpchat.config import settings
 from corpchat.models import User, UserAvatar
+from corpchat.services import image_decode, rate_limits
 from corpchat.services.errors import Invalid, NotFound
 from corpchat.services.events import AvatarChanged, Push
 from corpchat.services.visibility import profile_watchers
@@ -37,9 +38,9 @@ FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
 ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 _CHUNK = 64 * 1024
 
-# Pillow's own guard (it raises DecompressionBombError past twice this) as a
-# second line behind the explicit size check in _decode.
-Image.MAX_IMAGE_PIXELS = settings.avatar_max_pixels
+# An avatar is at most 512 px: a JPEG decodes at the smallest scale that keeps this many pixels
+# on its longer side (a 6300x6300 photo decodes at 3150x3150, a quarter of the memory).
+DECODE_LONGEST = 2048
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ def upload_avatar(actor_id: int, data, crop=None) -> AvatarChange:
     bytes); `crop` is (x, y, width, height) in pixels of the upright image,
     as Cropper.js reports it; without one the centre square is used.
     """
+    rate_limits.check("avatar", actor_id)
     raw = _read_limited(data, settings.avatar_max_bytes)
     box = _crop_box(crop)
     with db.session() as s:
@@ -157,7 +159,14 @@ def file_path_for(avatar_id: str, size: int) -> Path:
 
 def render_avatar(raw: bytes, crop: tuple[int, int, int, int] | None = None) -> dict[int, bytes]:
     """Decode, orient, crop square and re-encode at every size; metadata is not carried over."""
-    image = _decode(raw)
+    with image_decode.slot():
+        image, scale = _decode(raw)
+        if crop is not None and scale != 1.0:
+            crop = tuple(round(v * scale) for v in crop)
+        return _encode_sizes(image, crop)
+
+
+def _encode_sizes(image: Image.Image, crop) -> dict[int, bytes]:
     left, top, right, bottom = _square(image.size, crop)
     square = image.crop((left, top, right, bottom))
     out = {}
@@ -171,20 +180,22 @@ def render_avatar(raw: bytes, crop: tuple[int, int, int, int] | None = None) -> 
     return out
 
 
-def _decode(raw: bytes) -> Image.Image:
-    limit = settings.avatar_max_pixels
+def _decode(raw: bytes) -> tuple[Image.Image, float]:
+    """The upright image and the scale it was decoded at (crop boxes are in full-size pixels)."""
+    limit = settings.image_max_pixels
     try:
         with Image.open(io.BytesIO(raw), formats=FORMATS) as im:
             # The header alone gives the size: refuse a bomb before any pixel is decoded.
             if im.width * im.height > limit:
                 raise Invalid("err.avatar_too_many_pixels", max=limit // 1_000_000)
             im.seek(0)  # an animated GIF/WebP: its first frame
+            scale = image_decode.reduce_for(im, DECODE_LONGEST)
             im.load()
             # Phones store the rotation in EXIF; the browser (and so the
             # Cropper.js coordinates) shows the image upright.
             upright = ImageOps.exif_transpose(im)
             has_alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
-            return upright.convert("RGBA" if has_alpha else "RGB")
+            return upright.convert("RGBA" if has_alpha else "RGB"), scale
     except Invalid:
         raise
     except Image.DecompressionBombError as exc:

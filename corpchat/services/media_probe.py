@@ -12,7 +12,6 @@ import io
 import logging
 import os
 import re
-import threading
 import unicodedata
 import warnings
 from dataclasses import dataclass
@@ -21,18 +20,16 @@ from pathlib import Path
 import filetype
 from PIL import Image, ImageOps
 
+from corpchat.services import image_decode
+
 log = logging.getLogger(__name__)
 
 OCTET = "application/octet-stream"
 THUMB_PX = 320
-# Largest image we decode for a thumbnail: ~30 MP is a 120 MB RGBA buffer at worst. Bigger
-# images are still stored and downloadable, just without a preview.
-MAX_THUMB_PIXELS = 30_000_000
+# Largest image we decode for a thumbnail: the one limit of every image path (image_decode).
+# Bigger images are still stored and downloadable, just without a preview.
+MAX_THUMB_PIXELS = image_decode.MAX_PIXELS
 MAX_SIDE = 20_000
-# A process-wide safety net for every Pillow user (avatars too): Pillow refuses twice this.
-Image.MAX_IMAGE_PIXELS = MAX_THUMB_PIXELS
-# Previews decode whole images: at most two at a time per process keeps memory bounded.
-_decode_slots = threading.BoundedSemaphore(2)
 
 # Shown inline (<img>/<audio>/<video>); everything else is served only as an attachment.
 IMAGE_TYPES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WEBP"}
@@ -129,7 +126,7 @@ def _probe_image(path: Path, mime: str) -> Probe:
     width, height = image_size(path, mime)
     if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE) or width * height > MAX_THUMB_PIXELS:
         return Probe(mime, "image", width, height)
-    with _decode_slots, Image.open(path, formats=[IMAGE_TYPES[mime]]) as im:
+    with image_decode.slot(), Image.open(path, formats=[IMAGE_TYPES[mime]]) as im:
         im.draft("RGB", (THUMB_PX * 2, THUMB_PX * 2))  # JPEG: decode at a reduced scale
         thumb = _thumbnail(ImageOps.exif_transpose(im) or im)
     return Probe(mime, "image", width, height, thumb=thumb)
@@ -176,7 +173,7 @@ def _duration_ms(container) -> int | None:
 
 def _poster(container, stream) -> bytes | None:
     """The first decodable frame of a video (round videos show it before playing)."""
-    with _decode_slots:
+    with image_decode.slot():
         for frame in container.decode(stream):
             return _thumbnail(frame.to_image())
     return None

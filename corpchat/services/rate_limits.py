@@ -51,6 +51,8 @@ _LIMITS = {
     "react": TokenBucket(settings.react_burst, settings.react_per_minute),
     # Saved after each pause in typing (0.7 s) and on blur: a person stays far below this.
     "draft": TokenBucket(30, 120),
+    # Each avatar is a full image decode: a person changes it a few times, a script in a loop.
+    "avatar": TokenBucket(settings.avatar_burst, settings.avatar_per_minute),
 }
 
 

@@ -144,7 +144,7 @@ def test_bomb_declared_in_the_header_is_refused_before_decoding():
 
 
 def test_pixel_limit_is_a_setting(monkeypatch):
-    monkeypatch.setattr(avatars, "settings", dataclasses.replace(avatars.settings, avatar_max_pixels=10_000))
+    monkeypatch.setattr(avatars, "settings", dataclasses.replace(avatars.settings, image_max_pixels=10_000))
     assert key_of(avatars.render_avatar, image_bytes((101, 100))) == "err.avatar_too_many_pixels"
     assert avatars.render_avatar(image_bytes((100, 100)))
 
@@ -303,3 +303,26 @@ def test_initials_colour_is_stable_and_spread():
 ])
 def test_initials(name, expected):
     assert initials(name) == expected
+
+
+def test_crop_of_a_big_jpeg_decoded_at_reduced_scale_takes_the_chosen_area():
+    """A big JPEG decodes at 1/2 (draft); the crop, given in full-size pixels, is scaled with it."""
+    big = halves(size=(6000, 6000), fmt="JPEG", quality=80)
+    image, scale = avatars._decode(big)
+    assert scale == 0.5 and image.size == (3000, 3000)
+    out = decoded(avatars.render_avatar(big, (3000, 0, 3000, 3000))[512]).convert("RGB")
+    r, g, b = out.getpixel((256, 256))
+    assert b > 200 and r < 50
+
+
+def test_avatar_changes_are_rate_limited_per_user(db_clean, store, monkeypatch):
+    from corpchat.services import rate_limits
+    from corpchat.services.errors import Throttled
+
+    monkeypatch.setitem(rate_limits._LIMITS, "avatar", rate_limits.TokenBucket(2, 1))
+    a, b = make_user("alice"), make_user("bob")
+    avatars.upload_avatar(a, image_bytes())
+    avatars.upload_avatar(a, image_bytes())
+    with pytest.raises(Throttled):
+        avatars.upload_avatar(a, image_bytes())
+    avatars.upload_avatar(b, image_bytes())  # another user is not slowed
