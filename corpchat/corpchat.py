@@ -6,7 +6,7 @@ import reflex as rx
 import socketio
 from starlette.applications import Starlette
 
-from corpchat import logs  # issues 11/12 (wt-b)
+from corpchat import db, logs
 from corpchat.api.auth_routes import routes as auth_routes
 from corpchat.api.avatar_upload import routes as avatar_upload_routes
 from corpchat.api.avatars import routes as avatar_routes
@@ -48,8 +48,9 @@ class _JsonPacket(socketio.packet.Packet):
 
 
 app.sio.packet_class = _JsonPacket
-# issues 11/12 (wt-b): a tab token alone gets no stored state; first/last tab of a user.
+# A tab token alone gets no stored state; first/last tab of a user; the loop's DB pool closed last.
 logs.configure()
+app.register_lifespan_task(db.lifespan)
 app.register_lifespan_task(tab_guard.lifespan)
 app.register_lifespan_task(lifecycle.lifespan)
 presence_edges.install()

@@ -151,6 +151,29 @@ async def _async_pool():
     return await opening
 
 
+async def close_async_pool(timeout: float = 5.0) -> None:
+    """Close this event loop's pool and its background tasks. Call before the loop ends (the
+    app's lifespan, a script's asyncio.run): left to asyncio.run's own task cancellation, a pool
+    still connecting in the background once kept the shutdown waiting forever."""
+    from corpchat.services import send
+
+    await send.drain()
+    opening = _async_pools.pop(asyncio.get_running_loop(), None)
+    if opening is None:
+        return
+    pool = await opening
+    await pool.close(timeout=timeout)
+
+
+@asynccontextmanager
+async def lifespan(app=None):
+    """Per worker: the loop's async pool is closed, after its queued sends, when the worker stops."""
+    try:
+        yield
+    finally:
+        await close_async_pool()
+
+
 @asynccontextmanager
 async def async_autocommit() -> AsyncIterator:
     """An autocommit psycopg connection on the event loop itself: no thread hand-off.

@@ -135,6 +135,15 @@ async def send_async(actor_id: int, room_id, body, client_id, kind="text", paylo
 MAX_BATCH = 64  # sends written in one statement
 
 
+async def drain() -> None:
+    """Wait for this loop's room writers to finish what is queued (before its pool closes)."""
+    queues = _queues.get(asyncio.get_running_loop(), {})
+    tasks = [q.task for q in list(queues.values()) if q.task is not None]
+    tasks += [t for t in _checking if t.get_loop() is asyncio.get_running_loop()]
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 class _RoomQueue:
     __slots__ = ("waiting", "task")
 

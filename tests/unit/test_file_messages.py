@@ -129,10 +129,13 @@ def test_batched_async_sends_mix_text_and_files(local):
     infos = [files.store_stream(a, [f"f{i}".encode() * 10], f"{i}.txt") for i in range(3)]
 
     async def go():
-        sends = [messages.send_async(a, room, "t1", cid())]
-        sends += [attachments.send_file(a, room, i.id, "file", f"cap {n}", cid()) for n, i in enumerate(infos)]
-        sends.append(messages.send_async(b, room, "t2", cid()))
-        return await asyncio.gather(*sends)
+        try:
+            sends = [messages.send_async(a, room, "t1", cid())]
+            sends += [attachments.send_file(a, room, i.id, "file", f"cap {n}", cid()) for n, i in enumerate(infos)]
+            sends.append(messages.send_async(b, room, "t2", cid()))
+            return await asyncio.gather(*sends)
+        finally:
+            await db.close_async_pool()  # the loop's pool ends with it (a left-open one once hung here)
 
     results = asyncio.run(go())
     seqs = [r.message["seq"] for r in results]
@@ -205,3 +208,19 @@ def test_blocked_private_room_refuses_a_file(local):
     block(b, a)
     with pytest.raises(Forbidden):
         attachments.send_file_sync(a, room, info.id, "file", "", cid())
+
+
+def test_event_loops_that_send_end_cleanly(local):
+    """Thirty loops each send a batch and close their pool: none waits at shutdown (a pool left
+    to asyncio.run's task cancellation once hung CI for 30 minutes), and no pool is left behind."""
+    a, b, room = _pair()
+
+    async def go(k):
+        try:
+            await asyncio.gather(*(messages.send_async(u, room, f"{k}-{u}", cid()) for u in (a, b, a)))
+        finally:
+            await db.close_async_pool()
+
+    for k in range(30):
+        asyncio.run(asyncio.wait_for(go(k), 20))
+    assert not db._async_pools
