@@ -98,6 +98,7 @@ class Settings:
     # The HTTP server (realtime/reflex_glue.tune_http_server).
     http_header_timeout_seconds: float = 5.0
     http_backlog: int = 2048
+    bcrypt_rounds: int = 12
     # Every image decode (services/image_decode.py).
     image_max_pixels: int = 40_000_000
     image_decode_slots: int = 2
@@ -153,6 +154,7 @@ def load() -> Settings:
         register_max_per_ip=_int("REGISTER_MAX_PER_IP", 5),
         register_window_seconds=_int("REGISTER_WINDOW_SECONDS", 600),
         bcrypt_threads=max(1, _int("BCRYPT_THREADS", 2)),
+        bcrypt_rounds=_int("BCRYPT_ROUNDS", 12),
         bind_address=os.environ.get("BIND_ADDRESS", "").strip() or "127.0.0.1",
         redis_url=os.environ.get("REFLEX_REDIS_URL", ""),
         redis_key_prefix=os.environ.get("REDIS_KEY_PREFIX", "").strip(),

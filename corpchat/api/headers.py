@@ -47,6 +47,8 @@ def content_security_policy() -> str:
         # Emotion and Radix put styles into <style> elements and style attributes at run time.
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data: blob:",
+        # blob:: a voice or round-video recording is played back for review before it is sent.
+        "media-src 'self' blob:",
         "font-src 'self' data:",
         "connect-src 'self'",
         "object-src 'none'",
@@ -56,14 +58,21 @@ def content_security_policy() -> str:
     ])
 
 
+@functools.cache
 def security_headers() -> dict[str, str]:
-    return {
+    from corpchat.config import settings
+
+    headers = {
         "content-security-policy": content_security_policy(),
         # For browsers that predate frame-ancestors.
         "x-frame-options": "DENY",
         "x-content-type-options": "nosniff",
         "referrer-policy": "same-origin",
     }
+    if settings.app_origins[0].startswith("https://"):
+        # Served over https (through the reverse proxy): browsers never try plain http again.
+        headers["strict-transport-security"] = "max-age=31536000"
+    return headers
 
 
 class SecurityHeaders:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ _registrations = FailureCounter(settings.register_max_per_ip, settings.register_
 
 
 def _rounds() -> int:
-    return int(os.environ.get("BCRYPT_ROUNDS", "12"))
+    return settings.bcrypt_rounds
 
 
 # Checked against unknown logins so that they cost as much time as known ones.

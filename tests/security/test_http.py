@@ -77,6 +77,8 @@ def _check_headers(response: httpx.Response, what: str) -> None:
     h = response.headers
     csp = h.get("content-security-policy", "")
     assert "frame-ancestors 'none'" in csp, what
+    # a recording is reviewed from a blob: URL before it is sent (a black review without this)
+    assert "media-src 'self' blob:" in csp, what
     assert "default-src 'self'" in csp and "object-src 'none'" in csp, what
     assert "'unsafe-inline'" not in csp.split("script-src", 1)[1].split(";")[0], what
     assert h.get("x-frame-options") == "DENY", what

@@ -55,3 +55,25 @@ def test_user_id_is_backend_only():
     for name in ("_user_id", "_session_version", "_verified_at"):
         assert name not in AuthState.vars and name not in AuthState.computed_vars
     assert isinstance(AuthState, type) and issubclass(AuthState, rx.State)
+
+
+def test_hsts_only_when_served_over_https(monkeypatch):
+    import dataclasses
+
+    from corpchat import config
+    from corpchat.api import headers
+
+    monkeypatch.setattr(headers, "content_security_policy", lambda: "default-src 'self'")
+    for origin, hsts in (("https://chat.example.com", True), ("http://127.0.0.1:3000", False)):
+        monkeypatch.setattr(config, "settings", dataclasses.replace(config.settings, app_origin=origin))
+        got = headers.security_headers.__wrapped__()
+        assert ("strict-transport-security" in got) is hsts, origin
+
+
+def test_bcrypt_rounds_come_from_the_settings(monkeypatch):
+    from corpchat import config
+    from corpchat.services import accounts
+
+    monkeypatch.setenv("BCRYPT_ROUNDS", "5")
+    assert config.load().bcrypt_rounds == 5
+    assert accounts._rounds() == config.settings.bcrypt_rounds
