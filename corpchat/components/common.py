@@ -21,7 +21,7 @@ def native_form(*children, action: str, **props) -> rx.Component:
 
 def language_select(on_change) -> rx.Component:
     return rx.select.root(
-        rx.select.trigger(aria_label="language", variant="ghost"),
+        rx.select.trigger(aria_label=tr("nav.language"), variant="ghost", class_name="language-select"),
         rx.select.content(*[rx.select.item(name, value=code) for code, name in i18n.LANGUAGE_NAMES.items()]),
         value=I18nState.lang,
         on_change=on_change,
@@ -32,7 +32,7 @@ def language_select(on_change) -> rx.Component:
 def theme_toggle() -> rx.Component:
     return rx.icon_button(
         rx.color_mode_cond(rx.icon("moon"), rx.icon("sun")),
-        on_click=rx.toggle_color_mode, variant="ghost", aria_label="theme", title=tr("nav.theme"),
+        on_click=rx.toggle_color_mode, variant="ghost", aria_label=tr("nav.theme"), title=tr("nav.theme"),
         class_name="theme-toggle",
     )
 

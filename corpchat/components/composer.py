@@ -32,7 +32,7 @@ class KeyScope(rx.el.Div):
 def _emoji_button() -> rx.Component:
     return rx.popover.root(
         rx.popover.trigger(rx.icon_button(rx.icon("smile"), variant="ghost", type="button", id="emoji-button",
-                                          aria_label="emoji")),
+                                          aria_label=tr("chat.emoji"))),
         rx.popover.content(emoji_picker(insert_into=COMPOSER_ID), padding="0"),
     )
 
@@ -55,7 +55,7 @@ def composer() -> rx.Component:
                 ),
                 voice_recorder(),
                 circle_recorder(),
-                rx.icon_button(rx.icon("send"), type="submit", id="send-button", aria_label="send"),
+                rx.icon_button(rx.icon("send"), type="submit", id="send-button", aria_label=tr("chat.send")),
                 rx.el.input(type="hidden", name="typed_in", value=ChatState.room_id.to_string()),
                 align="end", width="100%", spacing="2", position="relative",
             ),

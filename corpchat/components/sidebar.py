@@ -59,7 +59,7 @@ def sidebar() -> rx.Component:
             theme_toggle(),
             rx.link(rx.icon_button(rx.icon("user"), variant="ghost", aria_label=tr("profile.mine")),
                     href="/profile", id="to-profile"),
-            rx.link(rx.icon_button(rx.icon("settings"), variant="ghost", aria_label="settings"),
+            rx.link(rx.icon_button(rx.icon("settings"), variant="ghost", aria_label=tr("nav.settings")),
                     href="/settings", id="to-settings"),
             width="100%", align="center", padding="10px 12px 0",
         ),

@@ -42,6 +42,7 @@ STRINGS = {
     "nav.theme": "Dark mode",
     "chat.pick": "Select a chat to start messaging",
     "chat.placeholder": "Write a message…",
+    "chat.emoji": "Emoji",
     "chat.send": "Send",
     "chat.sending": "sending…",
     "chat.retry": "Retry",

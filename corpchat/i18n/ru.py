@@ -42,6 +42,7 @@ STRINGS = {
     "nav.theme": "Тёмная тема",
     "chat.pick": "Выберите чат, чтобы начать переписку",
     "chat.placeholder": "Напишите сообщение…",
+    "chat.emoji": "Эмодзи",
     "chat.send": "Отправить",
     "chat.sending": "отправка…",
     "chat.retry": "Повторить",

@@ -42,6 +42,7 @@ STRINGS = {
     "nav.theme": "Темна тема",
     "chat.pick": "Оберіть чат, щоб почати листування",
     "chat.placeholder": "Напишіть повідомлення…",
+    "chat.emoji": "Емодзі",
     "chat.send": "Надіслати",
     "chat.sending": "надсилання…",
     "chat.retry": "Повторити",

@@ -221,3 +221,19 @@ def tune_http_server(header_timeout_seconds: float, backlog: int) -> None:
             super().__init__(*args, **kwargs)
 
     granian.server.Server = TunedServer
+
+
+def drop_stored_state(token: str, the_app=None) -> bool:
+    """Forget a tab's stored state now instead of after Reflex's hour (memory manager; with Redis
+    the keys expire by themselves). Not while an event holds its lock. Returns whether dropped."""
+    the_app = the_app or app()
+    manager = the_app.state_manager
+    purge = getattr(manager, "_purge_token", None)
+    if purge is None:
+        return False
+    key = manager._coerce_token(rx.BaseStateToken(ident=token, cls=the_app._state))
+    lock = manager._states_locks.get(key.lock_key)
+    if lock is not None and lock.locked():
+        return False
+    purge(key)
+    return True

@@ -215,7 +215,10 @@ def test_event_loops_that_send_end_cleanly(local):
     to asyncio.run's task cancellation once hung CI for 30 minutes), and no pool is left behind."""
     a, b, room = _pair()
 
+    loops = []
+
     async def go(k):
+        loops.append(asyncio.get_running_loop())
         try:
             await asyncio.gather(*(messages.send_async(u, room, f"{k}-{u}", cid()) for u in (a, b, a)))
         finally:
@@ -223,4 +226,4 @@ def test_event_loops_that_send_end_cleanly(local):
 
     for k in range(30):
         asyncio.run(asyncio.wait_for(go(k), 20))
-    assert not db._async_pools
+    assert len(loops) == 30 and not any(loop in db._async_pools for loop in loops)

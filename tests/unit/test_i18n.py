@@ -39,3 +39,15 @@ def test_language_choice():
     assert i18n.from_accept_language("") == "en"
     assert i18n.normalize("xx") == "en"
     assert i18n.t("fr", "auth.login") == "Log in"
+
+
+def test_no_icon_button_label_is_a_fixed_english_word():
+    """Screen readers read aria-labels: each comes from the i18n tables (uk/ru users heard
+    "theme", "settings", "emoji", "send")."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "corpchat"
+    fixed = [f"{p.relative_to(root)}: {m}" for p in [*root.glob("components/*.py"), *root.glob("pages/*.py")]
+             for m in re.findall(r"aria_label=\"[^\"]*\"", p.read_text())]
+    assert not fixed, fixed

@@ -175,6 +175,24 @@ async def test_has_stored_state_on_the_memory_manager():
     assert await reflex_glue.has_stored_state("seen-tab", the_app) is True
 
 
+async def test_an_anonymous_tab_is_forgotten_when_its_socket_goes(fake_app):
+    """A tab that never logged in loses its stored state at disconnect; a logged-in tab keeps it
+    (a reconnect shows the same screen); a tab still connected is left alone."""
+    anonymous, logged_in, open_tab = (str(uuid.uuid4()) for _ in range(3))
+    for token in (anonymous, logged_in, open_tab):
+        async with reflex_glue.stored_state(token) as root:
+            auth = await root.get_state(AuthState)
+            auth.me_login = "seen"
+            if token == logged_in:
+                auth._cookie_digest = _fingerprint("corpchat_session=good")
+    await fake_app.event_namespace._token_manager.link_token_to_sid(open_tab, "sid-open")
+    for token in (anonymous, logged_in, open_tab):
+        await tab_guard.forget_anonymous_tab(token)
+    assert await reflex_glue.has_stored_state(anonymous) is False
+    assert await reflex_glue.has_stored_state(logged_in) is True
+    assert await reflex_glue.has_stored_state(open_tab) is True
+
+
 def test_the_requirements_txt_hook_still_exists():
     from reflex.utils import frontend_skeleton
 
