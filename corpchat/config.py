@@ -99,6 +99,10 @@ class Settings:
     http_header_timeout_seconds: float = 5.0
     http_backlog: int = 2048
     bcrypt_rounds: int = 12
+    # Peers whose X-Forwarded-For / Forwarded headers are believed (api/client_address.py).
+    trusted_proxies: str = ""
+    # Addresses remembered per user as 'logged in from here before' (services/throttle.py).
+    known_addresses_per_user: int = 20
     # Every image decode (services/image_decode.py).
     image_max_pixels: int = 40_000_000
     image_decode_slots: int = 2
@@ -155,6 +159,8 @@ def load() -> Settings:
         register_window_seconds=_int("REGISTER_WINDOW_SECONDS", 600),
         bcrypt_threads=max(1, _int("BCRYPT_THREADS", 2)),
         bcrypt_rounds=_int("BCRYPT_ROUNDS", 12),
+        trusted_proxies=os.environ.get("TRUSTED_PROXIES", "").strip(),
+        known_addresses_per_user=_int("KNOWN_ADDRESSES_PER_USER", 20),
         bind_address=os.environ.get("BIND_ADDRESS", "").strip() or "127.0.0.1",
         redis_url=os.environ.get("REFLEX_REDIS_URL", ""),
         redis_key_prefix=os.environ.get("REDIS_KEY_PREFIX", "").strip(),

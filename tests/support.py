@@ -66,6 +66,9 @@ def test_environment() -> None:
         os.environ.setdefault(name, "1000000")
     # Every test registers its users from 127.0.0.1; the per-address limit has its own tests.
     os.environ.setdefault("REGISTER_MAX_PER_IP", "100000")
+    # The app plays being behind a reverse proxy at 127.0.0.1 (tests/security/test_http.py
+    # sends X-Forwarded-For from there, and spoofs it from 127.0.0.x, which is not trusted).
+    os.environ.setdefault("TRUSTED_PROXIES", "127.0.0.1")
 
 
 def file_state(path: Path) -> tuple[int, bytes]:

@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from corpchat import i18n
-from corpchat.api import hashing
+from corpchat.api import client_address, hashing
 from corpchat.api.request_checks import read_form, same_origin, session_identity
 from corpchat.config import settings
 from corpchat.realtime import hub
@@ -34,17 +34,13 @@ def _set_session(response: Response, identity: accounts.Identity) -> Response:
     return response
 
 
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
-
-
 async def login(request: Request) -> Response:
     form = await read_form(request)
     if form is None or not same_origin(request):
         return _redirect("/login", error="err.bad_request")
     try:
         identity = await hashing.run(accounts.authenticate, form.get("login", ""), form.get("password", ""),
-                                     _client_ip(request))
+                                     client_address.of(request))
     except ServiceError as exc:
         return _redirect("/login", error=exc.key, login=form.get("login", "")[:32])
     return _set_session(_redirect("/"), identity)
@@ -57,7 +53,7 @@ async def register(request: Request) -> Response:
     locale = i18n.from_accept_language(request.headers.get("accept-language"))
     try:
         identity = await hashing.run(accounts.register, form.get("login", ""), form.get("password", ""),
-                                     form.get("password_repeat", ""), locale=locale, ip=_client_ip(request))
+                                     form.get("password_repeat", ""), locale=locale, ip=client_address.of(request))
     except ServiceError as exc:
         return _redirect("/register", error=exc.key, login=form.get("login", "")[:32])
     return _set_session(_redirect("/"), identity)

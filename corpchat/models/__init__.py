@@ -4,6 +4,7 @@ from corpchat.models.files import FILE_KINDS, MESSAGE_FILE_INDEX, UploadedFile
 from corpchat.models.tables import (
     BlockedUser,
     GroupLog,
+    LoginAddress,
     Message,
     MessageReaction,
     Participant,
@@ -13,6 +14,6 @@ from corpchat.models.tables import (
 )
 
 __all__ = [
-    "FILE_KINDS", "MESSAGE_FILE_INDEX", "BlockedUser", "GroupLog", "Message", "MessageReaction", "Participant",
-    "Room", "UploadedFile", "User", "UserAvatar",
+    "FILE_KINDS", "MESSAGE_FILE_INDEX", "BlockedUser", "GroupLog", "LoginAddress", "Message", "MessageReaction",
+    "Participant", "Room", "UploadedFile", "User", "UserAvatar",
 ]

@@ -223,3 +223,15 @@ class UserAvatar(SQLModel, table=True):
     id: str = Field(sa_column=Column(String(32), primary_key=True))
     user_id: int = Field(sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False))
     created_at: datetime | None = _ts()
+
+
+class LoginAddress(SQLModel, table=True):
+    """An address a user logged in from: others failing there can never lock this user out."""
+
+    __tablename__ = "login_addresses"
+
+    user_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    )
+    address: str = Field(sa_column=Column(String(45), primary_key=True))
+    last_login_at: datetime | None = _ts()

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 
 import bcrypt
 import jwt
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
 from corpchat import db
 from corpchat.config import settings
-from corpchat.models import User
+from corpchat.models import LoginAddress, User
 from corpchat.services.errors import Conflict, Invalid, NotAuthenticated, Throttled
 from corpchat.services.throttle import FailureCounter, LoginThrottle
 
@@ -83,24 +84,47 @@ def _find_by_login(s, login: str) -> User | None:
     return s.exec(select(User).where(func.lower(User.login) == login.lower())).scalars().first()
 
 
+def _known_address(s, user: User | None, ip: str) -> bool:
+    if user is None or not ip:
+        return False
+    return s.exec(select(LoginAddress.user_id).where(LoginAddress.user_id == user.id,
+                                                     LoginAddress.address == ip)).first() is not None
+
+
+def _remember_address(user_id: int, ip: str) -> None:
+    """Upsert this address, and forget the user's oldest beyond KNOWN_ADDRESSES_PER_USER."""
+    if not ip:
+        return
+    with db.session() as s:
+        s.exec(pg_insert(LoginAddress).values(user_id=user_id, address=ip[:45])
+               .on_conflict_do_update(index_elements=["user_id", "address"],
+                                      set_={"last_login_at": func.now()}))
+        keep = (select(LoginAddress.address).where(LoginAddress.user_id == user_id)
+                .order_by(LoginAddress.last_login_at.desc()).limit(settings.known_addresses_per_user))
+        s.exec(delete(LoginAddress).where(LoginAddress.user_id == user_id, LoginAddress.address.not_in(keep)))
+
+
 def authenticate(login, password, ip: str = "") -> Identity:
     """The same error for an unknown login and a wrong password."""
     if not isinstance(login, str) or not isinstance(password, str) or len(login) > 64:
         raise NotAuthenticated("err.bad_credentials")
     login_key = login.strip().lower()
-    if _logins.blocked(login_key, ip):
-        raise Throttled("err.throttled")
-    raw = password.encode("utf-8")
+    # Looked up before the throttle decides: whether this address is the owner's is part of it.
     with db.session() as s:
         user = _find_by_login(s, login.strip())
+        known = _known_address(s, user, ip)
+    if _logins.blocked(login_key, ip, known):
+        raise Throttled("err.throttled")
+    raw = password.encode("utf-8")
     # bcrypt refuses over 72 bytes: such a password cannot match any stored one.
     ok = False
     if len(raw) <= BCRYPT_MAX_BYTES:
         ok = bcrypt.checkpw(raw, (user.password_hash if user else _DUMMY_HASH).encode())
     if not ok or user is None:
-        _logins.failed(login_key, ip)
+        _logins.failed(login_key, ip, known)
         raise NotAuthenticated("err.bad_credentials")
     _logins.succeeded(login_key, ip)
+    _remember_address(user.id, ip)
     return Identity(user.id, user.login, user.session_version)
 
 

@@ -1,7 +1,8 @@
 """Counting recent login failures (and registrations) per login and per IP address.
 
 In-process: with several workers each keeps its own count, so the effective
-limit is multiplied by the worker count (still bounded).
+limit is multiplied by the worker count (still bounded). Which addresses a user
+logged in from is kept in the database (services/accounts.py), across restarts.
 """
 
 from __future__ import annotations
@@ -46,46 +47,28 @@ class FailureCounter:
 class LoginThrottle:
     """Failed logins, counted so that nobody can lock an account's owner out.
 
-    A guessing address is stopped per (login, address) and per address. Failures against
-    one login from many addresses (a spray from a botnet) stop only addresses that have
-    never logged in to that login: its owner, from where they logged in before, still can,
-    and one address alone never reaches the login-wide limit (the pair limit stops it first).
+    A guessing address is stopped per (login, address), per address and, for a spray from
+    many addresses, per login. Only the pair limit applies where the login's owner logged in
+    before (`known`, remembered in the database by services/accounts.py): others failing at
+    a shared address (an office NAT, a proxy) or from a botnet cannot lock the owner out of
+    the places they use, and the owner's own typos there do not count against anyone else.
     """
-
-    # Addresses remembered per login, and logins remembered at all (oldest forgotten first).
-    KNOWN_PER_LOGIN = 8
-    KNOWN_LOGINS = 100_000
 
     def __init__(self, max_failures: int, window_seconds: int, ip_factor: int = 4, spread_factor: int = 4):
         self._pair = FailureCounter(max_failures, window_seconds)
         self._ip = FailureCounter(max_failures * ip_factor, window_seconds)
         self._login = FailureCounter(max_failures * spread_factor, window_seconds)
-        self._known: dict[str, dict[str, None]] = {}
-        self._lock = threading.Lock()
 
-    def _is_known(self, login: str, ip: str) -> bool:
-        with self._lock:
-            return ip in self._known.get(login, ())
-
-    def blocked(self, login: str, ip: str) -> bool:
-        if self._pair.blocked(f"{login}\n{ip}") or self._ip.blocked(ip):
+    def blocked(self, login: str, ip: str, known: bool) -> bool:
+        if self._pair.blocked(f"{login}\n{ip}"):
             return True
-        return not self._is_known(login, ip) and self._login.blocked(login)
+        return not known and (self._ip.blocked(ip) or self._login.blocked(login))
 
-    def failed(self, login: str, ip: str) -> None:
+    def failed(self, login: str, ip: str, known: bool) -> None:
         self._pair.fail(f"{login}\n{ip}")
-        self._ip.fail(ip)
-        if not self._is_known(login, ip):
+        if not known:
+            self._ip.fail(ip)
             self._login.fail(login)
 
     def succeeded(self, login: str, ip: str) -> None:
         self._pair.reset(f"{login}\n{ip}")
-        with self._lock:
-            known = self._known.pop(login, {})
-            known.pop(ip, None)
-            known[ip] = None
-            while len(known) > self.KNOWN_PER_LOGIN:
-                del known[next(iter(known))]
-            self._known[login] = known
-            while len(self._known) > self.KNOWN_LOGINS:
-                del self._known[next(iter(self._known))]

@@ -195,6 +195,38 @@ def test_wrong_passwords_from_one_address_do_not_lock_out_another(app_server):
     assert error_of(r) == "err.throttled"
 
 
+def _register(app) -> str:
+    login = f"prx{secrets.token_hex(3)}"
+    assert logged_in(post(app, "/api/register", {"login": login, "password": PASSWORD, "password_repeat": PASSWORD}))
+    return login
+
+
+def test_behind_a_trusted_proxy_one_guesser_does_not_lock_out_everyone(app_server):
+    """19#6, scenario 3: every request comes from the proxy (127.0.0.1 here, TRUSTED_PROXIES);
+    before, its address took every user's failures, and 21 locked the whole company out."""
+    owner, *targets = [_register(app_server) for _ in range(7)]
+    guesser = "192.0.2.66"
+    errors = [error_of(post(app_server, "/api/login", {"login": t, "password": "wrong password"},
+                            local_address="127.0.0.1", x_forwarded_for=guesser))
+              for t in targets for _ in range(4)]
+    assert errors.count("err.bad_credentials") == 20 and errors[-1] == "err.throttled"
+    # The owner, from an address never used before, through the same proxy:
+    assert logged_in(post(app_server, "/api/login", {"login": owner, "password": PASSWORD},
+                          local_address="127.0.0.1", x_forwarded_for="198.51.100.77"))
+    r = post(app_server, "/api/login", {"login": targets[0], "password": PASSWORD},
+             local_address="127.0.0.1", x_forwarded_for=guesser)
+    assert error_of(r) == "err.throttled"
+
+
+def test_forwarded_headers_from_anyone_else_are_not_believed(app_server):
+    """A client that is not the proxy cannot dodge the per-address limit by writing X-Forwarded-For."""
+    targets = [_register(app_server) for _ in range(6)]
+    errors = [error_of(post(app_server, "/api/login", {"login": t, "password": "wrong password"},
+                            local_address="127.0.0.35", x_forwarded_for=f"192.0.2.{n}"))
+              for n, t in enumerate(targets * 4)]
+    assert errors.count("err.bad_credentials") == 20 and errors[-1] == "err.throttled"
+
+
 # --------------------------------------------------------------------------
 # 13. A wrong current password says so
 # --------------------------------------------------------------------------
