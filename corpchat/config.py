@@ -108,6 +108,11 @@ class Settings:
     image_decode_slots: int = 2
     avatar_burst: int = 5
     avatar_per_minute: int = 10
+    # Changes every contact is told about (profile, avatar choice, blocks), and opening chats.
+    profile_burst: int = 10
+    profile_per_minute: int = 20
+    open_chat_burst: int = 20
+    open_chat_per_minute: int = 60
 
     @property
     def app_origins(self) -> tuple[str, ...]:
@@ -196,6 +201,10 @@ def load() -> Settings:
         image_decode_slots=_int("IMAGE_DECODE_SLOTS", 2),
         avatar_burst=_int("AVATAR_BURST", 5),
         avatar_per_minute=_int("AVATAR_PER_MINUTE", 10),
+        profile_burst=_int("PROFILE_BURST", 10),
+        profile_per_minute=_int("PROFILE_PER_MINUTE", 20),
+        open_chat_burst=_int("OPEN_CHAT_BURST", 20),
+        open_chat_per_minute=_int("OPEN_CHAT_PER_MINUTE", 60),
     )
 
 

@@ -70,7 +70,7 @@ def collapse(events: list[Event]) -> list[Event]:
     """
     out: list[Event] = []
     run: dict[int, list[dict]] = {}
-    for event in events:
+    for event in _latest(events):
         if type(event) is MessageSent:
             run.setdefault(event.room_id, []).append(event.message)
             continue
@@ -79,6 +79,23 @@ def collapse(events: list[Event]) -> list[Event]:
         out.append(event)
     out.extend(_merged(run))
     return out
+
+
+def _latest(events: list[Event]) -> list[Event]:
+    """Drop each `supersedes` event that a later one of its class about the same user replaces."""
+    if not any(e.supersedes for e in events):
+        return events
+    seen: set[tuple[type, int]] = set()
+    kept: list[Event] = []
+    for event in reversed(events):
+        if event.supersedes:
+            key = (type(event), event.user_id)
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(event)
+    kept.reverse()
+    return kept
 
 
 _seq = operator.itemgetter("seq")

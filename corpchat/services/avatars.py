@@ -108,6 +108,7 @@ def gallery(actor_id: int) -> list[Avatar]:
 
 def make_current(actor_id: int, avatar_id) -> AvatarChange:
     """Switch to one of the actor's avatars, or to initials with None."""
+    rate_limits.check("profile", actor_id)
     if avatar_id is not None:
         avatar_id = _valid_id(avatar_id)
     with db.session() as s:
@@ -123,6 +124,7 @@ def make_current(actor_id: int, avatar_id) -> AvatarChange:
 
 def delete_avatar(actor_id: int, avatar_id) -> AvatarChange:
     """Delete one avatar; deleting the one in use falls back to the newest remaining one."""
+    rate_limits.check("profile", actor_id)
     avatar_id = _valid_id(avatar_id)
     with db.session() as s:
         user = _lock_user(s, actor_id)

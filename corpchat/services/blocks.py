@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import text
 
 from corpchat import db
-from corpchat.services import validate
+from corpchat.services import rate_limits, validate
 from corpchat.services.errors import Invalid, NotFound
 from corpchat.services.events import BlockChanged, Push
 
@@ -28,6 +28,7 @@ class BlockedEntry:
 
 def block(actor_id: int, user_id) -> Push | None:
     user_id = _other(actor_id, user_id)
+    rate_limits.check("profile", actor_id)
     with db.session() as s:
         _require_user(s, user_id)
         # ON CONFLICT: a concurrent second block is a no-op, not an error.
@@ -39,6 +40,7 @@ def block(actor_id: int, user_id) -> Push | None:
 
 def unblock(actor_id: int, user_id) -> Push | None:
     user_id = _other(actor_id, user_id)
+    rate_limits.check("profile", actor_id)
     with db.session() as s:
         _require_user(s, user_id)
         deleted = s.exec(text(

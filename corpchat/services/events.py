@@ -37,6 +37,9 @@ class Event:
     viewers_only: ClassVar[bool] = False
     ring: ClassVar[str] = ""  # "", "upsert" (takes `message`) or "remove" (takes `message_id`, `seq`)
     evicts: ClassVar[bool] = False
+    # A later event of the same class about the same user carries everything this one did:
+    # a tab that has both queued applies only the later (services' pushes to contacts).
+    supersedes: ClassVar[bool] = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +135,7 @@ class PresenceChanged(Event):
     last_seen: str = ""
     gender: str = "unspecified"  # "був"/"була": the text is made per viewer, in their language
     lazy: ClassVar[bool] = True  # a crowd coming and going is coalesced like chat-list moves
+    supersedes: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,12 +148,16 @@ class ProfileChanged(Event):
     gender: str = "unspecified"
     bio: str = ""
     birth: str = ""  # "DD.MM" or "DD.MM.YYYY": formatted (and the age counted) per viewer
+    lazy: ClassVar[bool] = True
+    supersedes: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, slots=True)
 class AvatarChanged(Event):
     user_id: int = 0
     avatar_id: str = ""  # "" = initials
+    lazy: ClassVar[bool] = True
+    supersedes: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, slots=True)

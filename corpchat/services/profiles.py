@@ -17,7 +17,7 @@ from sqlalchemy import select
 from corpchat import db
 from corpchat.models import BlockedUser, User
 from corpchat.models.tables import GENDERS
-from corpchat.services import birthdate, validate
+from corpchat.services import birthdate, rate_limits, validate
 from corpchat.services.birthdate import BirthDate
 from corpchat.services.errors import Invalid, NotFound
 from corpchat.services.events import ProfileChanged, Push
@@ -109,10 +109,13 @@ def update_profile(actor_id: int, *, real_name=UNSET, bio=UNSET, gender=UNSET, b
             else birthdate.parse_birth_date(birth, today=today)
         changes.update(birth_day=born and born.day, birth_month=born and born.month,
                        birth_year=born and born.year)
+    rate_limits.check("profile", actor_id)
     with db.session() as s:
         user = s.exec(select(User).where(User.id == actor_id).with_for_update()).scalars().first()
         if user is None:
             raise NotFound()
+        # Saving the form unchanged tells nobody anything.
+        changes = {f: v for f, v in changes.items() if getattr(user, f) != v}
         for field, value in changes.items():
             setattr(user, field, value)
         s.add(user)

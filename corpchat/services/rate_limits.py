@@ -53,6 +53,9 @@ _LIMITS = {
     "draft": TokenBucket(30, 120),
     # Each avatar is a full image decode: a person changes it a few times, a script in a loop.
     "avatar": TokenBucket(settings.avatar_burst, settings.avatar_per_minute),
+    # Each is pushed to every contact: one name flipped in a loop was 64,000 frames in 16 s.
+    "profile": TokenBucket(settings.profile_burst, settings.profile_per_minute),
+    "open_chat": TokenBucket(settings.open_chat_burst, settings.open_chat_per_minute),
 }
 
 

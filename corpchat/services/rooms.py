@@ -7,7 +7,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from corpchat import db
 from corpchat.models import Participant, Room, User
-from corpchat.services import validate
+from corpchat.services import rate_limits, validate
 from corpchat.services.access import access_room
 from corpchat.services.errors import Forbidden, Invalid, NotFound
 from corpchat.services.events import ChatHidden, ChatRead, Push
@@ -33,6 +33,7 @@ def open_private(actor_id: int, other_id) -> int:
     other_id = validate.ident(other_id)
     if other_id == actor_id:
         raise Invalid()
+    rate_limits.check("open_chat", actor_id)
     with db.session() as s:
         if s.get(User, other_id) is None:
             raise NotFound()

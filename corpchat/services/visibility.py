@@ -59,11 +59,17 @@ def room_members(s, room_id: int) -> tuple[int, ...]:
     return tuple(s.exec(select(Participant.user_id).where(Participant.room_id == room_id)).scalars())
 
 
+# A private chat counts once it holds a message: opening one (open_user) costs nothing, and
+# made anyone a contact who then got every profile change pushed.
+_CONVERSATION = "(r.kind <> 'private' OR r.last_seq > 0)"
+
+
 def contacts(s, user_id: int) -> set[int]:
-    """Everyone who shares a room with the user."""
+    """Everyone who shares a group, or a private chat with a message in it, with the user."""
     rows = s.exec(text(
-        "SELECT DISTINCT o.user_id FROM participants p JOIN participants o ON o.room_id = p.room_id "
-        "WHERE p.user_id = :u AND o.user_id <> :u"), params={"u": user_id})
+        "SELECT DISTINCT o.user_id FROM participants p JOIN rooms r ON r.id = p.room_id "
+        "JOIN participants o ON o.room_id = p.room_id "
+        f"WHERE p.user_id = :u AND o.user_id <> :u AND {_CONVERSATION}"), params={"u": user_id})
     return {r[0] for r in rows}
 
 
@@ -79,6 +85,6 @@ def presence_watchers(s, user_id: int) -> tuple[int, ...]:
     group co-members join this audience with the groups' member lists."""
     rows = s.exec(text(
         "SELECT o.user_id FROM participants p JOIN rooms r ON r.id = p.room_id AND r.kind = 'private' "
-        "JOIN participants o ON o.room_id = p.room_id AND o.user_id <> :u WHERE p.user_id = :u"),
-        params={"u": user_id})
+        "JOIN participants o ON o.room_id = p.room_id AND o.user_id <> :u "
+        f"WHERE p.user_id = :u AND {_CONVERSATION}"), params={"u": user_id})
     return tuple(sorted({r[0] for r in rows} - blocked_set(s, user_id)))

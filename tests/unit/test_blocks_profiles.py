@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, date, datetime
 
 import pytest
@@ -229,3 +230,48 @@ def test_update_of_missing_user_is_not_found(db_clean):
     with pytest.raises(NotFound):
         profiles.update_profile(123456, bio="x")
 
+
+
+# 19#4: what one user can make the server push to others.
+
+def test_an_opened_chat_without_a_message_makes_nobody_a_contact(db_clean):
+    from corpchat.services import rooms
+    from corpchat.services.messages import send_sync
+
+    a, b, c = make_user("alice"), make_user("bob"), make_user("carol")
+    for other in (b, c):
+        rooms.open_private(a, other)
+    assert profiles.update_profile(a, real_name="Alice").notify == [a]
+    send_sync(c, rooms.open_private(c, a), "hi", "cid-contact-1")
+    assert profiles.update_profile(a, real_name="Alice L").notify == [a, c]
+    with db.session() as s:
+        assert visibility.presence_watchers(s, a) == (c,)
+
+
+def test_saving_an_unchanged_profile_tells_nobody(db_clean):
+    a, b = make_user("alice"), make_user("bob")
+    make_group(a, b)
+    assert profiles.update_profile(a, real_name="Alice", bio="hi").push is not None
+    assert profiles.update_profile(a, real_name="Alice", bio="hi").push is None
+
+
+@pytest.mark.parametrize("action,call", [
+    ("profile", lambda a, b: profiles.update_profile(a, real_name=f"n{secrets.token_hex(3)}")),
+    ("profile", lambda a, b: (blocks.block(a, b), blocks.unblock(a, b))),
+    ("open_chat", lambda a, b: __import__("corpchat.services.rooms", fromlist=["x"]).open_private(a, b)),
+])
+def test_changes_pushed_to_contacts_and_opening_chats_are_rate_limited(db_clean, monkeypatch, action, call):
+    from corpchat.services import rate_limits
+    from corpchat.services.errors import Throttled
+    from corpchat.services.rate_limits import TokenBucket
+
+    monkeypatch.setitem(rate_limits._LIMITS, action, TokenBucket(burst=3, per_minute=1))
+    a, b = make_user("alice"), make_user("bob")
+    refused = 0
+    for _ in range(6):
+        try:
+            call(a, b)
+        except Throttled as exc:
+            assert exc.key == "err.too_fast"
+            refused += 1
+    assert refused >= 3

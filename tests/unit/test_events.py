@@ -60,3 +60,18 @@ def test_a_second_apply_function_for_one_event_is_refused():
         @appliers.on(ev.ChatRead)
         def _another(self, event):  # pragma: no cover
             pass
+
+
+def test_a_tab_applies_only_the_latest_profile_avatar_and_presence_of_each_user():
+    """19#4: a name flipped 320 times was 320 state changes per contact tab; queued, one."""
+    from corpchat.realtime.mailbox import collapse
+    from corpchat.services.events import AvatarChanged, BlockChanged, PresenceChanged, ProfileChanged
+
+    queued = [ProfileChanged(user_id=1, display_name=f"n{i}") for i in range(50)]
+    queued += [AvatarChanged(user_id=1, avatar_id="a"), ProfileChanged(user_id=2, display_name="x"),
+               BlockChanged(blocker=3, blocked=4, active=True), PresenceChanged(user_id=1, online=True),
+               PresenceChanged(user_id=1, online=False), AvatarChanged(user_id=1, avatar_id="b")]
+    assert collapse(queued) == [
+        ProfileChanged(user_id=1, display_name="n49"), ProfileChanged(user_id=2, display_name="x"),
+        BlockChanged(blocker=3, blocked=4, active=True), PresenceChanged(user_id=1, online=False),
+        AvatarChanged(user_id=1, avatar_id="b")]

@@ -3,6 +3,7 @@ what a viewer may see of others, and the lifecycle's `online` query on both stor
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
@@ -12,6 +13,7 @@ from corpchat.models import User
 from corpchat.realtime.lifecycle import Lifecycle
 from corpchat.services import blocks, presence, rooms
 from corpchat.services.events import PresenceChanged, Push
+from corpchat.services.messages import send_sync
 from tests.factories import make_group, make_user
 from tests.unit.test_blocks_profiles import user_row
 from tests.unit.test_lifecycle import GRACE, Clock, store_factory  # noqa: F401  (fixture)
@@ -25,7 +27,8 @@ def _set_seen(user_id: int, when: datetime | None) -> None:
 def test_online_and_offline_go_to_the_watchers_only(db_clean):
     a, b, c, d, e = (make_user(n) for n in ("alice", "bob", "carol", "dave", "eve"))
     for other in (b, c):  # private-chat partners watch; a group co-member (eve) does not, yet
-        rooms.open_private(a, other)
+        send_sync(a, rooms.open_private(a, other), "hi", secrets.token_hex(8))
+    rooms.open_private(d, a)  # an opened chat with no message in it makes nobody a watcher (19#4)
     make_group(a, e)
     with db.session() as s:
         s.exec(update(User).where(User.id == a).values(gender="female"))
