@@ -10,8 +10,8 @@ from corpchat.components.common import tr
 from corpchat.components.emoji_picker import emoji_picker
 from corpchat.components.recorder import circle_recorder, voice_recorder
 from corpchat.state.chat import ChatState
+from corpchat.state.chat.drafts import COMPOSER_ID
 
-COMPOSER_ID = "composer"
 DRAFT_SAVE_MS = 700  # a pause in typing this long saves the draft (one round trip, not one per key)
 # Emptied at once on send, in the browser: a form reset would bring back the box's initial
 # text (the draft it was opened with).

@@ -42,6 +42,7 @@ STRINGS = {
     "nav.theme": "Dark mode",
     "chat.pick": "Select a chat to start messaging",
     "chat.placeholder": "Write a message…",
+    "chat.text_moved": "The chat changed while you were typing: your text was moved here, not sent.",
     "chat.emoji": "Emoji",
     "chat.send": "Send",
     "chat.sending": "sending…",

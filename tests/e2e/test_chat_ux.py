@@ -327,7 +327,7 @@ def test_tab_title_counts_unread_and_theme_toggle_on_the_chat_page(new_page, sho
 
 def test_a_send_that_overtakes_opening_another_chat_does_not_land_there(new_page):
     """Click Olena and press Enter before the server has answered the click: the text typed in
-    Boris's box must not be sent to Olena (it stays Boris's draft)."""
+    Boris's box is sent nowhere; it is moved into Olena's box, with a message (18#5)."""
     anna, boris, olena = _seed_users("ra", "rb", "ro")
     for other in (boris, olena):
         _say(other.user_id, rooms.open_private(anna.user_id, other.user_id), "hello")
@@ -343,5 +343,48 @@ def test_a_send_that_overtakes_opening_another_chat_does_not_land_there(new_page
     olena_room = rooms.open_private(anna.user_id, olena.user_id)
     assert all(SECRET not in m["text"] for m in messages.history(olena.user_id, olena_room)[0])
     expect(_bubble(page, SECRET)).to_have_count(0)
-    _open_listed(page, boris.login)
     expect(page.locator("#composer")).to_have_value(SECRET)
+    expect(page.get_by_text("moved here")).to_be_visible()
+
+
+TYPED = "typed while olena opened"
+
+
+def _switch_and_type(page, name: str, submit: bool) -> None:
+    """Click a chat, then type into the box still on screen before the server has answered
+    (script speed: the same tick), as the outside probe did (18#5)."""
+    page.evaluate("""([name, text, submit]) => {
+        [...document.querySelectorAll('.chat-entry')].find(e => e.textContent.includes(name)).click();
+        const box = document.getElementById('composer');
+        Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value').set.call(box, text);
+        box.dispatchEvent(new Event('input', {bubbles: true}));
+        if (submit) box.form.requestSubmit(); }""", [name, TYPED, submit])
+
+
+def test_text_typed_while_a_chat_opens_is_moved_to_it_with_a_message(new_page, shots):
+    from corpchat.services import drafts
+
+    anna, boris, olena = _seed_users("ta", "tb", "to")
+    room = {}
+    for other in (boris, olena):
+        room[other.login] = rooms.open_private(anna.user_id, other.user_id)
+        _say(other.user_id, room[other.login], "hello")
+    page = new_page()
+    login(page, anna.login)
+    for submit in (True, False):
+        _open_listed(page, boris.login)
+        page.fill("#composer", "")
+        _switch_and_type(page, olena.login, submit)
+        expect(page.locator("#room-title")).to_have_text(olena.login)
+        expect(page.locator("#composer")).to_have_value(TYPED, timeout=5000)
+        expect(page.get_by_text("moved here").last).to_be_visible()
+        expect(page.get_by_text("invalid")).to_have_count(0)
+        shots(page, f"moved-{submit}")
+        page.wait_for_timeout(1000)
+        for r in room.values():  # sent nowhere
+            assert all(TYPED not in m["text"] for m in messages.history(anna.user_id, r)[0])
+        assert drafts.draft_of(anna.user_id, room[boris.login]) == ""  # not Boris's draft
+        assert drafts.draft_of(anna.user_id, room[olena.login]) == TYPED
+        page.fill("#composer", "")
+        page.locator("#composer").blur()
+        page.wait_for_timeout(300)

@@ -129,6 +129,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
         item = views.chat_item(row, self._user_id, views.zone(self._tz), self.lang)
         if item["room_id"] != self.room_id:
             self._set_pending(())  # pending messages belong to the room they were written in
+            self._moved = ""
         self.room_id, self.room_kind = item["room_id"], item["kind"]
         self.room_title, self.room_initials = item["title"], item["initials"]
         self.room_other_id = item["other_id"] if item["kind"] == "private" else 0

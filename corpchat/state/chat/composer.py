@@ -9,7 +9,7 @@ import reflex as rx
 
 from corpchat import views
 from corpchat.realtime import live
-from corpchat.services import messages
+from corpchat.services import messages, validate
 from corpchat.services.errors import Invalid, ServiceError
 from corpchat.state.base import authed
 
@@ -28,9 +28,14 @@ class ComposerMixin(rx.State, mixin=True):
         # The room whose box the text was typed in, as the page showed it: a send that overtakes
         # the opening of another chat must not land there.
         typed_in = form_data.get("typed_in")
+        body = messages.check_text(body)
         if typed_in is not None and typed_in != str(self.room_id):
-            raise Invalid()
-        body = messages.check_text(body)  # refuse empty/too long before showing "sending…"
+            # Enter pressed in the box of the chat being left: meant for the one now open, but
+            # never sent anywhere the user has not seen it in the box.
+            if not isinstance(typed_in, str) or not typed_in.isdigit() or len(typed_in) > 19:
+                raise Invalid()
+            yield await self._move_here(body, validate.ident(int(typed_in)))
+            return  # refuse empty/too long before showing "sending…"
         messages.check_client_id(client_id)
         room_id = self.room_id
         self._draft_sent(room_id, body)  # the send statement empties the stored draft
