@@ -40,9 +40,17 @@ SCROLL_TO_DIVIDER = """(() => { let n = 0; const go = () => {
   requestAnimationFrame(go); })()"""
 
 
+def _room_of(stored) -> int:
+    """The room id a tab kept, or 0 for anything else it may send."""
+    return int(stored) if isinstance(stored, str) and stored.isdigit() and len(stored) <= 18 else 0
+
+
 class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageActionsMixin, ConfirmMixin,
                 AttachmentsMixin, PushedMixin, PeopleMixin, AuthState):
     room_id: int = 0
+    # The open chat, kept by the tab itself: a restarted server has forgotten every tab's state,
+    # and a reconnecting tab reopens what it showed (checked like any open: a member's chat only).
+    shown_room: str = rx.SessionStorage("", name="corpchat_room")
     room_title: str = ""
     room_initials: str = ""
     room_kind: str = ""
@@ -63,9 +71,10 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
         # The people the list shows (presence, avatars) come with the time zone, right after the
         # page is up: "last seen" is phrased in it, and the list need not wait for them.
         await self._reload_chats(people=False)
-        if self.room_id:
+        room = self.room_id or _room_of(self.shown_room)
+        if room:
             try:
-                await self._open(self.room_id)  # a reconnecting tab catches up here
+                await self._open(room)  # a reconnecting tab catches up here
             except ServiceError:
                 await self._close()
         return rx.call_script("Intl.DateTimeFormat().resolvedOptions().timeZone",
@@ -82,6 +91,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
         await live.leave(self._tab())
         self._riding = False
         self.room_id, self.room_title, self.room_kind = 0, "", ""
+        self.shown_room = ""
         self.room_other_id = 0
         self.can_delete_others = False
         self._set_settled(())
@@ -131,6 +141,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
             self._set_pending(())  # pending messages belong to the room they were written in
             self._moved = ""
         self.room_id, self.room_kind = item["room_id"], item["kind"]
+        self.shown_room = str(self.room_id)
         self.room_title, self.room_initials = item["title"], item["initials"]
         self.room_other_id = item["other_id"] if item["kind"] == "private" else 0
         self._render_presence()
