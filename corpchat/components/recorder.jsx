@@ -171,6 +171,7 @@ export function CircleRecorder({ onSend, labels }) {
     }
   };
   const stop = async () => {
+    if (live.current) live.current.srcObject = null;
     const blob = await rec.stop();
     if (!blob) { setPhase("idle"); return; }
     setReview({ blob, url: URL.createObjectURL(blob) });
@@ -204,9 +205,11 @@ export function CircleRecorder({ onSend, labels }) {
           display: "flex", alignItems: "center", justifyContent: "center" }}>
           <div style={{ background: "var(--color-panel-solid)", borderRadius: 16, padding: 16, display: "flex",
             flexDirection: "column", alignItems: "center", gap: 12, maxWidth: "calc(100vw - 24px)" }}>
+            {/* Two keys, two elements: one reused <video> kept the stopped camera stream as its
+                srcObject, which outranks src, and the review showed black. */}
             {phase === "recording"
-              ? <video ref={live} muted playsInline autoPlay id="circle-live" style={{ ...ring, transform: "scaleX(-1)" }} />
-              : <video src={review && review.url} playsInline controls id="circle-review" style={ring} />}
+              ? <video key="live" ref={live} muted playsInline autoPlay id="circle-live" style={{ ...ring, transform: "scaleX(-1)" }} />
+              : <video key="review" src={review && review.url} playsInline controls id="circle-review" style={ring} />}
             <div style={{ fontVariantNumeric: "tabular-nums" }} id="circle-elapsed">
               {phase === "recording" ? clock(rec.elapsed) + " / " + clock(MAX_CIRCLE_MS) : ""}
               {upload.status === "uploading" && Math.round(upload.progress * 100) + "%"}

@@ -136,6 +136,32 @@ def test_file_with_caption_and_inline_image(new_page, app_server, shots, tmp_pat
         ctx.close()
 
 
+def _check_review_plays(page) -> None:
+    """The review shows what was recorded (18#2: it was the live element, black, holding the
+    stopped camera): it has a picture and its time advances when played."""
+    _wait_true(page, "() => { const v = document.getElementById('circle-review'); "
+                     "return v && v.readyState >= 2 && v.videoWidth > 0 && !v.srcObject }")
+    page.evaluate("() => { const v = document.getElementById('circle-review'); v.muted = true; v.play(); }")
+    _wait_true(page, "() => document.getElementById('circle-review').currentTime > 0.3")
+
+
+def test_round_video_review_plays_on_a_phone(new_page, app_server, shots):
+    anna, _, _, _, ctx = _pair(new_page, app_server.url, viewport={"width": 390, "height": 844})
+    try:
+        anna.click("#circle-button")
+        expect(anna.locator("#circle-live")).to_be_visible()
+        time.sleep(1.5)
+        anna.click("#circle-stop")
+        _check_review_plays(anna)
+        box = anna.locator("#circle-review").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+        shots(anna, "phone-circle-review")
+        anna.click("#circle-discard")
+        expect(anna.locator("#circle-dialog")).to_have_count(0)
+    finally:
+        ctx.close()
+
+
 def test_voice_and_round_video_messages(new_page, app_server, shots):
     anna, boris, anna_login, _, ctx = _pair(new_page, app_server.url, boris_locale="uk-UA")
     try:
@@ -164,7 +190,7 @@ def test_voice_and_round_video_messages(new_page, app_server, shots):
         anna.click("#circle-stop")
         review = anna.locator("#circle-review")
         expect(review).to_be_visible()
-        _wait_true(anna, "() => document.getElementById('circle-review').readyState >= 1")
+        _check_review_plays(anna)
         shots(anna, "anna-circle-review")
         anna.click("#circle-send")
         expect(anna.locator("#circle-dialog")).to_have_count(0)
