@@ -7,20 +7,22 @@ import socketio
 from starlette.applications import Starlette
 
 from corpchat import db, logs
+from corpchat.api import uploads
 from corpchat.api.auth_routes import routes as auth_routes
 from corpchat.api.avatar_upload import routes as avatar_upload_routes
 from corpchat.api.avatars import routes as avatar_routes
 from corpchat.api.headers import SecurityHeaders
 from corpchat.api.media import routes as media_routes
+from corpchat.api.uploads import routes as upload_routes
 from corpchat.config import settings
 from corpchat.pages.auth import login_page, register_page
 from corpchat.pages.chat import chat_page
 from corpchat.pages.profile import profile_page
 from corpchat.pages.settings import settings_page
-from corpchat.realtime import lifecycle  # issue 12 (wt-b)
-from corpchat.realtime import presence as presence_edges  # issue 13
+from corpchat.realtime import lifecycle
+from corpchat.realtime import presence as presence_edges
 from corpchat.runtime_checks import check_startup
-from corpchat.state import tab_guard  # issue 11 (wt-b)
+from corpchat.state import tab_guard
 from corpchat.state.auth_pages import PublicPageState
 from corpchat.state.chat import ChatState
 from corpchat.state.profile import ProfileState
@@ -28,7 +30,7 @@ from corpchat.state.settings import SettingsState
 
 check_startup(settings)
 
-api = Starlette(routes=auth_routes + avatar_routes + avatar_upload_routes + media_routes)
+api = Starlette(routes=auth_routes + avatar_routes + avatar_upload_routes + media_routes + upload_routes)
 
 app = rx.App(
     # Our routes first (Reflex mounts itself under them), then the headers around everything.
@@ -48,11 +50,13 @@ class _JsonPacket(socketio.packet.Packet):
 
 
 app.sio.packet_class = _JsonPacket
-# A tab token alone gets no stored state; first/last tab of a user; the loop's DB pool closed last.
+# A tab token alone gets no stored state; first/last tab of a user; unsent uploads swept; the
+# loop's DB pool closed last.
 logs.configure()
 app.register_lifespan_task(db.lifespan)
 app.register_lifespan_task(tab_guard.lifespan)
 app.register_lifespan_task(lifecycle.lifespan)
+app.register_lifespan_task(uploads.lifespan)
 presence_edges.install()
 app.add_page(chat_page, route="/", title="CorpChat", on_load=ChatState.load_chat_page)
 app.add_page(login_page, route="/login", title="CorpChat — log in", on_load=PublicPageState.load_public_page)
@@ -61,4 +65,4 @@ app.add_page(register_page, route="/register", title="CorpChat — register",
 app.add_page(settings_page, route="/settings", title="CorpChat — settings",
              on_load=SettingsState.load_settings_page)
 app.add_page(profile_page, route="/profile", title="CorpChat — profile",
-             on_load=ProfileState.load_profile_page)  # issue 13
+             on_load=ProfileState.load_profile_page)

@@ -1,59 +1,22 @@
-"""Files over HTTP: `POST /api/upload` (a raw, streamed body) and `GET /api/media/<id>` (signed URLs).
+"""Files over HTTP: `GET /api/media/<id>` (signed URLs); uploads are api/uploads.py.
 
-Uploads are raw bodies, not multipart, so nothing is buffered: the body is written to storage as
-it arrives and refused (413) the moment it passes MAX_UPLOAD_BYTES. Downloads stream from storage
-in chunks, answer Range with 206, and only allowlisted, probed image/audio/video types are ever
-shown inline; everything else is an attachment in a CSP sandbox, whatever its name says.
+Downloads stream from storage in chunks, answer Range with 206, and only allowlisted, probed
+image/audio/video types are ever shown inline; everything else is an attachment in a CSP
+sandbox, whatever its name says.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from corpchat.api.request_checks import same_origin, session_identity
-from corpchat.config import settings
-from corpchat.services import accounts, file_urls, files, storage
-from corpchat.services.errors import ServiceError
+from corpchat.services import file_urls, files, storage
 
-WRITE_BATCH = 1024 * 1024
-
-
-class _Pace:
-    """All uploads of this worker together at most UPLOAD_MB_PER_SECOND.
-
-    Reading a body costs the event loop time per chunk: twenty uploads at full speed
-    (~290 MB/s on loopback) held chat messages back 200 ms at p99 on 2 cores. Paced, the
-    loop keeps its time for the chat and a slow client never waits behind the pace."""
-
-    def __init__(self, bytes_per_second: float):
-        self.rate = bytes_per_second
-        self.next = 0.0
-
-    async def take(self, n: int) -> None:
-        if self.rate <= 0:
-            return
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        start = max(self.next, now)
-        self.next = start + n / self.rate
-        if start - now > 0.002:
-            await asyncio.sleep(start - now)
-
-
-_pace: _Pace | None = None
-
-
-def _paced() -> _Pace:
-    global _pace
-    if _pace is None:
-        _pace = _Pace(settings.upload_mb_per_second * 1024 * 1024)
-    return _pace
 INLINE_CSP = "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"
 ATTACHMENT_CSP = "sandbox; default-src 'none'"
 
@@ -162,82 +125,7 @@ async def serve(request: Request) -> Response:
     return StreamingResponse(chunks, status_code=status, headers=headers)
 
 
-def _error(status: int, error: str, **extra) -> JSONResponse:
-    return JSONResponse({"error": error, **extra}, status_code=status)
-
-
-async def _uploader(request: Request) -> accounts.Identity | JSONResponse:
-    """The signed-in user of a same-origin request, or the error response to send."""
-    if not same_origin(request):
-        return _error(403, "bad_origin")
-    identity = await asyncio.to_thread(session_identity, request)
-    return _error(401, "not_authenticated") if identity is None else identity
-
-
-async def upload(request: Request) -> Response:
-    identity = await _uploader(request)
-    if isinstance(identity, Response):
-        return identity
-    limit = files.max_upload_bytes()
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return _error(413, "file_too_large", max_bytes=limit)
-    try:
-        await asyncio.to_thread(files.check_quota, identity.user_id, int(declared) if declared.isdigit() else 0)
-    except files.QuotaExceeded as exc:
-        return _error(413, "quota_exceeded", **exc.params)
-    name = request.query_params.get("name") or unquote(request.headers.get("x-file-name", ""))
-
-    pending = await asyncio.to_thread(files.begin_upload, limit)
-    try:
-        received, batch = 0, bytearray()
-        pace = _paced()
-        async for chunk in request.stream():
-            await pace.take(len(chunk))
-            received += len(chunk)
-            if received > limit:
-                # Refused while reading: the rest of the body is never stored.
-                raise storage.TooLarge("err.file_too_large", max_bytes=limit)
-            batch += chunk
-            if len(batch) >= WRITE_BATCH:
-                await asyncio.to_thread(pending.write, bytes(batch))
-                batch.clear()
-        if batch:
-            await asyncio.to_thread(pending.write, bytes(batch))
-        info = await asyncio.to_thread(files.finish_upload, identity.user_id, pending, name)
-    except storage.TooLarge:
-        pending.abort()
-        return _error(413, "file_too_large", max_bytes=limit)
-    except files.QuotaExceeded as exc:
-        pending.abort()
-        return _error(413, "quota_exceeded", **exc.params)
-    except ClientDisconnect:
-        pending.abort()
-        return _error(400, "incomplete")
-    except ServiceError as exc:
-        pending.abort()
-        return _error(400, exc.code)
-    except BaseException:
-        pending.abort()
-        raise
-    body = {**info.payload(), "url": file_urls.sign_url(info.id, identity.user_id),
-            "thumb_url": file_urls.sign_url(info.id, identity.user_id, thumb=True) if info.has_thumb else None}
-    return JSONResponse(body, status_code=201)
-
-
-async def discard(request: Request) -> Response:
-    """DELETE /api/upload/<id>: the uploader drops a file no message uses yet."""
-    identity = await _uploader(request)
-    if isinstance(identity, Response):
-        return identity
-    if not await asyncio.to_thread(files.discard, identity.user_id, request.path_params["file_id"]):
-        return _error(404, "not_found")
-    return Response(status_code=204)
-
-
 routes = [
-    Route("/api/upload", upload, methods=["POST"]),
-    Route("/api/upload/{file_id:str}", discard, methods=["DELETE"]),
     Route("/api/media/{file_id:str}", serve, methods=["GET", "HEAD"]),
     Route("/api/media/{file_id:str}/{variant:str}", serve, methods=["GET", "HEAD"]),
 ]

@@ -116,7 +116,7 @@ STRINGS = {
     "presence.seen_on": {"male": "last seen {date}", "female": "last seen {date}",
                          "unspecified": "last seen {date}"},
     "presence.offline": "offline",
-    # Profile page and card, blocking (issue 13, wt-f).
+    # Profile page and card, blocking.
     "gender.male": "Male",
     "gender.female": "Female",
     "gender.unspecified": "Not specified",
@@ -166,6 +166,8 @@ STRINGS = {
     "file.failed": "Upload failed",
     "file.err_file_too_large": "The file is too large.",
     "file.err_quota_exceeded": "Your storage is full.",
+    "file.err_too_many_uploads": "Too many uploads at once: wait for the others to finish.",
+    "file.err_upload_too_slow": "The connection is too slow: the upload was stopped.",
     "file.err_network": "Network error.",
     "file.err_not_authenticated": "Please log in again.",
     "voice.record": "Record a voice message",

@@ -116,7 +116,7 @@ STRINGS = {
     "presence.seen_on": {"male": "был в сети {date}", "female": "была в сети {date}",
                          "unspecified": "был(а) в сети {date}"},
     "presence.offline": "не в сети",
-    # Profile page and card, blocking (issue 13, wt-f).
+    # Profile page and card, blocking.
     "gender.male": "Мужской",
     "gender.female": "Женский",
     "gender.unspecified": "Не указан",
@@ -166,6 +166,8 @@ STRINGS = {
     "file.failed": "Не удалось загрузить",
     "file.err_file_too_large": "Файл слишком большой.",
     "file.err_quota_exceeded": "Ваше хранилище заполнено.",
+    "file.err_too_many_uploads": "Слишком много загрузок одновременно: дождитесь завершения остальных.",
+    "file.err_upload_too_slow": "Соединение слишком медленное: загрузка остановлена.",
     "file.err_network": "Ошибка сети.",
     "file.err_not_authenticated": "Войдите снова.",
     "voice.record": "Записать голосовое сообщение",

@@ -116,7 +116,7 @@ STRINGS = {
     "presence.seen_on": {"male": "був у мережі {date}", "female": "була в мережі {date}",
                          "unspecified": "був(ла) у мережі {date}"},
     "presence.offline": "не в мережі",
-    # Profile page and card, blocking (issue 13, wt-f).
+    # Profile page and card, blocking.
     "gender.male": "Чоловіча",
     "gender.female": "Жіноча",
     "gender.unspecified": "Не вказано",
@@ -166,6 +166,8 @@ STRINGS = {
     "file.failed": "Не вдалося завантажити",
     "file.err_file_too_large": "Файл завеликий.",
     "file.err_quota_exceeded": "Ваше сховище заповнене.",
+    "file.err_too_many_uploads": "Забагато завантажень одночасно: дочекайтеся, поки інші завершаться.",
+    "file.err_upload_too_slow": "З'єднання надто повільне: завантаження зупинено.",
     "file.err_network": "Помилка мережі.",
     "file.err_not_authenticated": "Увійдіть знову.",
     "voice.record": "Записати голосове повідомлення",

@@ -204,6 +204,25 @@ def release(file_id: str) -> bool:
     return _delete_unreferenced(file_id, None)
 
 
+_UNSENT = text(
+    "SELECT f.id FROM files f WHERE f.created_at < now() - make_interval(secs => :age) AND NOT EXISTS "
+    "(SELECT 1 FROM messages m WHERE m.payload ? 'file_id' AND (m.payload ->> 'file_id') = f.id) "
+    "ORDER BY f.created_at LIMIT :n")
+
+
+def sweep_unsent(older_than_seconds: float, batch: int = 500) -> int:
+    """Delete uploads never sent in a message within `older_than_seconds` (a tab closed mid-way,
+    a script uploading and never sending); returns how many went."""
+    gone = 0
+    while True:
+        with db.session() as s:
+            ids = s.execute(_UNSENT, {"age": older_than_seconds, "n": batch}).scalars().all()
+        deleted = sum(_delete_unreferenced(file_id, None) for file_id in ids)
+        gone += deleted
+        if len(ids) < batch or not deleted:  # the rest were sent meanwhile
+            return gone
+
+
 def _delete_unreferenced(file_id: str, owner_id: int | None) -> bool:
     if not isinstance(file_id, str) or not 0 < len(file_id) <= 32:
         return False

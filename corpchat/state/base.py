@@ -142,7 +142,7 @@ class AuthState(I18nState):
         self._cookie_digest = self._cookie_fingerprint()
         self.me_login = identity.login
         self.signed_out = False
-        await lifecycle.tab_opened(identity.user_id, self.router.session.client_token)  # issue 12 (wt-b)
+        await lifecycle.tab_opened(identity.user_id, self.router.session.client_token)
         return True
 
 

@@ -13,7 +13,7 @@ from sqlmodel import select
 from starlette.applications import Starlette
 
 from corpchat import config, db
-from corpchat.api import media
+from corpchat.api import media, uploads
 from corpchat.models import Message, Room, UploadedFile
 from corpchat.services import accounts, file_urls, files
 from tests import media_samples
@@ -24,7 +24,7 @@ ORIGIN = config.settings.app_origins[0]  # what the upload route accepts as same
 
 
 def _app() -> Starlette:
-    return Starlette(routes=media.routes)
+    return Starlette(routes=media.routes + uploads.routes)
 
 
 def _user() -> tuple[int, dict]:

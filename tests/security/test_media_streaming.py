@@ -13,7 +13,7 @@ import psutil
 from starlette.applications import Starlette
 
 from corpchat import config
-from corpchat.api import media
+from corpchat.api import media, uploads
 from corpchat.services import files
 from tests.security.test_media import ORIGIN, _user
 
@@ -59,7 +59,7 @@ async def _download(app, path: str, query: str) -> tuple[int, int]:
 
 async def test_150mb_round_trip_in_bounded_memory(backend, monkeypatch):
     monkeypatch.setattr(config, "settings", dataclasses.replace(config.settings, max_upload_bytes=200 * MB))
-    app = Starlette(routes=media.routes)
+    app = Starlette(routes=media.routes + uploads.routes)
     uid, cookies = _user()
     proc = psutil.Process()
     rss_before = proc.memory_info().rss

@@ -199,3 +199,21 @@ def test_may_view_uses_the_payload_index():
         plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + files._VIEWABLE.text),
                                                     {"fids": ["x", "y"], "uid": 1}))
     assert "ix_messages_payload_file_id" in plan
+
+
+def test_uploads_never_sent_are_swept_after_their_time(backend):
+    """19#5: an upload no message refers to stayed for ever (a closed tab, a script uploading and
+    never sending); now it goes after UPLOAD_UNSENT_TTL_HOURS, sent ones and young ones stay."""
+    owner = _user()
+    old_unsent, old_sent, young = (files.store_stream(owner, [b"z" * 1000], f"{n}.bin") for n in "abc")
+    _post(make_group(owner, _user()), owner, old_sent.id)
+    with db.session() as s:
+        s.execute(text("UPDATE files SET created_at = now() - interval '2 days' WHERE id IN (:a, :b)"),
+                  {"a": old_unsent.id, "b": old_sent.id})
+    key = files.servable(old_unsent.id).storage_key
+    assert files.sweep_unsent(24 * 3600) == 1
+    assert files.get(old_unsent.id) is None and files.get(old_sent.id) and files.get(young.id)
+    from corpchat.services import storage
+    with pytest.raises(storage.MissingObject):
+        storage.current().size(key)
+    assert files.sweep_unsent(24 * 3600) == 0
