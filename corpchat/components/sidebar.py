@@ -15,7 +15,7 @@ def _chat_entry(chat) -> rx.Component:
         rx.cond(chat["kind"] == "private", person_avatar(chat["other_id"], chat["initials"]), avatar(chat["initials"])),
         rx.vstack(
             rx.hstack(
-                rx.text(chat["title"], weight="bold", size="2", trim="both", class_name="chat-title",
+                rx.text(chat["title"], weight="bold", size="2", class_name="chat-title",
                         overflow="hidden", text_overflow="ellipsis", white_space="nowrap", flex="1"),
                 rx.text(chat["time"], size="1", color_scheme="gray"),
                 width="100%",

@@ -388,3 +388,19 @@ def test_text_typed_while_a_chat_opens_is_moved_to_it_with_a_message(new_page, s
         page.fill("#composer", "")
         page.locator("#composer").blur()
         page.wait_for_timeout(300)
+
+
+def test_chat_list_names_keep_their_descenders(new_page, shots):
+    """18#4: 'dmytro' read 'dmvtro' and the tails of р and у were cut (trim with overflow hidden)."""
+    from corpchat.services import profiles
+
+    anna, dmytro = _seed_users("dsa", "dsd")
+    profiles.update_profile(dmytro.user_id, real_name="Дмитро Гуцуляк gyp")
+    _say(dmytro.user_id, rooms.open_private(anna.user_id, dmytro.user_id), "привіт")
+    page = new_page()
+    login(page, anna.login)
+    title = page.locator(".chat-title", has_text="Дмитро")
+    expect(title).to_be_visible()
+    clipped = title.evaluate("e => e.scrollHeight - e.clientHeight")
+    shots(page, "descenders")
+    assert clipped <= 0, f"the name is cut by {clipped} px"
