@@ -57,10 +57,11 @@ def block_menu_item(user_id) -> rx.Component:
     )
 
 
-def _row(label_key: str, value) -> rx.Component:
-    return rx.cond(value != "", rx.hstack(rx.text(tr(label_key), size="2", color_scheme="gray", min_width="96px"),
-                                          rx.text(value, size="2", white_space="pre-wrap", word_break="break-word"),
-                                          width="100%", align="start"))
+def _row(label_key: str, value, value_id: str | None = None) -> rx.Component:
+    """A label and its value: two cells of the card's grid, so the values line up."""
+    return rx.cond(value != "", rx.fragment(
+        rx.text(tr(label_key), size="2", color_scheme="gray"),
+        rx.text(value, size="2", white_space="pre-wrap", word_break="break-word", id=value_id)))
 
 
 def profile_card() -> rx.Component:
@@ -79,10 +80,13 @@ def profile_card() -> rx.Component:
                     align="center", spacing="4", width="100%",
                 ),
                 rx.cond(c["hidden"], rx.text(tr("profile.hidden"), size="2", color_scheme="gray", id="card-hidden")),
-                _row("profile.bio", c["bio"]),
-                _row("profile.birth", c["birth"]),
-                _row("profile.gender", c["gender"]),
-                rx.cond(c["age"] != "", rx.text(c["age"], size="2", color_scheme="gray", id="card-age")),
+                rx.grid(
+                    _row("profile.bio", c["bio"]),
+                    _row("profile.birth", c["birth"]),
+                    _row("profile.age_label", c["age"], "card-age"),
+                    _row("profile.gender", c["gender"]),
+                    columns="max-content 1fr", column_gap="16px", row_gap="8px", width="100%", id="card-rows",
+                ),
                 rx.hstack(
                     rx.cond(~c["is_self"], rx.cond(
                         c["blocked_by_me"],

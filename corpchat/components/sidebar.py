@@ -73,10 +73,13 @@ def sidebar() -> rx.Component:
             ChatState.sidebar_tab == "people",
             rx.vstack(
                 rx.debounce_input(
-                    rx.input(placeholder=tr("nav.search"), value=ChatState.people_query,
+                    rx.input(placeholder=tr("nav.search"), value=ChatState.people_query, max_length=100,
                              on_change=ChatState.search_people, width="100%", id="people-search"),
                     debounce_timeout=250,
                 ),
+                rx.cond(ChatState.people.length() == 0,
+                        rx.text(tr("nav.nobody_found"), size="2", color_scheme="gray", padding="12px",
+                                id="nobody-found")),
                 rx.foreach(ChatState.people, _person_entry),
                 width="100%", padding="0 8px", overflow_y="auto", flex="1", spacing="1",
             ),

@@ -140,7 +140,7 @@ def toggle_reaction(actor_id: int, message_id, reaction) -> tuple[dict, Push]:
             mine = s.exec(select(func.count()).select_from(MessageReaction).where(
                 MessageReaction.message_id == message.id, MessageReaction.user_id == actor_id)).scalar_one()
             if mine >= MAX_REACTIONS_PER_USER:
-                raise Invalid()
+                raise Invalid("err.too_many_reactions", max=MAX_REACTIONS_PER_USER)
             s.exec(insert(MessageReaction).values(message_id=message.id, user_id=actor_id, reaction=reaction)
                    .on_conflict_do_nothing())
         view = views(s, [message])[0]

@@ -126,3 +126,32 @@ def test_profile_page_in_ukrainian_and_russian_on_a_phone(new_page, browser, app
             shots(page, f"profile-{locale}")
         finally:
             ctx.close()
+
+
+def test_empty_search_says_nobody_found_and_the_age_has_its_label(new_page, browser, app_server, shots):
+    """18#7: an empty people search showed nothing; the age sat alone under the labelled rows."""
+    from corpchat.services import accounts, profiles
+
+    olha = accounts.register(unique("age"), "password123")
+    profiles.update_profile(olha.user_id, birth="1.3.1990")
+    ctx = browser.new_context(viewport=PHONE, locale="uk-UA", base_url=app_server.url)
+    try:
+        page = new_page(context=ctx)
+        register(page, unique("nob"))
+        open_people(page)
+        page.fill("#people-search", "zz-nobody-" + unique("x"))
+        expect(page.locator("#nobody-found")).to_have_text("Нікого не знайдено.")
+        shots(page, "nobody-found-uk")
+        page.fill("#people-search", olha.login)
+        expect(page.locator("#nobody-found")).to_have_count(0)
+        page.locator(".person-entry", has_text=olha.login).click()
+        page.locator("#room-title").click()
+        expect(page.locator("#card-rows")).to_contain_text("Вік")
+        # In the grid, beside its label: the values of the birth date and the age line up.
+        lefts = page.evaluate("() => [...document.querySelectorAll('#card-rows > :nth-child(2n)')]"
+                              ".map(e => Math.round(e.getBoundingClientRect().left))")
+        assert len(set(lefts)) == 1, lefts
+        expect(page.locator("#card-age")).to_contain_text("36")
+        shots(page, "card-age-uk")
+    finally:
+        ctx.close()

@@ -602,8 +602,9 @@ def test_reactions_per_user_are_limited(pair, monkeypatch):
     m = say(alice, room)
     messages.toggle_reaction(bob, m["id"], "👍")
     messages.toggle_reaction(bob, m["id"], "🔥")
-    with pytest.raises(Invalid):
+    with pytest.raises(Invalid) as refused:
         messages.toggle_reaction(bob, m["id"], "🎉")
+    assert refused.value.key == "err.too_many_reactions"  # 18#7: says what happened
     messages.toggle_reaction(bob, m["id"], "🔥")  # removing is always allowed
     assert count(MessageReaction) == 1
 
