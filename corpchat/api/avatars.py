@@ -1,9 +1,10 @@
-"""GET /api/avatar/{avatar_id}/{size}: the stored avatar files.
+"""GET /api/avatar/{avatar_id}/{size}: the stored avatar files, to signed-in viewers.
 
-No session is checked: the id is 128 random bits (unguessable), and a user
-who may not see an avatar (a block either way) is never given its id. A
-stored file never changes (a new upload gets a new id), so browsers and
-proxies may keep it forever.
+The id is 128 random bits, and the views never hand it across a block; the route checks again
+(the viewer's session, a block either way, the avatar not deleted), because an id once seen
+stays in the page, the history and the browser's cache. A stored file never changes (a new
+upload gets a new id), but it may stop being visible: cached privately for a few minutes, then
+revalidated by its ETag (a 304 after the same checks).
 """
 
 from __future__ import annotations
@@ -12,10 +13,17 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from corpchat.services import avatars
+from corpchat.config import settings
+from corpchat.services import accounts, avatars
+from corpchat.services.errors import ServiceError
 
-_IMMUTABLE = "public, max-age=31536000, immutable"
+CACHE = "private, max-age=300"
 _SIZES = {str(size): size for size in avatars.SIZES}
+
+
+def _not_found() -> Response:
+    return Response("Not found", status_code=404, media_type="text/plain",
+                    headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
 
 
 async def avatar_file(request: Request) -> Response:
@@ -23,10 +31,15 @@ async def avatar_file(request: Request) -> Response:
     size = request.path_params["size"]
     path = avatars.file_path(avatar_id, _SIZES[size]) if size in _SIZES else None
     if path is None:
-        return Response("Not found", status_code=404, media_type="text/plain",
-                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
+        return _not_found()
+    try:
+        viewer, version = accounts.decode_token(request.cookies.get(settings.cookie_name))
+    except ServiceError:
+        return _not_found()
+    if not await avatars.viewable_async(viewer, version, avatar_id):
+        return _not_found()  # the same answer as for no such avatar: nothing to learn from it
     etag = f'"{avatar_id}-{size}"'
-    headers = {"Cache-Control": _IMMUTABLE, "ETag": etag, "X-Content-Type-Options": "nosniff"}
+    headers = {"Cache-Control": CACHE, "ETag": etag, "X-Content-Type-Options": "nosniff"}
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     # Our ETag (the id) wins over Starlette's mtime-based one: FileResponse only sets a default.

@@ -89,7 +89,9 @@ def profile_page() -> rx.Component:
                 rx.cond(ProfileState.notice != "",
                         rx.callout(ProfileState.notice, icon="check", color_scheme="green", width="100%",
                                    id="profile-notice")),
-                _form(),
+                # Shown once loaded: typed into before, the form re-mounted with the loaded values
+                # and the typing was lost.
+                rx.cond(ProfileState.form_key > 0, _form()),
                 rx.separator(),
                 rx.heading(tr("profile.avatar"), size="3"),
                 avatar_cropper("avatar", on_crop=rx.noop(), on_error=ProfileState.avatar_failed,

@@ -28,7 +28,7 @@ from corpchat.models import User, UserAvatar
 from corpchat.services import image_decode, rate_limits
 from corpchat.services.errors import Invalid, NotFound
 from corpchat.services.events import AvatarChanged, Push
-from corpchat.services.visibility import profile_watchers
+from corpchat.services.visibility import blocked_either_way_sql, profile_watchers
 
 SIZES = (512, 64)
 MIME = "image/webp"
@@ -142,6 +142,23 @@ def delete_avatar(actor_id: int, avatar_id) -> AvatarChange:
     # Files go only after the commit: a rolled-back delete keeps a working avatar.
     _remove([file_path_for(avatar_id, size) for size in SIZES])
     return AvatarChange(current, None, notify, push)
+
+
+# The viewer's session version (a logged-out session no longer sees avatars) and whether a block
+# either way stands between the viewer and the avatar's owner; no row: no such avatar (deleted).
+_VIEWABLE = f"""
+SELECT v.session_version,
+       EXISTS (SELECT 1 FROM blocked_users b WHERE {blocked_either_way_sql('a.user_id', 'v.id')}) AS blocked
+FROM user_avatars a JOIN users v ON v.id = %(viewer)s
+WHERE a.id = %(avatar)s"""
+
+
+async def viewable_async(viewer_id: int, session_version: int, avatar_id: str) -> bool:
+    """Whether this signed-in viewer may fetch this avatar (on the loop's own connection: a chat
+    list asks for dozens at once)."""
+    async with db.async_autocommit() as conn:
+        row = await (await conn.execute(_VIEWABLE, {"viewer": viewer_id, "avatar": avatar_id})).fetchone()
+    return row is not None and row.session_version == session_version and not row.blocked
 
 
 def file_path(avatar_id, size) -> Path | None:

@@ -1,4 +1,5 @@
-"""The avatar route: immutable caching, ETag, nosniff, 404 for anything unknown."""
+"""The avatar route: signed-in viewers only, hidden across a block and once deleted (19#7a),
+a short private cache with ETag revalidation, nosniff, 404 for anything unknown."""
 
 from __future__ import annotations
 
@@ -10,20 +11,41 @@ import pytest
 from PIL import Image
 from starlette.applications import Starlette
 
+from corpchat import db
+from corpchat.models import User
+
 with warnings.catch_warnings():
     # Starlette 1.x prefers httpx2 for its TestClient; the pinned httpx still works.
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
 from corpchat.api.avatars import routes
-from corpchat.services import avatars
+from corpchat.config import settings
+from corpchat.services import accounts, avatars, blocks
 from tests.factories import make_user
 
 
+def _cookie(user_id: int) -> dict:
+    with db.session() as s:
+        version = s.get(User, user_id).session_version
+    token = accounts.issue_token(accounts.Identity(user_id, "x", version))
+    return {settings.cookie_name: token}
+
+
 @pytest.fixture
-def client(tmp_path, monkeypatch):
+def viewer_client(tmp_path, monkeypatch):
+    """A client signed in as the given user."""
     monkeypatch.setattr(avatars, "settings", dataclasses.replace(avatars.settings, avatar_dir=tmp_path))
-    return TestClient(Starlette(routes=routes))
+
+    def make(user_id: int) -> TestClient:
+        return TestClient(Starlette(routes=routes), cookies=_cookie(user_id))
+
+    return make
+
+
+@pytest.fixture
+def client(viewer_client):
+    return viewer_client(make_user("viewer"))
 
 
 def upload(user_id: int) -> str:
@@ -32,13 +54,13 @@ def upload(user_id: int) -> str:
     return avatars.upload_avatar(user_id, buf.getvalue()).current_id
 
 
-def test_serves_both_sizes_with_immutable_caching(db_clean, client):
+def test_serves_both_sizes_with_a_short_private_cache(db_clean, client):
     aid = upload(make_user("alice"))
     for size in (512, 64):
         r = client.get(f"/api/avatar/{aid}/{size}")
         assert r.status_code == 200
         assert r.headers["content-type"] == "image/webp"
-        assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert r.headers["cache-control"] == "private, max-age=300"
         assert r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["etag"] == f'"{aid}-{size}"'
         assert "content-disposition" not in r.headers
@@ -77,13 +99,40 @@ def test_path_traversal_matches_nothing(db_clean, client):
     assert client.get("/api/avatar/../../../etc/passwd/512").status_code == 404
 
 
-def test_deleted_avatar_is_gone(db_clean, client):
+def test_deleted_avatar_is_gone_and_not_cached(db_clean, client):
     alice = make_user("alice")
     aid = upload(alice)
+    assert "immutable" not in client.get(f"/api/avatar/{aid}/512").headers["cache-control"]
     avatars.delete_avatar(alice, aid)
-    assert client.get(f"/api/avatar/{aid}/512").status_code == 404
+    r = client.get(f"/api/avatar/{aid}/512", headers={"If-None-Match": f'"{aid}-512"'})
+    assert r.status_code == 404 and r.headers["cache-control"] == "no-store"
 
 
 def test_post_is_not_allowed(db_clean, client):
     aid = upload(make_user("alice"))
     assert client.post(f"/api/avatar/{aid}/512").status_code == 405
+
+
+def test_a_block_either_way_hides_the_avatar(db_clean, viewer_client):
+    """Before: an id seen once stayed downloadable after a block."""
+    alice, bob = make_user("alice"), make_user("bob")
+    aid = upload(alice)
+    as_bob = viewer_client(bob)
+    assert as_bob.get(f"/api/avatar/{aid}/64").status_code == 200
+    for blocker, blocked in ((alice, bob), (bob, alice)):
+        blocks.block(blocker, blocked)
+        r = as_bob.get(f"/api/avatar/{aid}/64", headers={"If-None-Match": f'"{aid}-64"'})
+        assert r.status_code == 404 and r.headers["cache-control"] == "no-store"
+        blocks.unblock(blocker, blocked)
+    assert as_bob.get(f"/api/avatar/{aid}/64").status_code == 200
+    assert viewer_client(alice).get(f"/api/avatar/{aid}/64").status_code == 200  # her own
+
+
+def test_without_a_live_session_nothing_is_served(db_clean, viewer_client, client):
+    aid = upload(make_user("alice"))
+    anonymous = TestClient(Starlette(routes=routes))
+    assert anonymous.get(f"/api/avatar/{aid}/64").status_code == 404
+    carol = make_user("carol")
+    as_carol = viewer_client(carol)
+    accounts.logout(carol)  # every token issued so far is revoked
+    assert as_carol.get(f"/api/avatar/{aid}/64").status_code == 404
