@@ -15,7 +15,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from corpchat.services import file_urls, files, storage
+from corpchat.config import settings
+from corpchat.services import accounts, file_urls, files, storage
+from corpchat.services.errors import ServiceError
 
 INLINE_CSP = "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"
 ATTACHMENT_CSP = "sandbox; default-src 'none'"
@@ -70,12 +72,23 @@ def _forbidden() -> Response:
                     headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
 
 
+async def _signed_in_as(request: Request, viewer: int) -> bool:
+    """The link alone is not enough: the request carries the session of the viewer it was made
+    for (same-origin <img>/<video>/<a> send the cookie), so a link copied out of the page, or
+    kept after logging out, opens nothing."""
+    try:
+        identity = await accounts.verify_token_async(request.cookies.get(settings.cookie_name))
+    except ServiceError:
+        return False
+    return identity.user_id == viewer
+
+
 async def serve(request: Request) -> Response:
     file_id = request.path_params["file_id"]
     variant = request.path_params.get("variant", "")
     q = request.query_params
     viewer = file_urls.check(file_id, variant, q.get("u"), q.get("e"), q.get("s"))
-    if viewer is None:
+    if viewer is None or not await _signed_in_as(request, viewer):
         return _forbidden()
     servable = await asyncio.to_thread(files.servable, file_id)
     if servable is None or not await asyncio.to_thread(files.may_view, viewer, file_id):

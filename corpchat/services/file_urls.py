@@ -1,8 +1,9 @@
 """Signed, expiring file URLs: `<img>`, `<audio>` and `<video>` cannot send headers, so the URL
 itself proves who asked (viewer id), for what (file id, full file or thumbnail) and until when.
 
-The serving route still asks `files.may_view` on every request: a signature is never more than
-"this viewer was shown this link", so leaving the room ends access before the link expires.
+The serving route also asks for the viewer's own session and `files.may_view` on every request:
+a signature is never more than "this viewer was shown this link", so logging out or leaving the
+room ends access before the link expires, and a link passed to anyone else opens nothing.
 """
 
 from __future__ import annotations

@@ -41,8 +41,10 @@ async def client():
 
 
 async def _upload(client, cookies, data, name="file.bin", **kw):
+    """Upload as this user, who then stays signed in on the client (media links need the session)."""
     client.cookies.clear()
-    return await client.post("/api/upload", params={"name": name}, content=data, cookies=cookies,
+    client.cookies.update(cookies)
+    return await client.post("/api/upload", params={"name": name}, content=data,
                              headers={"Origin": ORIGIN, **kw.pop("headers", {})}, **kw)
 
 
@@ -118,18 +120,25 @@ async def test_range_requests(client, backend):
 
 async def test_refused_urls(client, backend):
     owner, cookies = _user()
-    member, _ = _user()
-    stranger, _ = _user()
+    member, member_cookies = _user()
+    stranger, stranger_cookies = _user()
     fid = (await _upload(client, cookies, b"secret bytes")).json()["file_id"]
 
-    async def status(url):
+    async def status(url, as_=member_cookies):
+        client.cookies.clear()
+        client.cookies.update(as_)
         return (await client.get(url)).status_code
 
     # A member of a room where the file was posted may view; before that, not even with a signed URL.
     assert await status(file_urls.sign_url(fid, member)) == 403
     _share(owner, member, fid)
     assert await status(file_urls.sign_url(fid, member)) == 200
-    assert await status(file_urls.sign_url(fid, stranger)) == 403
+    assert await status(file_urls.sign_url(fid, stranger), stranger_cookies) == 403
+    # 19#7b: a signed link is not a bearer token: it needs its viewer's own live session.
+    link = file_urls.sign_url(fid, member)
+    assert await status(link, {}) == 403                                      # no session (copied out)
+    assert await status(link, stranger_cookies) == 403                        # someone else's session
+    assert await status(link, cookies) == 403                                 # even the owner's
     good = file_urls.sign_url(fid, member)
     parts = urlsplit(good)
     q = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -147,6 +156,8 @@ async def test_refused_urls(client, backend):
     for url in tampered:
         assert await status(url) in (403, 404), url
     assert await status(tampered[0]) == 403 and await status(tampered[-1]) == 403
+    accounts.logout(member)  # every session of the member revoked: the link opens nothing now
+    assert await status(good) == 403
 
 
 @pytest.mark.parametrize("data, name", [

@@ -28,7 +28,7 @@ async def _body():
         yield block
 
 
-async def _download(app, path: str, query: str) -> tuple[int, int]:
+async def _download(app, path: str, query: str, cookies: dict) -> tuple[int, int]:
     """Drive the ASGI app directly: httpx's ASGITransport would collect the whole response."""
     status, received = 0, 0
     request_sent, done = False, asyncio.Event()
@@ -52,7 +52,9 @@ async def _download(app, path: str, query: str) -> tuple[int, int]:
 
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
              "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
-             "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 1), "server": ("testserver", 80)}
+             "headers": [(b"host", b"testserver"),
+                         (b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode())],
+             "client": ("127.0.0.1", 1), "server": ("testserver", 80)}
     await app(scope, receive, send)
     return status, received
 
@@ -65,9 +67,10 @@ async def test_150mb_round_trip_in_bounded_memory(backend, monkeypatch):
     rss_before = proc.memory_info().rss
     tracemalloc.start()
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ORIGIN) as client:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ORIGIN,
+                                     cookies=cookies) as client:
             t0 = time.perf_counter()
-            r = await client.post("/api/upload", params={"name": "big.bin"}, content=_body(), cookies=cookies,
+            r = await client.post("/api/upload", params={"name": "big.bin"}, content=_body(),
                                   headers={"Origin": ORIGIN}, timeout=300)
             t_up = time.perf_counter() - t0
         assert r.status_code == 201, r.text
@@ -76,7 +79,7 @@ async def test_150mb_round_trip_in_bounded_memory(backend, monkeypatch):
         tracemalloc.reset_peak()
         path, _, query = r.json()["url"].partition("?")
         t0 = time.perf_counter()
-        status, received = await _download(app, path, query)
+        status, received = await _download(app, path, query, cookies)
         t_down = time.perf_counter() - t0
         _, peak_down = tracemalloc.get_traced_memory()
     finally:
