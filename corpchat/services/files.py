@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text
 
 from corpchat import config, db
 from corpchat.models import UploadedFile, User
-from corpchat.services import media_probe, storage
+from corpchat.services import image_meta, media_probe, storage
 from corpchat.services.errors import ServiceError
 from corpchat.services.storage import Upload
 
@@ -85,6 +85,8 @@ def finish_upload(owner_id: int, upload: Upload, name: str | None) -> FileInfo:
         upload.finish_writing()
         check_quota(owner_id, upload.size)
         probed = media_probe.probe(upload.path, upload.head_bytes)
+        if probed.kind == "image" and (clean := image_meta.strip(probed.mime, upload.path)) is not None:
+            upload.replace(clean)  # where a photo was taken stays with its owner
         store = upload.storage
         stored = upload.commit()
     except BaseException:

@@ -82,6 +82,13 @@ class Upload:
         self._sha.update(data)
         self._file.write(data)
 
+    def replace(self, data: bytes) -> None:
+        """After `finish_writing`: the file becomes `data` (size, hash and head follow)."""
+        if self._file is not None:
+            raise RuntimeError("upload still being written")
+        self.path.write_bytes(data)
+        self.size, self._sha, self._head = len(data), hashlib.sha256(data), bytearray(data[:HEAD_BYTES])
+
     @property
     def head_bytes(self) -> bytes:
         return bytes(self._head)

@@ -217,3 +217,49 @@ def test_uploads_never_sent_are_swept_after_their_time(backend):
     with pytest.raises(storage.MissingObject):
         storage.current().size(key)
     assert files.sweep_unsent(24 * 3600) == 0
+
+
+def _gps_exif(orientation: int = 6) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x010F] = "PhoneMaker"
+    gps = exif.get_ifd(0x8825)
+    gps.update({1: "N", 2: (50.0, 27.0, 0.0), 3: "E", 4: (30.0, 31.0, 0.0)})
+    return exif
+
+
+def _stored_bytes(info) -> bytes:
+    return b"".join(files.open_file(files.servable(info.id)))
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_shared_photos_lose_their_location_but_not_their_pixels(backend, fmt):
+    """19#7c: the original kept its EXIF GPS (thumbnails did not)."""
+    img = Image.new("RGB", (64, 48), (10, 120, 200))
+    img.paste((250, 10, 10), (0, 0, 32, 24))
+    buf = io.BytesIO()
+    extra = {"pnginfo": None} if fmt != "PNG" else {}
+    if fmt == "PNG":
+        from PIL import PngImagePlugin
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Location", "50.45 N, 30.52 E")
+        extra = {"pnginfo": info}
+    img.save(buf, fmt, exif=_gps_exif().tobytes(), **{k: v for k, v in extra.items() if v is not None})
+    raw = buf.getvalue()
+    assert b"PhoneMaker" in raw
+    stored = _stored_bytes(files.store_stream(_user(), [raw], f"photo.{fmt.lower()}"))
+    assert b"PhoneMaker" not in stored and b"50.45 N" not in stored
+    with Image.open(io.BytesIO(stored)) as out:
+        exif = out.getexif()
+        assert 0x8825 not in exif and not exif.get_ifd(0x8825)
+        if fmt == "JPEG":
+            assert exif.get(0x0112) == 6  # still shown upright
+        with Image.open(io.BytesIO(raw)) as before:
+            assert out.tobytes() == before.tobytes()  # the same pixels: nothing re-encoded
+
+
+def test_a_photo_without_metadata_is_kept_byte_for_byte(backend):
+    buf = io.BytesIO()
+    Image.new("RGB", (20, 20), (1, 2, 3)).save(buf, "JPEG")
+    info = files.store_stream(_user(), [buf.getvalue()], "plain.jpg")
+    assert _stored_bytes(info) == buf.getvalue() and info.size == len(buf.getvalue())
