@@ -124,7 +124,11 @@ def message_item(m: dict, tz, lang: str) -> dict:
             "edited": bool(m.get("edited_at")), "status": "sent", "show_day": False,
             "reactions": [
                 {"emoji": e, "count": len(uids), "title": ", ".join(names),
-                 "initials": [initials(n) for n in names[:MAX_REACTORS_SHOWN]], "user_ids": list(uids),
+                 # the first few reactors' faces (their photos come from the tab's own `avatars`,
+                 # which a block leaves out), then "+N"
+                 "faces": [{"id": u, "initials": initials(n)}
+                           for u, n in zip(uids[:MAX_REACTORS_SHOWN], names)],
+                 "more": max(0, len(uids) - MAX_REACTORS_SHOWN), "user_ids": list(uids),
                  # who reacted, each opening their profile card from the chip's hover card
                  "people": [{"id": u, "name": n} for u, n in zip(uids[:MAX_REACTORS_LISTED], names)]}
                 for e, uids, names in reactions
@@ -193,11 +197,17 @@ class Reactor(TypedDict):
     name: str
 
 
+class Face(TypedDict):
+    id: int
+    initials: str
+
+
 class ReactionItem(TypedDict):
     emoji: str
     count: int
     title: str
-    initials: list[str]
+    faces: list[Face]
+    more: int
     user_ids: list[int]
     people: list[Reactor]
 

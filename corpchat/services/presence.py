@@ -68,7 +68,8 @@ def page_people(viewer_id: int, user_ids) -> tuple[dict[int, PersonView], tuple[
 
 
 def _people_views(s, viewer_id: int, user_ids) -> dict[int, PersonView]:
-    ids = sorted({int(u) for u in user_ids if isinstance(u, int) and u > 0 and u != viewer_id})[:MAX_LOOKUP]
+    # The viewer is in it too when asked for: their own face on a reaction chip.
+    ids = sorted({int(u) for u in user_ids if isinstance(u, int) and u > 0})[:MAX_LOOKUP]
     if not ids:
         return {}
     rows = s.exec(text(

@@ -158,8 +158,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
         self.settled_seq = max(self.settled_seq, int(row.get("last_seq") or 0))
         self.divider_seq = views.first_unread(settled, int(row.get("last_read_seq") or 0), self._user_id)
         live.seeded(self._tab(), self.settled_seq, settled[-1]["day"] if settled else "")
-        if self.room_kind == "group":
-            await self._refresh_people(only_new=True)  # issue 13: the senders' avatars and presence
+        await self._refresh_people(only_new=True)  # group senders' and reactors' avatars
         if page:
             await self._mark_read(page[-1]["seq"])
 

@@ -69,6 +69,8 @@ class PeopleMixin(rx.State, mixin=True):
         ids.update(p["id"] for p in self.people)
         if self.room_kind == "group":  # the senders' avatars beside their bubbles
             ids.update(m["sender_id"] for m in self._settled)
+        # The faces on reaction chips (mine too): their photos, where this tab may see them.
+        ids.update(f["id"] for m in self._settled for r in m.get("reactions", ()) for f in r["faces"])
         if self.card["user_id"]:
             ids.add(self.card["user_id"])
         return ids

@@ -43,8 +43,9 @@ class PushedMixin(rx.State, mixin=True):
         self._changed(event.message)
 
     @on(ReactionChanged)
-    def _on_reaction(self, event: ReactionChanged) -> None:
+    async def _on_reaction(self, event: ReactionChanged) -> None:
         self._changed(event.message)
+        await self._refresh_people(only_new=True)  # a new face on a chip
 
     @on(MessageDeleted)
     async def _on_deleted(self, event: MessageDeleted) -> None:
