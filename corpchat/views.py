@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime, tzinfo
 from typing import TypedDict
-from zoneinfo import ZoneInfo
 
 from corpchat import i18n
 from corpchat.file_views import FileItem, file_item
 from corpchat.file_views import preview as kind_preview
 from corpchat.services.linkify import segments, strip_bidi
+from corpchat.services.presence_text import viewer_zone
 from corpchat.services.rooms import UNREAD_CAP
 
 MAX_REACTORS_SHOWN = 3
 MAX_REACTORS_LISTED = 20  # names in a reaction chip's hover card
 
 
-def zone(name: str) -> ZoneInfo | timezone:
-    try:
-        return ZoneInfo(name) if name else UTC
-    except Exception:
-        return UTC
+def zone(name: str) -> tzinfo:
+    """The browser's time zone by name; anything unknown or malformed is UTC (one parser:
+    services.presence_text.viewer_zone)."""
+    return viewer_zone(name)
 
 
 def valid_zone(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-        return True
-    except Exception:
-        return False
+    return isinstance(name, str) and (name == "UTC" or viewer_zone(name) is not UTC)
 
 
 def initials(name: str) -> str:

@@ -52,7 +52,7 @@ class Avatar:
 
 @dataclass(frozen=True)
 class AvatarChange:
-    # The avatar in use afterwards; None means initials on initials_colour(user id).
+    # The avatar in use afterwards; None means initials.
     current_id: str | None
     # The new avatar (upload only).
     avatar: Avatar | None

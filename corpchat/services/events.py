@@ -4,7 +4,7 @@ A service that changes something others see returns `Push(audience, event)`
 after its transaction has committed; the state layer hands it to
 `realtime.push` (which picks the road from the event's class flags) and
 applies it to its own tab with the same `@on(EventType)` function every other
-tab runs (see corpchat/state/live.py).
+tab runs (see corpchat/realtime/appliers.py).
 
 How an event travels is declared on its class, never decided by the caller:
 - `lazy`: may wait up to a second or two and be coalesced with others of its

@@ -17,6 +17,7 @@ from corpchat.models import UploadedFile, User
 from corpchat.services import image_meta, media_probe, storage
 from corpchat.services.errors import ServiceError
 from corpchat.services.storage import Upload
+from corpchat.services.visibility import visible_message_sql
 
 FILE_ID_BYTES = 16
 
@@ -167,13 +168,12 @@ def servable(file_id: str) -> Servable | None:
 # The owner, or a member of a room with a live message referencing the file that this member
 # has not deleted for themselves (hidden_for) nor cleared with "delete chat for me" (cleared_seq).
 # The payload predicate matches ix_messages_payload_file_id: index lookups per file.
-_VIEWABLE = text("""
+_VIEWABLE = text(f"""
 SELECT f.id FROM files f
 WHERE f.id = ANY (:fids) AND (f.owner_id = :uid OR EXISTS (
         SELECT 1 FROM messages m
         JOIN participants p ON p.room_id = m.room_id AND p.user_id = :uid
-        WHERE m.payload ? 'file_id' AND (m.payload ->> 'file_id') = f.id
-          AND m.deleted_at IS NULL AND m.seq > p.cleared_seq AND NOT (:uid = ANY (m.hidden_for))))
+        WHERE m.payload ? 'file_id' AND (m.payload ->> 'file_id') = f.id AND {visible_message_sql("m", "p")}))
 """)
 
 

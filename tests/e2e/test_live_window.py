@@ -169,7 +169,8 @@ async def test_edit_react_and_delete_live_messages(pair):
     assert texts(anna) == ["hi", "first", "second, edited"]
     assert texts(ben) == ["hi", "first", "second, edited", "third"]  # only for Anna
 
-    await ben.call(H("delete_for_all"), message_id=first["id"])
+    await ben.call(H("ask_delete_for_all"), message_id=first["id"])
+    await ben.call(H("confirm_delete"))
     await anna.wait_for(lambda c: texts(c) == ["hi", "second, edited"])
     await ben.wait_for(lambda c: texts(c) == ["hi", "second, edited", "third"])
 

@@ -122,7 +122,7 @@ async def test_after_a_block_no_frame_carries_what_it_hides(pair):
     assert boris.user_id not in (fresh.get(ChatState, "online_ids") or [])
 
     # Anna cannot write to him or start a chat; nothing is stored.
-    await a.call(H("close_profile"))
+    await a.call(H("card_toggled"), open=False)
     frames = await a.call(H("send_message"), form_data={"text": "are you there", "client_id": secrets.token_hex(8)})
     await a.sync()
     history, _ = msg_service.history(boris.user_id, room)

@@ -232,6 +232,12 @@ class Outcome:
                 f"toasts={len(self.toasts)} redirects={self.redirects} secret_seen={self.secret_seen}")
 
 
+async def ask_then_confirm(client: w.ReflexClient, world: World, message_id: int) -> Outcome:
+    """Delete for everyone as the page does it: the menu asks, the dialog's button confirms."""
+    await client.call(H(ChatState, "ask_delete_for_all"), message_id=message_id)
+    return await attempt(client, world, H(ChatState, "confirm_delete"))
+
+
 async def attempt(client: w.ReflexClient, world: World, name: str, payload: dict | None = None,
                   raw_payload: Any = None) -> Outcome:
     before_db, before_vars = db_snapshot(), app_vars(client)
@@ -282,16 +288,13 @@ HANDLERS: dict[tuple[type, str], dict[str, str]] = {
     (ChatState, "cancel_edit"): {},
     (ChatState, "save_edit"): {"form_data": "edit_form"},
     (ChatState, "delete_for_me"): {"message_id": "message"},
-    (ChatState, "delete_for_all"): {"message_id": "message"},
     (ChatState, "react"): {"message_id": "message", "emoji": "emoji"},
-    (ChatState, "delete_chat"): {},
     (ChatState, "save_draft"): {"room_id": "room", "text": "draft"},
     (ChatState, "ask_delete_for_all"): {"message_id": "message"},
     (ChatState, "ask_delete_chat"): {},
     (ChatState, "dismiss_confirm"): {},
     (ChatState, "confirm_delete"): {},
     (ChatState, "open_profile"): {"user_id": "user"},
-    (ChatState, "close_profile"): {},
     (ChatState, "card_toggled"): {"open": "bool"},
     (ChatState, "block_user"): {"user_id": "user"},
     (ChatState, "unblock_user"): {"user_id": "user"},
@@ -446,7 +449,8 @@ async def test_controls_valid_calls_work(world, tabs):
         assert conn.execute(text("SELECT text FROM messages WHERE id=:i"), {"i": msg_id}).scalar() == body + " edited"
         assert conn.execute(text("SELECT count(*) FROM message_reactions WHERE message_id=:i"),
                             {"i": msg_id}).scalar() == 1
-    frames = await client.call(H(ChatState, "delete_for_all"), message_id=msg_id)
+    await client.call(H(ChatState, "ask_delete_for_all"), message_id=msg_id)
+    frames = await client.call(H(ChatState, "confirm_delete"))
     assert not client.error_toasts(frames)
     with db.engine().connect() as conn:
         assert conn.execute(text("SELECT deleted_at IS NOT NULL FROM messages WHERE id=:i"),
@@ -586,7 +590,7 @@ async def test_foreign_room_and_messages_are_refused(world, tabs):
     for msg in world.secret_msgs:
         for name, payload in [("start_edit", {"message_id": msg}),
                               ("delete_for_me", {"message_id": msg}),
-                              ("delete_for_all", {"message_id": msg}),
+                              ("ask_delete_for_all", {"message_id": msg}),
                               ("react", {"message_id": msg, "emoji": "👍"}),
                               ("react", {"message_id": msg, "emoji": "🎉"})]:
             outcomes.append(await attempt(client, world, H(ChatState, name), payload))
@@ -608,7 +612,7 @@ async def test_someone_elses_message_in_my_room(world, tabs):
     outcomes = [
         await attempt(client, world, H(ChatState, "start_edit"), {"message_id": bob_msg}),
         await attempt(client, world, H(ChatState, "save_edit"), {"form_data": {"text": "bob said I'm right"}}),
-        await attempt(client, world, H(ChatState, "delete_for_all"), {"message_id": bob_msg}),
+        await ask_then_confirm(client, world, bob_msg),
     ]
     assert_refused(outcomes)
     assert all(o.toasts for o in outcomes), [o.describe() for o in outcomes]
@@ -1050,7 +1054,7 @@ async def test_every_write_handler_is_refused_across_a_block(world, tabs, writer
                       {"items": [_file_item(upload)], "caption": "past the block"}),
         await attempt(client, world, H(ChatState, "react"), {"message_id": theirs, "emoji": "👍"}),
         await attempt(client, world, H(ChatState, "react"), {"message_id": mine, "emoji": "👍"}),
-        await attempt(client, world, H(ChatState, "delete_for_all"), {"message_id": mine}),
+        await ask_then_confirm(client, world, mine),
         await attempt(client, world, H(ChatState, "save_draft"), {"room_id": room, "text": "past the block"}),
     ]
     await client.call(H(ChatState, "start_edit"), message_id=mine)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from corpchat.services import messages, rooms
+from corpchat.services import messages
 from corpchat.services.errors import Invalid
 from corpchat.services.send import FILE_MESSAGE_KINDS
 from corpchat.state.base import authed, in_thread
@@ -71,10 +71,6 @@ class MessageActionsMixin(rx.State, mixin=True):
     async def delete_for_me(self, message_id: int):
         await self._emit(await in_thread(messages.delete_for_me, self._user_id, message_id))
 
-    @authed
-    async def delete_for_all(self, message_id: int):
-        await self._emit(await in_thread(messages.delete_for_everyone, self._user_id, message_id))
-
     async def _remove_message(self, room_id: int, message_id: int, seq: int) -> None:
         if room_id == self.room_id:
             self._drop(message_id)
@@ -88,8 +84,3 @@ class MessageActionsMixin(rx.State, mixin=True):
         _, push = await in_thread(messages.toggle_reaction, self._user_id, message_id, emoji)
         await self._emit(push)
 
-    @authed
-    async def delete_chat(self):
-        if not self.room_id:
-            raise Invalid()
-        await self._emit(await in_thread(rooms.delete_chat_for_me, self._user_id, self.room_id))

@@ -136,11 +136,6 @@ class PeopleMixin(rx.State, mixin=True):
             await self._refresh_people()  # so the card's status follows PresenceChanged
 
     @authed
-    async def close_profile(self):
-        self.card_open = False
-        self.card = EMPTY_CARD
-
-    @authed
     async def card_toggled(self, open: bool):
         if open is not False and open is not True:
             raise Invalid()
