@@ -28,3 +28,17 @@ def make_group(owner: int, *members: int, admins: tuple[int, ...] = (), name: st
 def block(blocker: int, blocked: int) -> None:
     with db.session() as s:
         s.add(BlockedUser(blocker_id=blocker, blocked_id=blocked))
+
+
+def store_file(owner_id: int, chunks, name: str | None, max_bytes: int | None = None):
+    """Keep a file from byte chunks, as the upload route does (files.begin_upload/finish_upload)."""
+    from corpchat.services import files
+
+    upload = files.begin_upload(max_bytes)
+    try:
+        for chunk in chunks:
+            upload.write(chunk)
+    except BaseException:
+        upload.abort()
+        raise
+    return files.finish_upload(owner_id, upload, name)

@@ -54,6 +54,3 @@ def _find_owner(fn: Callable) -> type | None:
             best = cls
     return best
 
-
-def registered() -> dict[type, Callable]:
-    return dict(_ON)

@@ -7,7 +7,6 @@ messages.payload; that reference is what lets room members see the file (`may_vi
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, text
@@ -124,20 +123,6 @@ def _insert_within_quota(row: UploadedFile) -> None:
             if used + row.size > quota:
                 raise QuotaExceeded("err.quota_exceeded", quota_bytes=quota)
         s.add(row)
-
-
-def store_stream(owner_id: int, chunks: Iterable[bytes], name: str | None,
-                 max_bytes: int | None = None) -> FileInfo:
-    """Keep a file from an iterable of byte chunks (the synchronous road; routes use
-    begin_upload/finish_upload to write from the event loop)."""
-    upload = begin_upload(max_bytes)
-    try:
-        for chunk in chunks:
-            upload.write(chunk)
-    except BaseException:
-        upload.abort()
-        raise
-    return finish_upload(owner_id, upload, name)
 
 
 def get(file_id: str) -> FileInfo | None:

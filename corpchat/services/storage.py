@@ -167,12 +167,6 @@ class Storage:
     def delete(self, key: str) -> None:
         raise NotImplementedError
 
-    def presigned_url(self, key: str, ttl: int, content_disposition: str | None = None,
-                      content_type: str | None = None) -> str | None:
-        """A URL the store serves itself, or None when the backend has no such thing."""
-        return None
-
-
 class LocalStorage(Storage):
     name = "local"
 
@@ -291,16 +285,6 @@ class S3Storage(Storage):
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=_check_key(key))
-
-    def presigned_url(self, key: str, ttl: int, content_disposition: str | None = None,
-                      content_type: str | None = None) -> str | None:
-        params = {"Bucket": self.bucket, "Key": _check_key(key)}
-        if content_disposition is not None:
-            params["ResponseContentDisposition"] = content_disposition
-        if content_type is not None:
-            params["ResponseContentType"] = content_type
-        return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=ttl)
-
 
 def from_settings(s: config.Settings | None = None) -> Storage:
     s = s or config.settings

@@ -36,7 +36,7 @@ from sqlalchemy import text
 
 from corpchat import db
 from corpchat.config import settings
-from corpchat.services import attachments, files, rooms
+from corpchat.services import attachments, rooms
 from corpchat.services import messages as msg_service
 from corpchat.state.auth_pages import PublicPageState
 from corpchat.state.base import REVERIFY_SECONDS, AuthState, I18nState
@@ -45,6 +45,7 @@ from corpchat.state.profile import ProfileState
 from corpchat.state.settings import SettingsState
 from tests import support
 from tests import wsclient as w
+from tests.factories import store_file
 
 WEB_DIR = support.ROOT / ".web-sec"
 PASSWORD = "correct horse 12"
@@ -114,8 +115,8 @@ async def world(sec_app) -> World:
     shared_room = rooms.open_private(bob.user_id, mallory.user_id)
     bob_msg = _send(bob.user_id, shared_room, "hello from bob")
     own_msg = _send(mallory.user_id, shared_room, "mallory's own message")
-    own_file = files.store_stream(mallory.user_id, [b"mallory's notes"], "notes.txt").id
-    secret_file = files.store_stream(bob.user_id, [b"secret bytes"], f"{secret}.txt").id
+    own_file = store_file(mallory.user_id, [b"mallory's notes"], "notes.txt").id
+    secret_file = store_file(bob.user_id, [b"secret bytes"], f"{secret}.txt").id
     attachments.send_file_sync(bob.user_id, secret_room, secret_file, "file", f"{secret} file", uuid.uuid4().hex)
     return World(url, suffix, mallory, bob, carol, secret, secret_room, secret_msgs, shared_room,
                  bob_msg, own_msg, own_file, secret_file)
@@ -461,7 +462,7 @@ async def test_controls_valid_calls_work(world, tabs):
 async def test_controls_file_messages_and_media_urls(world, tabs):
     """Mallory sends her own upload and gets her own signed URL; Bob's file stays unsigned for her."""
     client = await mallory_in_shared_room(world, tabs)
-    upload = files.store_stream(world.mallory.user_id, [b"control bytes"], "control.txt").id
+    upload = store_file(world.mallory.user_id, [b"control bytes"], "control.txt").id
     frames = await client.call(H(ChatState, "send_files"), items=[_file_item(upload)], caption="control caption")
     assert not client.error_toasts(frames)
     with db.engine().connect() as conn:
@@ -1036,7 +1037,7 @@ async def test_every_write_handler_is_refused_across_a_block(world, tabs, writer
     room = rooms.open_private(writer.user_id, other.user_id)
     theirs = _send(other.user_id, room, "their message")
     mine = _send(writer.user_id, room, "my message")
-    upload = files.store_stream(writer.user_id, [b"notes"], "notes.txt").id
+    upload = store_file(writer.user_id, [b"notes"], "notes.txt").id
     blocker, blocked = (writer, other) if writer_is_blocker else (other, writer)
     blocks.block(blocker.user_id, blocked.user_id)
 

@@ -14,7 +14,7 @@ from corpchat.services import attachments, files, messages, rooms, storage
 from corpchat.services.errors import Forbidden, Invalid, NotFound
 from corpchat.services.events import MessageDeleted, MessageSent
 from tests import media_samples
-from tests.factories import make_group, make_user
+from tests.factories import make_group, make_user, store_file
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def _stored(message_id: int) -> Message:
 
 def test_file_with_caption_is_one_message(local):
     a, b, room = _pair()
-    info = files.store_stream(a, [b"%PDF-1.7\n" + b"x" * 100], "report.pdf")
+    info = store_file(a, [b"%PDF-1.7\n" + b"x" * 100], "report.pdf")
     message, push = attachments.send_file_sync(a, room, info.id, "file", "  the report ", cid())
     assert message["kind"] == "file" and message["text"] == "the report"
     assert message["payload"] == info.payload() and message["payload"]["name"] == "report.pdf"
@@ -58,7 +58,7 @@ def test_file_with_caption_is_one_message(local):
 
 def test_caption_may_be_empty_text_may_not(local):
     a, _, room = _pair()
-    info = files.store_stream(a, [b"zip" * 10], "a.zip")
+    info = store_file(a, [b"zip" * 10], "a.zip")
     message, _ = attachments.send_file_sync(a, room, info.id, "file", "", cid())
     assert message["text"] == ""
     with pytest.raises(Invalid):
@@ -74,7 +74,7 @@ def test_text_send_is_unchanged():
 
 def test_only_the_owner_may_send_a_file(local):
     a, b, room = _pair()
-    info = files.store_stream(b, [b"secret" * 10], "b.txt")
+    info = store_file(b, [b"secret" * 10], "b.txt")
     with pytest.raises(NotFound):
         attachments.send_file_sync(a, room, info.id, "file", "", cid())
     # Even with a payload built elsewhere, the statement itself refuses a file the sender does not own.
@@ -94,7 +94,7 @@ def test_bad_file_ids(bad):
 @pytest.mark.parametrize("kind", ["text", "system", "image", None, 1])
 def test_bad_kinds(local, kind):
     a, _, room = _pair()
-    info = files.store_stream(a, [b"data" * 10], "a.bin")
+    info = store_file(a, [b"data" * 10], "a.bin")
     with pytest.raises(Invalid):
         attachments.send_file_sync(a, room, info.id, kind, "", cid())
     with pytest.raises(Invalid):
@@ -103,8 +103,8 @@ def test_bad_kinds(local, kind):
 
 def test_voice_and_circle_kinds_are_checked(local):
     a, _, room = _pair()
-    voice = files.store_stream(a, [media_samples.recorder_webm(1.0)], "voice.webm")
-    circle = files.store_stream(a, [media_samples.video("webm", "libvpx", seconds=1.0)], "circle.webm")
+    voice = store_file(a, [media_samples.recorder_webm(1.0)], "voice.webm")
+    circle = store_file(a, [media_samples.video("webm", "libvpx", seconds=1.0)], "circle.webm")
     with pytest.raises(Invalid):
         attachments.send_file_sync(a, room, circle.id, "voice", "", cid())
     with pytest.raises(Invalid):
@@ -117,7 +117,7 @@ def test_voice_and_circle_kinds_are_checked(local):
 
 def test_resend_returns_the_stored_file_message(local):
     a, _, room = _pair()
-    info = files.store_stream(a, [b"data" * 10], "a.bin")
+    info = store_file(a, [b"data" * 10], "a.bin")
     client_id = cid()
     first, push = attachments.send_file_sync(a, room, info.id, "file", "c", client_id)
     again, none = attachments.send_file_sync(a, room, info.id, "file", "c", client_id)
@@ -126,7 +126,7 @@ def test_resend_returns_the_stored_file_message(local):
 
 def test_batched_async_sends_mix_text_and_files(local):
     a, b, room = _pair()
-    infos = [files.store_stream(a, [f"f{i}".encode() * 10], f"{i}.txt") for i in range(3)]
+    infos = [store_file(a, [f"f{i}".encode() * 10], f"{i}.txt") for i in range(3)]
 
     async def go():
         try:
@@ -168,7 +168,7 @@ def test_discard_cannot_race_a_send(local):
             t.join()
 
     for _ in range(6):
-        info, outcome = files.store_stream(a, [b"race" * 10], "r.bin"), {}
+        info, outcome = store_file(a, [b"race" * 10], "r.bin"), {}
         race(info, outcome, threading.Barrier(2))
         assert (outcome["sent"] is None) == outcome["discarded"]
         assert (files.get(info.id) is None) == outcome["discarded"]
@@ -176,7 +176,7 @@ def test_discard_cannot_race_a_send(local):
 
 def test_edit_caption_and_delete_releases_the_file(local):
     a, b, room = _pair()
-    info = files.store_stream(a, [media_samples.image("PNG", (400, 300))], "pic.png")
+    info = store_file(a, [media_samples.image("PNG", (400, 300))], "pic.png")
     message, _ = attachments.send_file_sync(a, room, info.id, "file", "first", cid())
     view, _ = messages.edit(a, message["id"], "second")
     assert view["text"] == "second" and view["payload"]["file_id"] == info.id and view["edited_at"]
@@ -193,7 +193,7 @@ def test_edit_caption_and_delete_releases_the_file(local):
 def test_delete_keeps_a_file_another_message_uses(local):
     a, b, room = _pair()
     group = make_group(a, b)
-    info = files.store_stream(a, [b"shared" * 10], "s.bin")
+    info = store_file(a, [b"shared" * 10], "s.bin")
     m1, _ = attachments.send_file_sync(a, room, info.id, "file", "", cid())
     attachments.send_file_sync(a, group, info.id, "file", "", cid())
     messages.delete_for_everyone(a, m1["id"])
@@ -204,7 +204,7 @@ def test_blocked_private_room_refuses_a_file(local):
     from tests.factories import block
 
     a, b, room = _pair()
-    info = files.store_stream(a, [b"data" * 10], "a.bin")
+    info = store_file(a, [b"data" * 10], "a.bin")
     block(b, a)
     with pytest.raises(Forbidden):
         attachments.send_file_sync(a, room, info.id, "file", "", cid())

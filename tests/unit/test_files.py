@@ -16,7 +16,7 @@ from corpchat.models import Message, Room
 from corpchat.services import files, media_probe
 from corpchat.services.storage import TooLarge
 from tests import media_samples
-from tests.factories import make_group, make_user
+from tests.factories import make_group, make_user, store_file
 
 MB = 1024 * 1024
 
@@ -78,7 +78,7 @@ def test_sniff_ignores_names_and_claims(data, mime):
 
 def test_image_thumbnail_is_small_and_made_once(backend):
     owner = _user()
-    info = files.store_stream(owner, [media_samples.image("JPEG", (1600, 900))], "photo.bin")
+    info = store_file(owner, [media_samples.image("JPEG", (1600, 900))], "photo.bin")
     assert (info.kind, info.mime, info.width, info.height, info.has_thumb) == ("image", "image/jpeg", 1600, 900, True)
     assert info.inline and info.name == "photo.bin"
     serv = files.servable(info.id)
@@ -92,13 +92,13 @@ def test_bomb_png_gets_no_thumbnail_and_is_not_decoded(backend):
 
     owner = _user()
     tracemalloc.start()
-    info = files.store_stream(owner, [media_samples.png_bomb()], "bomb.png")
+    info = store_file(owner, [media_samples.png_bomb()], "bomb.png")
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert not info.has_thumb and not info.inline and info.kind == "file"
     assert peak < 20 * MB
     # Under Pillow's own refusal but over ours: measured from the header, never decoded.
-    wide = files.store_stream(owner, [media_samples.png_bomb(40_000, 1_000)], "wide.png")
+    wide = store_file(owner, [media_samples.png_bomb(40_000, 1_000)], "wide.png")
     assert (wide.kind, wide.width, wide.height, wide.has_thumb) == ("image", 40_000, 1_000, False)
 
 
@@ -110,7 +110,7 @@ def test_bomb_png_gets_no_thumbnail_and_is_not_decoded(backend):
     (lambda: media_samples.video("webm", "libvpx", seconds=1.0), "video/webm", "video"),
 ])
 def test_media_duration_measured_on_server(backend, maker, mime, kind):
-    info = files.store_stream(_user(), [maker()], "recording")
+    info = store_file(_user(), [maker()], "recording")
     assert (info.mime, info.kind) == (mime, kind)
     expected = 1000 if kind == "video" else 2000
     assert abs(info.duration_ms - expected) <= 60
@@ -120,27 +120,27 @@ def test_media_duration_measured_on_server(backend, maker, mime, kind):
 
 def test_broken_media_is_a_plain_file(backend):
     data = media_samples.video()
-    info = files.store_stream(_user(), [data[:200] + b"\x00" * 500], "cut.mp4")
+    info = store_file(_user(), [data[:200] + b"\x00" * 500], "cut.mp4")
     assert info.kind == "file" and not info.inline
 
 
 def test_oversize_refused_and_nothing_kept(backend):
     owner = _user()
     with pytest.raises(TooLarge):
-        files.store_stream(owner, [b"x" * MB] * 3, "big.bin", max_bytes=2 * MB)
+        store_file(owner, [b"x" * MB] * 3, "big.bin", max_bytes=2 * MB)
     assert files.used_bytes(owner) == 0
 
 
 def test_quota(backend, monkeypatch):
     owner = _user()
     _settings(monkeypatch, user_quota_bytes=3 * MB)
-    files.store_stream(owner, [b"a" * 2 * MB], "one.bin")
+    store_file(owner, [b"a" * 2 * MB], "one.bin")
     with pytest.raises(files.QuotaExceeded):
         files.check_quota(owner, 2 * MB)
     with pytest.raises(files.QuotaExceeded):
-        files.store_stream(owner, [b"b" * 2 * MB], "two.bin")
+        store_file(owner, [b"b" * 2 * MB], "two.bin")
     assert files.used_bytes(owner) == 2 * MB
-    files.store_stream(_user(), [b"c" * 2 * MB], "other-user.bin")
+    store_file(_user(), [b"c" * 2 * MB], "other-user.bin")
 
 
 def _post(room_id: int, sender: int, file_id: str, **extra) -> int:
@@ -156,7 +156,7 @@ def _post(room_id: int, sender: int, file_id: str, **extra) -> int:
 
 def test_may_view():
     owner, member, stranger, late = _user(), _user(), _user(), _user()
-    info = files.store_stream(owner, [b"hello"], "a.txt")
+    info = store_file(owner, [b"hello"], "a.txt")
     assert files.may_view(owner, info.id)
     assert not files.may_view(member, info.id)
     room = make_group(owner, member)
@@ -205,7 +205,7 @@ def test_uploads_never_sent_are_swept_after_their_time(backend):
     """19#5: an upload no message refers to stayed for ever (a closed tab, a script uploading and
     never sending); now it goes after UPLOAD_UNSENT_TTL_HOURS, sent ones and young ones stay."""
     owner = _user()
-    old_unsent, old_sent, young = (files.store_stream(owner, [b"z" * 1000], f"{n}.bin") for n in "abc")
+    old_unsent, old_sent, young = (store_file(owner, [b"z" * 1000], f"{n}.bin") for n in "abc")
     _post(make_group(owner, _user()), owner, old_sent.id)
     with db.session() as s:
         s.execute(text("UPDATE files SET created_at = now() - interval '2 days' WHERE id IN (:a, :b)"),
@@ -247,7 +247,7 @@ def test_shared_photos_lose_their_location_but_not_their_pixels(backend, fmt):
     img.save(buf, fmt, exif=_gps_exif().tobytes(), **{k: v for k, v in extra.items() if v is not None})
     raw = buf.getvalue()
     assert b"PhoneMaker" in raw
-    stored = _stored_bytes(files.store_stream(_user(), [raw], f"photo.{fmt.lower()}"))
+    stored = _stored_bytes(store_file(_user(), [raw], f"photo.{fmt.lower()}"))
     assert b"PhoneMaker" not in stored and b"50.45 N" not in stored
     with Image.open(io.BytesIO(stored)) as out:
         exif = out.getexif()
@@ -261,5 +261,5 @@ def test_shared_photos_lose_their_location_but_not_their_pixels(backend, fmt):
 def test_a_photo_without_metadata_is_kept_byte_for_byte(backend):
     buf = io.BytesIO()
     Image.new("RGB", (20, 20), (1, 2, 3)).save(buf, "JPEG")
-    info = files.store_stream(_user(), [buf.getvalue()], "plain.jpg")
+    info = store_file(_user(), [buf.getvalue()], "plain.jpg")
     assert _stored_bytes(info) == buf.getvalue() and info.size == len(buf.getvalue())

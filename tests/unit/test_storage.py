@@ -7,7 +7,6 @@ import io
 import os
 import time
 import tracemalloc
-import urllib.request
 
 import pytest
 
@@ -83,16 +82,6 @@ def test_local_files_live_outside_public_dirs_and_appear_atomically(tmp_path):
     stored = upload.commit()
     assert store.local_path(stored.key).read_bytes() == b"partial"
     assert not list((tmp_path / "files" / ".tmp").iterdir())
-
-
-def test_s3_presigned_url(seaweed):
-    store = seaweed.storage()
-    stored = store.put([b"hello presigned"], 100)
-    url = store.presigned_url(stored.key, 60, content_disposition="attachment", content_type="text/plain")
-    with urllib.request.urlopen(url) as resp:
-        assert resp.read() == b"hello presigned"
-        assert resp.headers["Content-Disposition"] == "attachment"
-    assert LocalStorage.presigned_url(LocalStorage(seaweed.dir / "l"), stored.key, 60) is None
 
 
 @pytest.mark.parametrize("total_mb", [64])
