@@ -5,6 +5,8 @@
   migrate    alembic upgrade head
   serve      all of the above, then `reflex run --env prod` (as a child process)
   stop-db    stop the embedded PostgreSQL (`make stop`)
+  create-user LOGIN   an account made by the administrator (the password from the terminal
+             or the first line of stdin); the way in with REGISTRATION=closed
 """
 
 from __future__ import annotations
@@ -106,6 +108,25 @@ def _answers(url: str) -> bool:
         return False
 
 
+def create_user(login: str) -> int:
+    """An account made by the administrator (REGISTRATION=closed), the password asked twice."""
+    import getpass
+
+    from corpchat.services import accounts
+    from corpchat.services.errors import ServiceError
+
+    migrate(db_url())
+    password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    repeat = getpass.getpass("Repeat: ") if sys.stdin.isatty() else password
+    try:
+        identity = accounts.register(login, password, repeat, by_admin=True)
+    except ServiceError as exc:
+        print(f"not created: {exc.key}")
+        return 1
+    print(f"created {identity.login} (id {identity.user_id})")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else ""
     if command == "init-env":
@@ -116,6 +137,8 @@ def main(argv: list[str]) -> int:
         migrate()
     elif command == "serve":
         serve()
+    elif command == "create-user":
+        return create_user(argv[2] if len(argv) > 2 else "")
     elif command == "stop-db":
         from corpchat.db import stop_embedded
 

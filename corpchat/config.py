@@ -120,6 +120,10 @@ class Settings:
     upload_stall_seconds: float = 30.0
     upload_min_bytes_per_second: int = 2048
     upload_unsent_ttl_hours: float = 24.0
+    # Who may register, and whom people search and profiles show (services/directory.py).
+    registration: str = "open"
+    registration_invite_code: str = ""
+    directory: str = "everyone"
 
     @property
     def app_origins(self) -> tuple[str, ...]:
@@ -218,6 +222,9 @@ def load() -> Settings:
         upload_stall_seconds=_float("UPLOAD_STALL_SECONDS", 30.0),
         upload_min_bytes_per_second=_int("UPLOAD_MIN_BYTES_PER_SECOND", 2048),
         upload_unsent_ttl_hours=_float("UPLOAD_UNSENT_TTL_HOURS", 24.0),
+        registration=os.environ.get("REGISTRATION", "").strip().lower() or "open",
+        registration_invite_code=os.environ.get("REGISTRATION_INVITE_CODE", "").strip(),
+        directory=os.environ.get("DIRECTORY", "").strip().lower() or "everyone",
     )
 
 

@@ -12,3 +12,9 @@ def check_startup(settings: Settings) -> None:
                           "set it or run one worker.")
     if settings.is_production:
         settings.check_secret()
+    if settings.registration not in ("open", "closed", "invite"):
+        raise ConfigError("REGISTRATION is open, closed or invite.")
+    if settings.registration == "invite" and len(settings.registration_invite_code) < 8:
+        raise ConfigError("REGISTRATION=invite needs REGISTRATION_INVITE_CODE of 8 characters or more.")
+    if settings.directory not in ("everyone", "contacts"):
+        raise ConfigError("DIRECTORY is everyone or contacts.")

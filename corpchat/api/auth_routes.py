@@ -53,7 +53,8 @@ async def register(request: Request) -> Response:
     locale = i18n.from_accept_language(request.headers.get("accept-language"))
     try:
         identity = await hashing.run(accounts.register, form.get("login", ""), form.get("password", ""),
-                                     form.get("password_repeat", ""), locale=locale, ip=client_address.of(request))
+                                     form.get("password_repeat", ""), locale=locale, ip=client_address.of(request),
+                                     invite=form.get("invite"))
     except ServiceError as exc:
         return _redirect("/register", error=exc.key, login=form.get("login", "")[:32])
     return _set_session(_redirect("/"), identity)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from corpchat.components.common import field, language_select, native_form, theme_toggle, tr
+from corpchat.config import settings
 from corpchat.state.auth_pages import PublicPageState
 
 
@@ -52,6 +53,9 @@ def login_page() -> rx.Component:
 
 
 def register_page() -> rx.Component:
+    # REGISTRATION is read when the app is built: the page a deployment serves matches its setting.
+    invite = ([field("auth.invite", "invite", auto_complete="off", id="invite", max_length=200)]
+              if settings.registration == "invite" else [])
     form = native_form(
         rx.vstack(
             field("auth.username", "login", auto_complete="username", default_value=PublicPageState.login_value,
@@ -59,11 +63,14 @@ def register_page() -> rx.Component:
             field("auth.password", "password", "password", auto_complete="new-password", id="password"),
             field("auth.password_repeat", "password_repeat", "password", auto_complete="new-password",
                   id="password_repeat"),
+            *invite,
             rx.button(tr("auth.register"), type="submit", size="3", width="100%", id="submit"),
             spacing="3", width="100%",
         ),
         action="/api/register", width="100%",
     )
+    if settings.registration == "closed":
+        form = rx.text(tr("err.registration_closed"), size="2", id="registration-closed")
     footer = rx.hstack(rx.text(tr("auth.have_account"), size="2"),
                        rx.link(tr("auth.login"), href="/login", size="2", id="to-login"))
     return _card("auth.register", form, footer)

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from corpchat import db
 from corpchat.config import settings
 from corpchat.models import LoginAddress, User
+from corpchat.services import directory
 from corpchat.services.errors import Conflict, Invalid, NotAuthenticated, Throttled
 from corpchat.services.throttle import FailureCounter, LoginThrottle
 
@@ -62,14 +63,17 @@ def _hash(raw: bytes) -> str:
     return bcrypt.hashpw(raw, bcrypt.gensalt(_rounds())).decode()
 
 
-def register(login, password, password_repeat=None, locale: str | None = None, ip: str = "") -> Identity:
+def register(login, password, password_repeat=None, locale: str | None = None, ip: str = "",
+             invite=None, by_admin: bool = False) -> Identity:
+    directory.check_registration(invite, by_admin)
     login = validate_login(login)
     raw = validate_password(password)
     if password_repeat is not None and password_repeat != password:
         raise Invalid("err.password_mismatch")
-    if _registrations.blocked(ip):
-        raise Throttled("err.throttled_register")
-    _registrations.fail(ip)
+    if not by_admin:
+        if _registrations.blocked(ip):
+            raise Throttled("err.throttled_register")
+        _registrations.fail(ip)
     user = User(login=login, password_hash=_hash(raw), locale=locale)
     try:
         with db.session() as s:

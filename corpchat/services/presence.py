@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 
 from corpchat import db
-from corpchat.services import blocks
+from corpchat.services import blocks, directory
 from corpchat.services.events import PresenceChanged, Push
 from corpchat.services.visibility import blocked_either_way_sql, presence_watchers
 
@@ -70,6 +70,9 @@ def page_people(viewer_id: int, user_ids) -> tuple[dict[int, PersonView], tuple[
 def _people_views(s, viewer_id: int, user_ids) -> dict[int, PersonView]:
     # The viewer is in it too when asked for: their own face on a reaction chip.
     ids = sorted({int(u) for u in user_ids if isinstance(u, int) and u > 0})[:MAX_LOOKUP]
+    if not directory.everyone_visible():
+        known = directory.room_mates(s, viewer_id) | {viewer_id}
+        ids = [u for u in ids if u in known]
     if not ids:
         return {}
     rows = s.exec(text(

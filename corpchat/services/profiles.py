@@ -17,7 +17,7 @@ from sqlalchemy import select
 from corpchat import db
 from corpchat.models import BlockedUser, User
 from corpchat.models.tables import GENDERS
-from corpchat.services import birthdate, rate_limits, validate
+from corpchat.services import birthdate, directory, rate_limits, validate
 from corpchat.services.birthdate import BirthDate
 from corpchat.services.errors import Invalid, NotFound
 from corpchat.services.events import ProfileChanged, Push
@@ -81,7 +81,7 @@ def get_profile(viewer_id: int, user_id, *, today: date | None = None) -> Profil
     user_id = validate.ident(user_id)
     with db.session() as s:
         user = s.exec(select(User).where(User.id == user_id)).scalars().first()
-        if user is None:
+        if user is None or not directory.may_look_up(s, viewer_id, user_id):
             raise NotFound()
         hidden = viewer_id != user_id and blocked_either_way(s, viewer_id, user_id)
         blocked_by_me = hidden and _blocked_by(s, viewer_id, user_id)

@@ -7,7 +7,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from corpchat import db
 from corpchat.models import Participant, Room, User
-from corpchat.services import rate_limits, validate
+from corpchat.services import directory, rate_limits, validate
 from corpchat.services.access import access_room
 from corpchat.services.errors import Forbidden, Invalid, NotFound
 from corpchat.services.events import ChatHidden, ChatRead, Push
@@ -117,6 +117,9 @@ def search_users(actor_id: int, query) -> list[dict]:
         if query:
             like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             stmt = stmt.where(or_(User.login.ilike(like), User.real_name.ilike(like)))
+        if not directory.everyone_visible():  # the people I share a chat with, or an exact login
+            stmt = stmt.where(or_(User.id.in_(directory.room_mates(s, actor_id) or {0}),
+                                  func.lower(User.login) == query.lower()))
         rows = s.exec(stmt.order_by(func.lower(User.login)).limit(SEARCH_LIMIT)).all()
         blocked = blocked_set(s, actor_id)
         return [
