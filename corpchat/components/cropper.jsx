@@ -29,8 +29,16 @@ export function AvatarCropper({ setFiles, onCrop, onError, onSaved, maxBytes, pr
       event.target.value = "";
       return;
     }
-    setSrc(URL.createObjectURL(file));
-    if (setFiles) setFiles([file]);
+    // A file that is no image (or a broken one) is said so, not shown as an empty frame.
+    const url = URL.createObjectURL(file);
+    const probe = new Image();
+    probe.onload = () => { setSrc(url); if (setFiles) setFiles([file]); };
+    probe.onerror = () => {
+      URL.revokeObjectURL(url);
+      event.target.value = "";
+      if (onError) onError("err.avatar_not_image");
+    };
+    probe.src = url;
   };
 
   const report = () => {
@@ -66,10 +74,15 @@ export function AvatarCropper({ setFiles, onCrop, onError, onSaved, maxBytes, pr
 
   const size = previewSize || 96;
   return (
-    <div style={{ display: "flex", gap: "16px", alignItems: "flex-start", flexWrap: "wrap" }}>
+    <div style={{ display: "flex", gap: "16px", alignItems: "flex-start", flexWrap: "wrap", maxWidth: "100%" }}>
       <div style={{ flex: "1 1 260px", minWidth: 0 }}>
-        <input ref={inputRef} type="file" accept={ACCEPT} onChange={pick}
-               aria-label={chooseLabel || "Choose an image"} />
+        {/* The browser's own picker speaks the browser's language: a button in ours opens it. */}
+        <input ref={inputRef} type="file" accept={ACCEPT} onChange={pick} id="avatar-file"
+               style={{ display: "none" }} aria-label={chooseLabel} />
+        <button type="button" className="rt-reset rt-BaseButton rt-r-size-2 rt-variant-soft rt-Button"
+                onClick={() => inputRef.current && inputRef.current.click()} id="avatar-choose">
+          {chooseLabel}
+        </button>
         {src && (
           <Cropper
             ref={cropperRef}
@@ -97,9 +110,11 @@ export function AvatarCropper({ setFiles, onCrop, onError, onSaved, maxBytes, pr
           </button>
         )}
       </div>
-      <div className="corpchat-avatar-preview"
+      {/* Only while a picture is being cropped: Cropper.js fills it, and it kept the last
+          picture, mis-scaled, after saving. */}
+      {src && <div className="corpchat-avatar-preview" key={src}
            style={{ width: size, height: size, borderRadius: "50%", overflow: "hidden",
-                    flex: "0 0 auto", background: "var(--gray-a3)" }} />
+                    flex: "0 0 auto", background: "var(--gray-a3)" }} />}
     </div>
   );
 }

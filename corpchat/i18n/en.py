@@ -152,6 +152,9 @@ STRINGS = {
     "profile.gallery": "My avatars",
     "profile.make_current": "Use",
     "profile.delete": "Delete",
+    "profile.delete_avatar_title": "Delete this photo?",
+    "profile.delete_avatar_text": ("It cannot be brought back. If it is your current photo, "
+                                   "your previous one (or your initials) takes its place."),
     "profile.current": "current",
     "profile.close": "Close",
     "profile.no_avatar": "Use initials",

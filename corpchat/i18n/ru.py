@@ -152,6 +152,9 @@ STRINGS = {
     "profile.gallery": "Мои аватары",
     "profile.make_current": "Выбрать",
     "profile.delete": "Удалить",
+    "profile.delete_avatar_title": "Удалить это фото?",
+    "profile.delete_avatar_text": ("Его нельзя будет вернуть. "
+                                   "Если это ваше текущее фото, его место займёт предыдущее (или ваши инициалы)."),
     "profile.current": "текущий",
     "profile.close": "Закрыть",
     "profile.no_avatar": "Инициалы",

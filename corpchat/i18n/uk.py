@@ -152,6 +152,9 @@ STRINGS = {
     "profile.gallery": "Мої аватари",
     "profile.make_current": "Вибрати",
     "profile.delete": "Видалити",
+    "profile.delete_avatar_title": "Видалити це фото?",
+    "profile.delete_avatar_text": ("Його не можна буде повернути. "
+                                   "Якщо це ваше поточне фото, його місце займе попереднє (або ваші ініціали)."),
     "profile.current": "поточний",
     "profile.close": "Закрити",
     "profile.no_avatar": "Ініціали",

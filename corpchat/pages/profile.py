@@ -56,9 +56,25 @@ def _gallery_item(item) -> rx.Component:
                               on_click=ProfileState.use_avatar(item["id"]))),
             rx.icon_button(rx.icon("trash-2"), size="1", variant="ghost", color_scheme="red",
                            aria_label=tr("profile.delete"), class_name="delete-avatar",
-                           on_click=ProfileState.delete_avatar(item["id"])),
+                           on_click=ProfileState.ask_delete_avatar(item["id"])),
             spacing="1", align="center"),
         align="center", spacing="1", class_name="gallery-item",
+    )
+
+
+def _confirm_delete() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(tr("profile.delete_avatar_title")),
+            rx.alert_dialog.description(tr("profile.delete_avatar_text"), size="2"),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button(tr("chat.cancel"), variant="soft", color_scheme="gray",
+                                                 on_click=ProfileState.cancel_delete_avatar)),
+                rx.alert_dialog.action(rx.button(tr("profile.delete"), color_scheme="red", id="confirm-delete-avatar",
+                                                 on_click=ProfileState.delete_avatar)),
+                justify="end", spacing="3", margin_top="12px"),
+            max_width="min(420px, 94vw)"),
+        open=ProfileState.deleting != "",
     )
 
 
@@ -98,6 +114,7 @@ def profile_page() -> rx.Component:
                                choose_label=tr("profile.avatar_choose"), height=260,
                                upload_url="/api/avatar", on_saved=ProfileState.avatar_saved,
                                save_label=tr("profile.avatar_save")),
+                _confirm_delete(),
                 rx.cond(ProfileState.gallery.length() > 0, rx.vstack(
                     rx.hstack(rx.text(tr("profile.gallery"), size="2", weight="medium"), rx.spacer(),
                               rx.button(tr("profile.no_avatar"), size="1", variant="ghost", id="use-initials",

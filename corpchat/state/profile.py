@@ -59,6 +59,7 @@ class ProfileState(AuthState):
     error: str = ""
     notice: str = ""
     form_key: int = 0  # a new key re-mounts the uncontrolled inputs with the saved values
+    deleting: str = ""  # the gallery avatar the confirmation dialog asks about
 
     async def load_profile_page(self):
         if not await self._login_from_cookie():
@@ -150,7 +151,21 @@ class ProfileState(AuthState):
         await self._avatar_change(avatars.make_current, None)
 
     @authed
-    async def delete_avatar(self, avatar_id: str):
+    async def ask_delete_avatar(self, avatar_id: str):
+        """The trash button asks first: a deleted photo cannot be brought back."""
+        if not any(a["id"] == avatar_id for a in self.gallery):
+            raise Invalid()
+        self.deleting = avatar_id
+
+    @authed
+    async def cancel_delete_avatar(self):
+        self.deleting = ""
+
+    @authed
+    async def delete_avatar(self):
+        avatar_id, self.deleting = self.deleting, ""
+        if not avatar_id:
+            raise Invalid()
         await self._avatar_change(avatars.delete_avatar, avatar_id)
 
     async def _avatar_change(self, fn, avatar_id) -> None:

@@ -155,3 +155,49 @@ def test_empty_search_says_nobody_found_and_the_age_has_its_label(new_page, brow
         shots(page, "card-age-uk")
     finally:
         ctx.close()
+
+
+def test_avatar_choosing_refusing_saving_and_deleting_on_a_dark_phone(new_page, browser, app_server, shots,
+                                                                      tmp_path):
+    """18#6: the raw 'Choose File' in the browser's language, no message for a non-image, a stale
+    preview circle after saving, deleting in one click, the cropper against the card's edge, the
+    calendar icon unseen in dark mode."""
+    ctx = browser.new_context(viewport=PHONE, locale="uk-UA", base_url=app_server.url, color_scheme="dark")
+    try:
+        page = new_page(context=ctx)
+        register(page, unique("ava"))
+        page.click("#to-profile")
+        page.wait_for_selector("#birth")
+        if not page.evaluate("document.documentElement.classList.contains('dark')"):
+            page.locator(".theme-toggle").first.click()
+            page.wait_for_function("document.documentElement.classList.contains('dark')")
+        expect(page.locator("#avatar-choose")).to_have_text("Виберіть зображення")
+        expect(page.locator("#avatar-file")).to_be_hidden()
+        # The calendar button is drawn for a dark page (its icon light); the pseudo-element's own
+        # style cannot be read back, so the scheme it is drawn with is checked.
+        scheme = page.evaluate("getComputedStyle(document.querySelector('.birth-picker')).colorScheme")
+        assert scheme == "dark", scheme
+
+        not_image = tmp_path / "notes.png"
+        not_image.write_bytes(b"this is text, not a picture")
+        page.locator("#avatar-file").set_input_files(str(not_image))
+        expect(page.get_by_text("PNG, JPEG, WebP").first).to_be_visible()
+
+        page.locator("#avatar-file").set_input_files(_png(tmp_path / "me.png"))
+        expect(page.locator(".cropper-container")).to_be_visible()
+        card = page.locator(".rt-Card").first.bounding_box()
+        crop = page.locator(".cropper-container").bounding_box()
+        assert crop["x"] >= card["x"] + 8 and crop["x"] + crop["width"] <= card["x"] + card["width"] - 8, (crop, card)
+        shots(page, "cropping-dark-phone")
+        page.click("#avatar-save")
+        expect(page.locator(".gallery-item")).to_have_count(1)
+        expect(page.locator(".corpchat-avatar-preview")).to_have_count(0)  # no stale circle
+
+        page.locator(".delete-avatar").first.click()
+        expect(page.locator("#confirm-delete-avatar")).to_be_visible()  # asked, not done
+        expect(page.locator(".gallery-item")).to_have_count(1)
+        shots(page, "confirm-delete")
+        page.click("#confirm-delete-avatar")
+        expect(page.locator(".gallery-item")).to_have_count(0)
+    finally:
+        ctx.close()
