@@ -114,7 +114,6 @@ class Settings:
     open_chat_burst: int = 20
     open_chat_per_minute: int = 60
     # Uploads in progress (services/upload_limits.py, api/uploads.py).
-    upload_user_mb_per_second: float = 20.0
     uploads_per_user: int = 4
     uploads_queued_per_user: int = 16
     upload_stall_seconds: float = 30.0
@@ -216,7 +215,6 @@ def load() -> Settings:
         profile_per_minute=_int("PROFILE_PER_MINUTE", 20),
         open_chat_burst=_int("OPEN_CHAT_BURST", 20),
         open_chat_per_minute=_int("OPEN_CHAT_PER_MINUTE", 60),
-        upload_user_mb_per_second=_float("UPLOAD_USER_MB_PER_SECOND", 20.0),
         uploads_per_user=_int("UPLOADS_PER_USER", 4),
         uploads_queued_per_user=_int("UPLOADS_QUEUED_PER_USER", 16),
         upload_stall_seconds=_float("UPLOAD_STALL_SECONDS", 30.0),

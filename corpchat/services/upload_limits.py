@@ -12,25 +12,32 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import deque
+from collections.abc import Callable
 
 from corpchat.config import settings
 from corpchat.services.errors import Throttled
 
 
 class Pace:
-    """At most `bytes_per_second` through `take`, in arrival order (a virtual clock)."""
+    """At most `bytes_per_second` through `take`, in arrival order (a virtual clock); the rate
+    may be a function, asked at each take."""
 
-    def __init__(self, bytes_per_second: float):
-        self.rate = bytes_per_second
+    def __init__(self, bytes_per_second: float | Callable[[], float]):
+        self._rate = bytes_per_second
         self.next = 0.0
 
+    @property
+    def rate(self) -> float:
+        return self._rate() if callable(self._rate) else self._rate
+
     async def take(self, n: int) -> None:
-        if self.rate <= 0:
+        rate = self.rate
+        if rate <= 0:
             return
         loop = asyncio.get_running_loop()
         now = loop.time()
         start = max(self.next, now)
-        self.next = start + n / self.rate
+        self.next = start + n / rate
         if start - now > 0.002:
             await asyncio.sleep(start - now)
 
@@ -101,11 +108,17 @@ class InFlight:
             del self._users[user_id]
 
     def pace(self, user_id: int) -> Pace:
-        """The user's own pace: however many uploads they run, the others keep their share."""
+        """The user's own pace: an equal share of the worker's among the users uploading now
+        (all of it for a user alone), so however many uploads one runs, the others keep theirs."""
         mine = self._users.setdefault(user_id, _User())
         if mine.pace is None:
-            mine.pace = Pace(settings.upload_user_mb_per_second * 1024 * 1024)
+            mine.pace = Pace(self._share)
         return mine.pace
+
+    def _share(self) -> float:
+        total = settings.upload_mb_per_second * 1024 * 1024
+        uploading = sum(1 for u in self._users.values() if u.active)
+        return total / max(1, uploading) if total > 0 else 0.0
 
 
 _worker_pace: Pace | None = None

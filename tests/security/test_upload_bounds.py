@@ -28,7 +28,7 @@ def upload_app(tmp_path_factory):
     files_dir = tmp_path_factory.mktemp("bound-files")
     app = support.AppProcess(env={
         "STORAGE_DIR": str(files_dir), "USER_QUOTA_BYTES": str(QUOTA), "UPLOADS_PER_USER": "4",
-        "UPLOAD_STALL_SECONDS": "2", "UPLOAD_MB_PER_SECOND": "40", "UPLOAD_USER_MB_PER_SECOND": "20",
+        "UPLOAD_STALL_SECONDS": "2", "UPLOAD_MB_PER_SECOND": "40",
     }, log_name="upload-bounds").start()
     app.tmp_dir = Path(files_dir) / ".tmp"
     yield app

@@ -74,3 +74,20 @@ async def test_past_the_cap_uploads_wait_their_turn_and_past_the_queue_are_refus
     flights.end(1, b)
     flights.end(1, c)
     assert flights._users.get(1) is None  # nothing kept for an idle user
+
+
+async def test_the_worker_pace_is_shared_equally_by_the_users_uploading(monkeypatch):
+    import dataclasses
+
+    from corpchat.services import upload_limits
+
+    monkeypatch.setattr(upload_limits, "settings", dataclasses.replace(upload_limits.settings,
+                                                                       upload_mb_per_second=40.0))
+    flights = InFlight(per_user=4)
+    alone = await flights.begin(1)
+    assert flights.pace(1).rate == 40 * 1024 * 1024  # a user alone goes at the worker's pace
+    for _ in range(3):
+        await flights.begin(2)  # many uploads of one other user count once
+    assert flights.pace(1).rate == flights.pace(2).rate == 20 * 1024 * 1024
+    flights.end(1, alone)
+    assert flights.pace(2).rate == 40 * 1024 * 1024
