@@ -148,7 +148,6 @@ class ProfileChanged(Event):
     gender: str = "unspecified"
     bio: str = ""
     birth: str = ""  # "DD.MM" or "DD.MM.YYYY": formatted (and the age counted) per viewer
-    lazy: ClassVar[bool] = True
     supersedes: ClassVar[bool] = True
 
 
@@ -156,7 +155,6 @@ class ProfileChanged(Event):
 class AvatarChanged(Event):
     user_id: int = 0
     avatar_id: str = ""  # "" = initials
-    lazy: ClassVar[bool] = True
     supersedes: ClassVar[bool] = True
 
 
