@@ -109,7 +109,7 @@ def autocommit() -> Iterator[Connection]:
     """A connection where every statement commits on its own (no BEGIN/COMMIT round trips).
 
     For hot paths written as single statements that must not hold row locks
-    across round trips (see services.messages._SEND_WRITE).
+    across round trips (see services/send.py).
     """
     with engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         yield conn

@@ -1,4 +1,4 @@
-"""Rows for tests and benchmarks, written directly (there is no group or block service yet)."""
+"""Rows for tests and benchmarks, written directly (there is no group service yet)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """POST /api/avatar: the cropped avatar from the profile page (issue 13).
 
-A plain route rather than Reflex's /_upload: /_upload buffers the whole body
-before any handler runs (no size limit, reflex#6115) and its event carries no
-request headers, so it could not check the session cookie of the request
-itself. Here the cookie is checked like every login, the Origin like every
+A plain route rather than Reflex's /_upload: `rx.upload_files` buffers the whole
+body before any handler runs (no size limit, reflex#6115; `upload_files_chunk`
+streams) and its event carries no request headers, so it could not check the
+session cookie of the request itself. Here the cookie is checked like every login, the Origin like every
 form post, and the body is read only up to AVATAR_MAX_BYTES. The service
 re-encodes whatever arrives (the browser's crop is a convenience, not a check).
 """

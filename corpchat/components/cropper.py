@@ -2,15 +2,9 @@
 
 The profile page passes `upload_url="/api/avatar"` (api/avatar_upload.py): the
 cropped square is posted there with the session cookie and a size limit, and
-`on_saved` gets the new id. The other way, Reflex's upload map, sends the file
-through `rx.upload_files(upload_id=...)` together with the crop box:
-
-    avatar_cropper("avatar", on_crop=ProfileState.set_crop)
-    rx.button(..., on_click=ProfileState.save_avatar(rx.upload_files(upload_id="avatar")))
-
-`ProfileState.save_avatar` then passes the file stream and the box (x, y, width,
-height) to services.avatars.upload_avatar, which re-checks everything: the box
-and the file come from the client.
+`on_saved` gets the new id; services.avatars.upload_avatar re-checks and
+re-encodes whatever arrives. `on_crop` reports the box (x, y, width, height) of
+each gesture, for a caller that wants it.
 """
 
 from __future__ import annotations

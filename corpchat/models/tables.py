@@ -1,4 +1,5 @@
-"""The seven tables of the seed brief, with PostgreSQL types and constraints."""
+"""The tables of the seed brief and those added since, with PostgreSQL types and constraints
+(files live in models/files.py)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ the sender's worker spent half its time in BaseState._deserialize/_serialize.
 Here the hub asks Reflex's token manager which worker owns each tab
 (`_get_token_owner`: the socket record in Redis, cached locally) and publishes
 one batch per owning worker on that worker's channel; the owner queues the
-events in its local mailboxes (hub._post), so the work of a fan-out is split
+events in its local mailboxes (mailbox.post), so the work of a fan-out is split
 over the workers and a tab's state is changed where its socket is. If nobody
 listens on a channel (publish reaches 0 subscribers), the events are applied
 by the publishing worker as before.
@@ -26,6 +26,7 @@ import logging
 import pickle
 
 from corpchat.config import settings
+from corpchat.services.events import Event
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class Router:
                 log.exception("push channel %s lost; resubscribing", channel)
                 await asyncio.sleep(RETRY_SECONDS)
 
-    async def publish(self, instance_id: str, batch: list[tuple[int, str, list[dict]]]) -> int:
+    async def publish(self, instance_id: str, batch: list[tuple[int, str, list[Event]]]) -> int:
         """Hand (user, tab, events) triples to the worker `instance_id`; returns how many listened."""
         try:
             return int(await self._redis.publish(_channel(instance_id), pickle.dumps(batch)))
