@@ -113,6 +113,8 @@ class Settings:
     profile_per_minute: int = 20
     open_chat_burst: int = 20
     open_chat_per_minute: int = 60
+    new_tabs_burst: int = 200
+    new_tabs_per_minute: int = 600
     # Uploads in progress (services/upload_limits.py, api/uploads.py).
     uploads_per_user: int = 4
     uploads_queued_per_user: int = 16
@@ -215,6 +217,8 @@ def load() -> Settings:
         profile_per_minute=_int("PROFILE_PER_MINUTE", 20),
         open_chat_burst=_int("OPEN_CHAT_BURST", 20),
         open_chat_per_minute=_int("OPEN_CHAT_PER_MINUTE", 60),
+        new_tabs_burst=_int("NEW_TABS_BURST", 200),
+        new_tabs_per_minute=_int("NEW_TABS_PER_MINUTE", 600),
         uploads_per_user=_int("UPLOADS_PER_USER", 4),
         uploads_queued_per_user=_int("UPLOADS_QUEUED_PER_USER", 16),
         upload_stall_seconds=_float("UPLOAD_STALL_SECONDS", 30.0),

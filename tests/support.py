@@ -62,7 +62,8 @@ def test_environment() -> None:
     os.environ.setdefault("CORPCHAT_ENV", "prod")
     # Tests and benchmarks act far faster than people; tests/security/test_rate_limits.py
     # starts an app with the real limits.
-    for name in ("SEND_BURST", "EDIT_BURST", "REACT_BURST", "AVATAR_BURST", "PROFILE_BURST", "OPEN_CHAT_BURST"):
+    for name in ("SEND_BURST", "EDIT_BURST", "REACT_BURST", "AVATAR_BURST", "PROFILE_BURST", "OPEN_CHAT_BURST",
+                 "NEW_TABS_BURST"):
         os.environ.setdefault(name, "1000000")
     # Every test registers its users from 127.0.0.1; the per-address limit has its own tests.
     os.environ.setdefault("REGISTER_MAX_PER_IP", "100000")

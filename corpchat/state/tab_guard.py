@@ -15,10 +15,21 @@ import contextlib
 import hmac
 import logging
 
+from starlette.requests import HTTPConnection
+
+from corpchat.api import client_address
+from corpchat.config import settings
 from corpchat.realtime import reflex_glue
+from corpchat.services.rate_limits import TokenBucket
 from corpchat.state.base import AuthState, _fingerprint
 
 log = logging.getLogger(__name__)
+_new_tabs = TokenBucket(settings.new_tabs_burst, settings.new_tabs_per_minute)
+
+
+def _address(environ: dict) -> str:
+    scope = environ.get("asgi.scope") or {"type": "http", "headers": []}
+    return client_address.of(HTTPConnection(scope))
 
 
 def cookie_matches(stored_digest: str, cookie_header: str) -> bool:
@@ -33,8 +44,11 @@ async def check_connection(token: str, environ: dict) -> None:
     if await reflex_glue.is_connected(token):
         return
     # A new tab has nothing to hand over: loading (creating) and resetting its state here
-    # cost every connection a whole state tree.
+    # cost every connection a whole state tree. New tabs are what one client can mint without
+    # an account, so they are counted per address.
     if not await reflex_glue.has_stored_state(token):
+        if not _new_tabs.take(_address(environ)):
+            raise ConnectionRefusedError("too many new tabs from this address")
         return
     cookie = reflex_glue.connect_cookie(environ)
     async with reflex_glue.stored_state(token) as root:

@@ -29,7 +29,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 def limited_app():
     app = support.AppProcess(env={"SEND_BURST": "20", "SEND_PER_MINUTE": "60", "EDIT_BURST": "10",
                                   "EDIT_PER_MINUTE": "30", "REACT_BURST": "30", "REACT_PER_MINUTE": "60",
-                                  "PROFILE_BURST": "10", "PROFILE_PER_MINUTE": "20"},
+                                  "PROFILE_BURST": "10", "PROFILE_PER_MINUTE": "20",
+                                  "NEW_TABS_BURST": "50", "NEW_TABS_PER_MINUTE": "60"},
                              log_name="limits").start()
     yield app
     app.stop()
@@ -142,3 +143,22 @@ async def test_a_name_flipped_in_a_loop_reaches_contacts_a_bounded_number_of_tim
     finally:
         for tab in (*tabs, sender, receiver, flipper):
             await tab.close()
+
+
+async def test_new_tabs_are_counted_per_address(limited_app):
+    """19#3: tab tokens cost nothing to mint; one address opening them in a loop is cut off at
+    NEW_TABS_BURST, and another address (here behind the trusted proxy) is not."""
+    async def open_one(address: str) -> bool:
+        tab = w.ReflexClient(limited_app.url, keep_frames=False, headers={"X-Forwarded-For": address})
+        try:
+            await tab.connect("/login", timeout=10)
+            return True
+        except Exception:
+            return False
+        finally:
+            await tab.close()
+
+    opened = [await open_one("192.0.2.77") for _ in range(70)]
+    print(f"\n70 new tabs from one address: {sum(opened)} opened, the rest refused")
+    assert 50 <= sum(opened) <= 55 and not any(opened[60:])
+    assert await open_one("192.0.2.78")
