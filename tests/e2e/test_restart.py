@@ -39,7 +39,11 @@ def test_tabs_reopen_their_chats_after_a_restart(browser, shots):
         # And the reopened chat is live: a message from Olena arrives in her tab.
         messages_room = rooms.open_private(anna.user_id, olena.user_id)
         page = tabs[olena.login]
+        # The reconnected page settles (its state arrives, the chat's box is mounted again) before
+        # anyone types; a box filled in the middle of that is re-mounted empty.
+        page.wait_for_timeout(1500)
         page.fill("#composer", "back after the restart")
+        expect(page.locator("#composer")).to_have_value("back after the restart")
         page.press("#composer", "Enter")
         expect(page.locator("#messages").get_by_text("back after the restart")).to_be_visible()
         assert any(m["text"] == "back after the restart"
