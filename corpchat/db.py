@@ -151,13 +151,22 @@ async def _async_pool():
     return await opening
 
 
+# Run before a loop's pool closes (services/send.py registers its writers' drain): the database
+# layer does not reach up into the services that use it.
+_before_close: list = []
+
+
+def before_pool_close(hook) -> None:
+    """`await hook()` runs first in close_async_pool (work still queued for this loop's pool)."""
+    _before_close.append(hook)
+
+
 async def close_async_pool(timeout: float = 5.0) -> None:
     """Close this event loop's pool and its background tasks. Call before the loop ends (the
     app's lifespan, a script's asyncio.run): left to asyncio.run's own task cancellation, a pool
     still connecting in the background once kept the shutdown waiting forever."""
-    from corpchat.services import send
-
-    await send.drain()
+    for hook in _before_close:
+        await hook()
     opening = _async_pools.pop(asyncio.get_running_loop(), None)
     if opening is None:
         return

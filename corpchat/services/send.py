@@ -144,6 +144,9 @@ async def drain() -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+db.before_pool_close(drain)
+
+
 class _RoomQueue:
     __slots__ = ("waiting", "task")
 
