@@ -9,8 +9,10 @@ revalidated by its ETag (a 304 after the same checks).
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from corpchat.config import settings
@@ -29,8 +31,7 @@ def _not_found() -> Response:
 async def avatar_file(request: Request) -> Response:
     avatar_id = request.path_params["avatar_id"]
     size = request.path_params["size"]
-    path = avatars.file_path(avatar_id, _SIZES[size]) if size in _SIZES else None
-    if path is None:
+    if size not in _SIZES or not avatars.ID_PATTERN.fullmatch(avatar_id):
         return _not_found()
     try:
         viewer, version = accounts.decode_token(request.cookies.get(settings.cookie_name))
@@ -42,8 +43,14 @@ async def avatar_file(request: Request) -> Response:
     headers = {"Cache-Control": CACHE, "ETag": etag, "X-Content-Type-Options": "nosniff"}
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
-    # Our ETag (the id) wins over Starlette's mtime-based one: FileResponse only sets a default.
-    return FileResponse(path, media_type=avatars.MIME, headers=headers)
+    # A few kB from the local folder or S3 (a blocking client): off the loop.
+    image = await asyncio.to_thread(avatars.read_image, avatar_id, _SIZES[size])
+    if image is None:
+        return _not_found()
+    if request.method == "HEAD":
+        return Response(status_code=200, headers={**headers, "Content-Length": str(len(image))},
+                        media_type=avatars.MIME)
+    return Response(image, media_type=avatars.MIME, headers=headers)
 
 
 routes = [Route("/api/avatar/{avatar_id}/{size}", avatar_file, methods=["GET", "HEAD"])]

@@ -215,12 +215,12 @@ class BlockedUser(SQLModel, table=True):
 
 
 class UserAvatar(SQLModel, table=True):
-    """One uploaded avatar; its image files live under AVATAR_DIR, named by the id."""
+    """One uploaded avatar; its images live in services/storage, keyed by the id and the size."""
 
     __tablename__ = "user_avatars"
     __table_args__ = (Index("ix_user_avatars_user_created", "user_id", "created_at"),)
 
-    # 128 random bits in hex: the id is the file name and the public URL, so it must not be guessable.
+    # 128 random bits in hex: the id is in the storage key and the URL, so it must not be guessable.
     id: str = Field(sa_column=Column(String(32), primary_key=True))
     user_id: int = Field(sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False))
     created_at: datetime | None = _ts()

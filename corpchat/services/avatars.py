@@ -1,18 +1,17 @@
 """Avatars: upload (re-encoded by Pillow), a gallery per user, the one in use.
 
-Rows in user_avatars, files under settings.avatar_dir, never image bytes in
-the database. Each avatar is stored re-encoded at SIZES as WebP: the
+Rows in user_avatars, the images in services/storage (the local folder or S3, like every
+file), never image bytes in the database. Each avatar is stored re-encoded at SIZES as WebP: the
 upload itself is never kept, so nothing in it (EXIF with GPS, a polyglot
-payload, an SVG script) can reach another user. Ids are 128 random bits: the
-route serves files by id without a session, so an id must not be guessable
-(a blocked user never learns the current one; see profiles).
+payload, an SVG script) can reach another user. Ids are 128 random bits, so an id cannot be
+guessed; the route still checks the viewer's session and blocks (api/avatars.py).
+Avatars stored before they moved to services/storage stay readable under settings.avatar_dir.
 """
 
 from __future__ import annotations
 
 import io
 import math
-import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from sqlalchemy import select
 from corpchat import db
 from corpchat.config import settings
 from corpchat.models import User, UserAvatar
-from corpchat.services import image_decode, rate_limits
+from corpchat.services import image_decode, rate_limits, storage
 from corpchat.services.errors import Invalid, NotFound
 from corpchat.services.events import AvatarChanged, Push
 from corpchat.services.visibility import blocked_either_way_sql, profile_watchers
@@ -79,7 +78,7 @@ def upload_avatar(actor_id: int, data, crop=None) -> AvatarChange:
     # Decoding takes up to a second on a large photo: no row lock held meanwhile.
     images = render_avatar(raw, box)
     avatar_id = secrets.token_hex(16)
-    written = _write_files(avatar_id, images)
+    written = _store(avatar_id, images)
     try:
         with db.session() as s:
             user = _lock_user(s, actor_id)
@@ -92,7 +91,7 @@ def upload_avatar(actor_id: int, data, crop=None) -> AvatarChange:
             s.refresh(row)
             notify = [actor_id, *profile_watchers(s, actor_id)]
     except BaseException:
-        _remove(written)
+        _remove(avatar_id, written)
         raise
     return AvatarChange(avatar_id, Avatar(avatar_id, row.created_at, True), notify, _push(actor_id, avatar_id, notify))
 
@@ -140,7 +139,7 @@ def delete_avatar(actor_id: int, avatar_id) -> AvatarChange:
         current = user.avatar_id
         push = _push(actor_id, current, notify) if changed else None
     # Files go only after the commit: a rolled-back delete keeps a working avatar.
-    _remove([file_path_for(avatar_id, size) for size in SIZES])
+    _remove(avatar_id, SIZES)
     return AvatarChange(current, None, notify, push)
 
 
@@ -161,16 +160,24 @@ async def viewable_async(viewer_id: int, session_version: int, avatar_id: str) -
     return row is not None and row.session_version == session_version and not row.blocked
 
 
-def file_path(avatar_id, size) -> Path | None:
-    """The stored file for the route, or None for anything unknown or malformed."""
+def read_image(avatar_id, size) -> bytes | None:
+    """The stored image for the route (a few kB), or None for anything unknown or malformed."""
     if not isinstance(avatar_id, str) or not ID_PATTERN.fullmatch(avatar_id) or size not in SIZES:
         return None
-    path = file_path_for(avatar_id, size)
-    return path if path.is_file() else None
+    try:
+        return b"".join(storage.current().open_range(storage_key(avatar_id, size)))
+    except storage.MissingObject:
+        legacy = legacy_path(avatar_id, size)
+        return legacy.read_bytes() if legacy.is_file() else None
 
 
-def file_path_for(avatar_id: str, size: int) -> Path:
-    # A two-character fan-out keeps directories small with many users.
+def storage_key(avatar_id: str, size: int) -> str:
+    # The id and the size in four hex digits: 36 hex characters, a key services/storage accepts.
+    return f"{avatar_id}{size:04x}"
+
+
+def legacy_path(avatar_id: str, size: int) -> Path:
+    """Where avatars lived before services/storage held them (read and deleted, never written)."""
     return Path(settings.avatar_dir) / avatar_id[:2] / f"{avatar_id}-{size}.webp"
 
 
@@ -282,26 +289,27 @@ def _read_limited(data, limit: int) -> bytes:
     return raw
 
 
-def _write_files(avatar_id: str, images: dict[int, bytes]) -> list[Path]:
-    written = []
+def _store(avatar_id: str, images: dict[int, bytes]) -> list[int]:
+    """Every size under its key; the sizes stored (all, or none after a failure)."""
+    store, written = storage.current(), []
     try:
         for size, blob in images.items():
-            path = file_path_for(avatar_id, size)
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(blob)
-            # A reader never sees half a file: the name appears complete or not at all.
-            os.replace(tmp, path)
-            written.append(path)
+            # A reader never sees half an image: storage commits a finished temporary file.
+            with store.begin(len(blob)) as upload:
+                upload.write(blob)
+                upload.commit(storage_key(avatar_id, size))
+            written.append(size)
     except BaseException:
-        _remove(written)
+        _remove(avatar_id, written)
         raise
     return written
 
 
-def _remove(paths: list[Path]) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)
+def _remove(avatar_id: str, sizes) -> None:
+    store = storage.current()
+    for size in sizes:
+        store.delete(storage_key(avatar_id, size))
+        legacy_path(avatar_id, size).unlink(missing_ok=True)
 
 
 def _valid_id(avatar_id) -> str:

@@ -21,7 +21,7 @@ with warnings.catch_warnings():
 
 from corpchat.api.avatars import routes
 from corpchat.config import settings
-from corpchat.services import accounts, avatars, blocks
+from corpchat.services import accounts, avatars, blocks, storage
 from tests.factories import make_user
 
 
@@ -35,12 +35,21 @@ def _cookie(user_id: int) -> dict:
 @pytest.fixture
 def viewer_client(tmp_path, monkeypatch):
     """A client signed in as the given user."""
-    monkeypatch.setattr(avatars, "settings", dataclasses.replace(avatars.settings, avatar_dir=tmp_path))
+    monkeypatch.setattr(avatars, "settings", dataclasses.replace(avatars.settings, avatar_dir=tmp_path / "legacy"))
+    monkeypatch.setattr(storage, "_current", storage.LocalStorage(tmp_path / "files"))
+    clients = []
 
     def make(user_id: int) -> TestClient:
-        return TestClient(Starlette(routes=routes), cookies=_cookie(user_id))
+        # Entered: one event loop for all of the client's requests, and the app's lifespan
+        # closes that loop's async pool. A bare TestClient made a loop per request and left
+        # each one's pool connecting in the background (a test run once hung on it).
+        client = TestClient(Starlette(routes=routes, lifespan=db.lifespan), cookies=_cookie(user_id))
+        clients.append(client.__enter__())
+        return client
 
-    return make
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ with warnings.catch_warnings():
 
 from corpchat.api import avatar_upload
 from corpchat.config import settings
-from corpchat.services import accounts, avatars
+from corpchat.services import accounts, avatars, storage
 from corpchat.services.events import AvatarChanged
 from tests.factories import make_group, make_user
 
@@ -26,8 +26,9 @@ ORIGIN = {"Origin": settings.app_origins[0]}
 
 @pytest.fixture
 def client(tmp_path, monkeypatch):
-    small = dataclasses.replace(avatars.settings, avatar_dir=tmp_path, avatar_max_bytes=200_000)
+    small = dataclasses.replace(avatars.settings, avatar_dir=tmp_path / "legacy", avatar_max_bytes=200_000)
     monkeypatch.setattr(avatars, "settings", small)
+    monkeypatch.setattr(storage, "_current", storage.LocalStorage(tmp_path / "files"))
     monkeypatch.setattr(avatar_upload, "settings", dataclasses.replace(settings, avatar_max_bytes=200_000))
     pushed = []
 

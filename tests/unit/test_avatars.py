@@ -1,4 +1,5 @@
-"""Avatars on a real PostgreSQL and a temporary AVATAR_DIR, with images made by Pillow."""
+"""Avatars on a real PostgreSQL and both storage backends (a temporary folder and S3), with
+images made by Pillow; a temporary AVATAR_DIR holds avatars stored before services/storage."""
 
 from __future__ import annotations
 
@@ -23,8 +24,12 @@ RED, BLUE = (255, 0, 0), (0, 0, 255)
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
-    monkeypatch.setattr(avatars, "settings", dataclasses.replace(avatars.settings, avatar_dir=tmp_path))
-    return tmp_path
+    """The local backend in a temporary folder; returns the folder."""
+    from corpchat.services import storage
+
+    monkeypatch.setattr(avatars, "settings", dataclasses.replace(avatars.settings, avatar_dir=tmp_path / "legacy"))
+    monkeypatch.setattr(storage, "_current", storage.LocalStorage(tmp_path / "files"))
+    return tmp_path / "files"
 
 
 def image_bytes(size=(300, 200), fmt="PNG", colour=RED, **save) -> bytes:
@@ -60,7 +65,7 @@ def decoded(blob: bytes) -> Image.Image:
 
 
 def stored_files(root) -> list[str]:
-    return sorted(p.name for p in root.rglob("*") if p.is_file())
+    return sorted(p.name for p in root.rglob("*") if p.is_file() and ".tmp" not in p.parts)
 
 
 def key_of(fn, *args, **kwargs) -> str:
@@ -171,11 +176,38 @@ def test_upload_stores_files_and_a_row(db_clean, store):
     aid = change.current_id
     assert len(aid) == 32 and int(aid, 16) >= 0 and change.avatar.id == aid and change.avatar.current
     assert change.notify == [a]
-    assert stored_files(store) == sorted([f"{aid}-512.webp", f"{aid}-64.webp"])
-    assert avatars.file_path(aid, 512) == store / aid[:2] / f"{aid}-512.webp"
+    assert stored_files(store) == sorted([f"{aid}0200", f"{aid}0040"])
+    assert decoded(avatars.read_image(aid, 512)).size == (512, 512)
     with db.session() as s:
         assert s.exec(select(User.avatar_id).where(User.id == a)).scalar_one() == aid
         assert s.exec(select(UserAvatar.user_id).where(UserAvatar.id == aid)).scalar_one() == a
+
+
+def test_avatars_live_in_either_storage_backend(db_clean, backend, tmp_path, monkeypatch):
+    """With STORAGE_BACKEND=s3 the images go to the bucket like every other file (18 hygiene)."""
+    monkeypatch.setattr(avatars, "settings", dataclasses.replace(avatars.settings, avatar_dir=tmp_path / "legacy"))
+    a = make_user("alice")
+    aid = avatars.upload_avatar(a, image_bytes()).current_id
+    assert backend.size(avatars.storage_key(aid, 64)) == len(avatars.read_image(aid, 64))
+    assert decoded(avatars.read_image(aid, 64)).size == (64, 64)
+    assert not (tmp_path / "legacy").exists()
+    avatars.delete_avatar(a, aid)
+    assert avatars.read_image(aid, 64) is None and avatars.read_image(aid, 512) is None
+
+
+def test_an_avatar_stored_before_the_move_is_still_served_and_deleted(db_clean, store):
+    a = make_user("alice")
+    aid = "ab" * 16
+    with db.session() as s:
+        s.add(UserAvatar(id=aid, user_id=a))
+        s.get(User, a).avatar_id = aid
+    blob = avatars.render_avatar(image_bytes())[64]
+    old = avatars.legacy_path(aid, 64)
+    old.parent.mkdir(parents=True)
+    old.write_bytes(blob)
+    assert avatars.read_image(aid, 64) == blob
+    assert avatars.delete_avatar(a, aid).current_id is None
+    assert not old.exists() and avatars.read_image(aid, 64) is None
 
 
 def test_upload_from_a_stream(db_clean, store):
@@ -224,7 +256,7 @@ def test_gallery_switch_and_delete_fallback(db_clean, store):
     assert [g.id for g in avatars.gallery(a) if g.current] == [first]
     # Deleting the one in use falls back to the newest remaining one.
     assert avatars.delete_avatar(a, first).current_id == third
-    assert avatars.file_path(first, 512) is None and avatars.file_path(first, 64) is None
+    assert avatars.read_image(first, 512) is None and avatars.read_image(first, 64) is None
     # Deleting another keeps the current one.
     assert avatars.delete_avatar(a, second).current_id == third
     assert avatars.delete_avatar(a, third).current_id is None  # initials now
@@ -253,7 +285,7 @@ def test_someone_elses_avatar_is_not_found(db_clean, store):
             avatars.make_current(a, bad)
         with pytest.raises(Invalid):
             avatars.delete_avatar(a, bad)
-    assert avatars.file_path(aid, 512) is not None
+    assert avatars.read_image(aid, 512) is not None
 
 
 def test_gallery_limit(db_clean, store, monkeypatch):
