@@ -45,10 +45,12 @@ def composer() -> rx.Component:
                 _emoji_button(),
                 rx.text_area(
                     name="text", id=COMPOSER_ID, placeholder=tr("chat.placeholder"),
-                    enter_key_submit=True, auto_height=True, rows="1", max_length=10000,
+                    enter_key_submit=True, auto_height=True, rows="1",
                     flex="1", size="2", resize="none", max_height="40vh",
                     # A new box per room, holding that room's draft: text typed in one chat can
                     # never stay in the box when another opens. Every save names its room.
+                    # No max_length: the browser would cut a long paste silently; the server
+                    # refuses it with the limit named, and the text stays in the box.
                     key=ChatState.room_id, default_value=ChatState.draft,
                     on_change=lambda text: ChatState.save_draft(ChatState.room_id, text).debounce(DRAFT_SAVE_MS),
                     on_blur=lambda text: ChatState.save_draft(ChatState.room_id, text),

@@ -404,3 +404,21 @@ def test_chat_list_names_keep_their_descenders(new_page, shots):
     clipped = title.evaluate("e => e.scrollHeight - e.clientHeight")
     shots(page, "descenders")
     assert clipped <= 0, f"the name is cut by {clipped} px"
+
+
+def test_a_text_over_the_limit_is_refused_and_stays_in_the_box(new_page):
+    """The box used to cut a long paste at 10,000 characters without a word (the browser's
+    maxlength): now the whole text stays, Enter is refused with the limit named, nothing is sent."""
+    anna, boris = _seed_users("la", "lb")
+    room = rooms.open_private(anna.user_id, boris.user_id)
+    _say(boris.user_id, room, "hello")
+    page = new_page()
+    login(page, anna.login)
+    _open_listed(page, boris.login)
+    long_text = "x" * 10_001
+    page.fill("#composer", long_text)
+    page.press("#composer", "Enter")
+    expect(page.get_by_text("at most 10000 characters")).to_be_visible()
+    expect(page.locator("#composer")).to_have_value(long_text)
+    page.wait_for_timeout(500)
+    assert [m["text"] for m in messages.history(anna.user_id, room)[0]] == ["hello"]

@@ -12,6 +12,7 @@ from corpchat.realtime import live
 from corpchat.services import messages, validate
 from corpchat.services.errors import Invalid, ServiceError
 from corpchat.state.base import authed
+from corpchat.state.chat.drafts import COMPOSER_ID
 
 SENDING_AFTER = 0.03  # s: a send not stored by then is shown as "sending…"
 
@@ -28,7 +29,14 @@ class ComposerMixin(rx.State, mixin=True):
         # The room whose box the text was typed in, as the page showed it: a send that overtakes
         # the opening of another chat must not land there.
         typed_in = form_data.get("typed_in")
-        body = messages.check_text(body)
+        try:
+            body = messages.check_text(body)
+        except Invalid as exc:
+            if exc.key != "err.message_too_long":
+                raise
+            # The page emptied the box on Enter: a refused text goes back into it, not lost.
+            yield [rx.set_value(COMPOSER_ID, body), rx.toast.error(self._t(exc.key, **exc.params))]
+            return
         if typed_in is not None and typed_in != str(self.room_id):
             # Enter pressed in the box of the chat being left: meant for the one now open, but
             # never sent anywhere the user has not seen it in the box.
