@@ -3,7 +3,8 @@
 A phone's photo carries where it was taken (EXIF GPS, XMP, IPTC); the original is what a
 download gives, so the metadata goes at upload, losslessly: segments and chunks are dropped
 from the container, the compressed image data is copied byte for byte. A JPEG keeps only its
-Orientation tag, so it still shows upright.
+Orientation tag, so it still shows upright, and ends at its end-of-image marker: what phones
+append after it (a second JPEG, a motion photo's MP4 with its own GPS) goes too.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from pathlib import Path
 from PIL import Image
 
 ORIENTATION = 0x0112
-_JPEG_DROP_APP1 = (b"Exif\0\0", b"http://ns.adobe.com/xap/1.0/", b"http://ns.adobe.com/xmp/extension/")
-_APP1, _APP13, _SOS = 0xE1, 0xED, 0xDA
+# Of the JPEG application segments only these carry what decoding needs: JFIF (APP0), the colour
+# profile (APP2 ICC_PROFILE) and Adobe's colour transform (APP14). The rest (EXIF, XMP, IPTC,
+# MPF, makers' own, comments) go.
+_JPEG_KEEP = {0xE0: b"", 0xE2: b"ICC_PROFILE\0", 0xEE: b"Adobe"}
+_APP0, _APP15, _COM, _SOS, _EOI = 0xE0, 0xEF, 0xFE, 0xDA, 0xD9
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_DROP = {b"eXIf", b"tEXt", b"zTXt", b"iTXt"}
 _WEBP_DROP = {b"EXIF", b"XMP "}
@@ -63,16 +67,45 @@ def _jpeg(data: bytes, orientation: int) -> bytes:
         if marker == 0xFF:  # fill byte
             i += 1
             continue
-        if marker == _SOS or 0xD0 <= marker <= 0xD9:  # the image data: copied as it is
-            return bytes(out + data[i:])
+        if marker == _EOI:
+            return bytes(out + b"\xff\xd9")  # anything after it is not this image
+        if 0xD0 <= marker <= 0xD8:  # markers without a length
+            out += data[i:i + 2]
+            i += 2
+            continue
         length = struct.unpack(">H", data[i + 2:i + 4])[0]
-        segment = data[i:i + 2 + length]
-        payload = segment[4:]
-        drop = (marker == _APP1 and payload.startswith(_JPEG_DROP_APP1)) or marker == _APP13
-        if not drop:
-            out += segment
-        i += 2 + length
-    raise ValueError("no image data")
+        end = i + 2 + length
+        if marker == _SOS:  # the header, then the scan's compressed data up to the next marker
+            end = _scan_end(data, end)
+        if not _drops(marker, data[i + 4:i + 4 + 16]):
+            out += data[i:end]
+        i = end
+    raise ValueError("no end of image")
+
+
+def _drops(marker: int, payload_head: bytes) -> bool:
+    if marker == _COM:
+        return True
+    if _APP0 <= marker <= _APP15:
+        keep = _JPEG_KEEP.get(marker)
+        return keep is None or not payload_head.startswith(keep)
+    return False
+
+
+def _scan_end(data: bytes, i: int) -> int:
+    """Where a scan's compressed data ends: the first 0xFF that is neither a stuffed byte (FF 00)
+    nor a restart marker (FF D0..D7); those are the only FF pairs compressed data may hold."""
+    while True:
+        i = data.find(b"\xff", i)
+        if i < 0 or i + 1 >= len(data):
+            raise ValueError("scan without an end")
+        following = data[i + 1]
+        if following == 0x00 or 0xD0 <= following <= 0xD7:
+            i += 2
+        elif following == 0xFF:  # fill bytes before a marker
+            i += 1
+        else:
+            return i
 
 
 def _png(data: bytes) -> bytes:

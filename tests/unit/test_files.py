@@ -258,6 +258,30 @@ def test_shared_photos_lose_their_location_but_not_their_pixels(backend, fmt):
             assert out.tobytes() == before.tobytes()  # the same pixels: nothing re-encoded
 
 
+@pytest.mark.parametrize("progressive", [False, True])
+def test_a_jpeg_ends_at_its_end_of_image_without_comments_or_makers_segments(backend, progressive):
+    """What phones put around the picture: a comment, makers' APP segments, and after the end of
+    the image a second file (a motion photo's MP4 with its own GPS): all gone, the pixels and the
+    colour profile kept."""
+    from PIL import ImageCms
+
+    img = Image.new("RGB", (64, 48), (10, 120, 200))
+    img.paste((250, 10, 10), (0, 0, 32, 24))
+    buf = io.BytesIO()
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    img.save(buf, "JPEG", comment=b"shot at 50.45 N", icc_profile=icc, progressive=progressive)
+    jpeg = buf.getvalue()
+    maker = b"\xff\xe9" + (len(b"SecretMaker GPS") + 2).to_bytes(2, "big") + b"SecretMaker GPS"
+    trailer = b"\x00\x00\x00\x18ftypmp42....moov gps 50.45 N"
+    raw = jpeg[:2] + maker + jpeg[2:] + trailer
+    stored = _stored_bytes(store_file(_user(), [raw], "motion.jpg"))
+    for secret in (b"50.45 N", b"SecretMaker", b"ftypmp42"):
+        assert secret not in stored
+    assert stored.endswith(b"\xff\xd9")
+    with Image.open(io.BytesIO(stored)) as out, Image.open(io.BytesIO(jpeg)) as before:
+        assert out.tobytes() == before.tobytes() and out.info.get("icc_profile") == icc
+
+
 def test_a_photo_without_metadata_is_kept_byte_for_byte(backend):
     buf = io.BytesIO()
     Image.new("RGB", (20, 20), (1, 2, 3)).save(buf, "JPEG")
