@@ -11,6 +11,7 @@ from corpchat.file_views import preview as kind_preview
 from corpchat.services.linkify import segments, strip_bidi
 from corpchat.services.presence_text import viewer_zone
 from corpchat.services.rooms import UNREAD_CAP
+from corpchat.system_views import system_text
 
 MAX_REACTORS_SHOWN = 3
 MAX_REACTORS_LISTED = 20  # names in a reaction chip's hover card
@@ -74,9 +75,12 @@ def chat_item(row: dict, viewer_id: int, tz, lang: str, now: datetime | None = N
     else:
         title = row.get("name") or "?"
     if row.get("lm_id"):
-        text = kind_preview(row["lm_kind"], row["lm_text"], row.get("lm_file_name"), lang)
-        who = i18n.t(lang, "chat.you") if row["lm_sender"] == viewer_id else (
-            row.get("lm_sender_name") or "" if row["kind"] == "group" else "")
+        if row["lm_kind"] == "system":
+            text, who = system_text(row.get("lm_system"), lang), ""
+        else:
+            text = kind_preview(row["lm_kind"], row["lm_text"], row.get("lm_file_name"), lang)
+            who = i18n.t(lang, "chat.you") if row["lm_sender"] == viewer_id else (
+                row.get("lm_sender_name") or "" if row["kind"] == "group" else "")
         preview = (f"{who}: " if who else "") + " ".join(strip_bidi(text).split())[:80]
     else:
         preview = ""
@@ -129,7 +133,10 @@ def message_item(m: dict, tz, lang: str) -> dict:
                 for e, uids, names in reactions
             ],
         }
-        if m["kind"] != "text":
+        if m["kind"] == "system":
+            item["text"] = system_text(m.get("payload"), lang)
+            item["segments"] = [{"kind": "text", "text": item["text"], "href": ""}]
+        elif m["kind"] != "text":
             item["file"] = file_item(m.get("payload"), lang)
         if len(_ITEM_CACHE) >= _ITEM_CACHE_MAX:
             _ITEM_CACHE.clear()  # windows keep their items; only sharing with later viewers is lost
@@ -161,6 +168,7 @@ def chat_item_after_message(chat: dict, message: dict, unread: int, viewer_id: i
         "lm_text": message["text"], "lm_sender": message["sender_id"],
         "lm_file_name": (message.get("payload") or {}).get("name"),
         "lm_sender_name": message["sender_name"], "lm_at": message["created_at"], "unread": unread,
+        "lm_system": message.get("payload") if message["kind"] == "system" else None,
         "last_seq": max(chat["last_seq"], message["seq"]),
     }
     return chat_item(row, viewer_id, tz, lang)

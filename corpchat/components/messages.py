@@ -30,6 +30,8 @@ def header() -> rx.Component:
         rx.vstack(
             rx.text(ChatState.room_title, weight="bold", id="room-title"),
             rx.cond(private, status_line(other)),
+            rx.cond(ChatState.room_members > 0,
+                    rx.text(ChatState.room_members_label, size="1", color_scheme="gray", id="room-members")),
             spacing="0", flex="1", min_width="0", cursor=rx.cond(private, "pointer", "default"),
             on_click=rx.cond(private, ChatState.open_profile(other), rx.noop()), id="room-head",
         ),
@@ -186,7 +188,18 @@ def message_row(m, show_day, new_divider=False) -> rx.Component:
             rx.separator(flex="1"), rx.text(tr("chat.new_messages"), size="1", color="var(--accent-11)"),
             rx.separator(flex="1"), align="center", width="100%", class_name="new-divider",
             data_room=ChatState.room_id, scroll_margin_top="36px")),  # a glimpse of what was read
-        bubble(m),
+        rx.cond(m["kind"] == "system", system_line(m), bubble(m)),
+    )
+
+
+def system_line(m) -> rx.Component:
+    """A system message (services/system_messages.py): a line in the middle, in the reader's
+    language, no sender, no actions."""
+    return rx.center(
+        rx.text(m["text"], size="1", color_scheme="gray", text_align="center"),
+        rx.text(m["time"], size="1", color_scheme="gray", margin_left="6px"),
+        width="100%", padding="2px 12px", class_name="message system-message",
+        data_id=m["id"], data_seq=m["seq"],
     )
 
 

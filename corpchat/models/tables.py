@@ -30,7 +30,8 @@ GENDERS = ("male", "female", "unspecified")
 ROOM_KINDS = ("private", "group")
 ROLES = ("owner", "admin", "member")
 MESSAGE_KINDS = ("text", "file", "voice", "video", "system")
-GROUP_ACTIONS = ("create", "update", "add", "remove", "promote", "demote", "transfer", "leave")
+# What the audit log records (details: {"old": ..., "new": ...} where a value changed).
+GROUP_ACTIONS = ("create", "rename", "avatar", "add", "remove", "leave", "promote", "demote", "transfer", "delete")
 
 
 def _in(col: str, values: tuple[str, ...]) -> str:

@@ -1,9 +1,11 @@
 """The one entry into the real-time layer: `push(Push(audience, event))` after a commit.
 
-A service returns `Push(audience, event)` (services/events.py) once its
-transaction has committed; the state layer hands it here. The event's class
-says which roads it takes, the caller never chooses:
-1. `evicts`: the audience's tabs leave the room's broadcast first (live.evict);
+A service returns its Pushes (services/events.py) once its transaction has
+committed; the state layer hands them here one by one, in order. The Push and
+its event's class say which roads it takes, the caller never chooses:
+1. `Push.evict`: those users' tabs leave the room's broadcast first (live.evict
+   here; a RoomLeft routed to the other workers, applied there before their
+   mailboxes);
 2. `ring`: the room's live ring changes and is broadcast once to every tab of
    this worker showing the room (live.publish / live.unpublish); tabs that lag
    behind the ring are asked to fold (RingFold);
@@ -24,7 +26,7 @@ from corpchat.config import settings
 from corpchat.realtime import live, mailbox, reflex_glue, runtime
 from corpchat.realtime import registry as _registry
 from corpchat.realtime import router as _router
-from corpchat.services.events import Event, Push, RingFold, SignedOut
+from corpchat.services.events import Event, Push, RingFold, RoomLeft, SignedOut
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +53,12 @@ async def push(p: Push, *, from_tab: str | None = None, wait: bool = False) -> N
     """Deliver a committed change. `from_tab`: the acting tab, which applied the event itself
     (see AuthState._emit) and is skipped; `wait`: return once this worker's tabs applied it."""
     event = p.event
-    if event.evicts:
-        await live.evict(event.room_id, p.audience)
+    if p.evict:
+        await live.evict(event.room_id, p.evict)
     await _to_rings(event)
-    user_events = {uid: [event] for uid in p.audience}
+    user_events: dict[int, list[Event]] = {uid: [RoomLeft(event.room_id)] for uid in p.evict}
+    for uid in p.audience:
+        user_events.setdefault(uid, []).append(event)
     if wait:
         await deliver(user_events, from_tab, only=p.to_tabs)
     else:
@@ -105,7 +109,7 @@ def _on_routed(batch: list[tuple[int, str, list[Event]]]) -> None:
     ring_events: dict[tuple, Event] = {}
     for user_id, token, events in batch:
         for e in events:
-            if e.evicts:
+            if type(e) is RoomLeft:
                 evict.setdefault(e.room_id, set()).add(user_id)
             elif e.ring and live.viewing(token) == e.room_id:
                 key = (e.message["id"],) if e.ring == "upsert" else ("gone", e.message_id)
@@ -113,7 +117,7 @@ def _on_routed(batch: list[tuple[int, str, list[Event]]]) -> None:
     if evict or ring_events:
         _spawn(_apply_routed(evict, list(ring_events.values())))
     for user_id, token, events in batch:
-        mailbox.post(user_id, token, events)
+        _post_local(user_id, token, events)
 
 
 async def _apply_routed(evict: dict[int, set[int]], ring_events: list[Event]) -> None:
@@ -142,8 +146,7 @@ async def deliver(user_events: dict[int, list[Event]], skip_token: str | None = 
 
     def post(uid: int, token: str, events: list[Event]) -> None:
         done = loop.create_future() if wait else None
-        mailbox.post(uid, token, events, done)
-        if done is not None:
+        if _post_local(uid, token, events, done) and done is not None:
             pending.append(done)
 
     tabs = await registry().tabs(user_events.keys())
@@ -165,6 +168,17 @@ async def deliver(user_events: dict[int, list[Event]], skip_token: str | None = 
                 post(uid, token, events)
     if pending:
         await asyncio.gather(*pending)
+
+
+def _post_local(user_id: int, token: str, events: list[Event], done=None) -> bool:
+    """Queue events for a tab of this worker; RoomLeft is realtime's own (the eviction was done
+    already, here or in _on_routed), never a tab's. False: nothing left to queue."""
+    if any(type(e) is RoomLeft for e in events):
+        events = [e for e in events if type(e) is not RoomLeft]
+        if not events:
+            return False
+    mailbox.post(user_id, token, events, done)
+    return True
 
 
 _outboxes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> [(skip, only, user events)]

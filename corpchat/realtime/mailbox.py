@@ -106,32 +106,22 @@ def _merged(run: dict[int, list[dict]]) -> list[Event]:
 
 
 async def _apply(user_id: int, token: str, events: list[Event]) -> None:
-    first = appliers.owner(type(events[0])) or appliers.owner(MessagesArrived)
+    first = appliers.first_owner(type(events[0])) or appliers.first_owner(MessagesArrived)
     try:
         if not await reflex_glue.is_connected(token):
             await _gone(user_id, token)
             return
         stale = False
         async with reflex_glue.app().modify_state(rx.BaseStateToken(ident=token, cls=first)) as root:
-            states: dict[type, object] = {}
             for event in events:
-                owner = appliers.owner(type(event))
-                if owner is None:
+                if not appliers.handlers(type(event)):
                     log.error("no @on function for %s", type(event).__name__)
                     continue
-                state = states.get(owner)
-                if state is None:
-                    state = states[owner] = await root.get_state(owner)
-                if state._user_id != user_id:  # logged out, maybe in as someone else
-                    stale = True
-                    continue
                 try:
-                    result = appliers.handler(type(event))(state, event)
-                    if asyncio.iscoroutine(result):
-                        await result
+                    stale = not await appliers.apply(root, event, user_id) or stale
                 except Exception:  # one bad event must not drop the rest of the batch
                     log.exception("applying %s to tab %s failed", type(event).__name__, token)
-        if stale:
+        if stale:  # logged out, maybe in as someone else
             await _gone(user_id, token)
     except Exception:  # one broken tab must not stop the others
         log.exception("push to tab %s failed", token)

@@ -1,10 +1,15 @@
 """The live events: what a committed change tells the open tabs (no Reflex here).
 
-A service that changes something others see returns `Push(audience, event)`
-after its transaction has committed; the state layer hands it to
-`realtime.push` (which picks the road from the event's class flags) and
-applies it to its own tab with the same `@on(EventType)` function every other
-tab runs (see corpchat/realtime/appliers.py).
+A service that changes something others see returns what to tell, after its transaction has
+committed: one `Push(audience, event)`, several in order (a list: "member removed" tells the
+removed member one thing and the members who stay another), or None for nothing. The state
+layer hands them to `AuthState._emit`, which applies to its own tab exactly the pushes whose
+audience includes it, with the same `@on(EventType)` functions every other tab runs (see
+corpchat/realtime/appliers.py), and gives them all to `realtime.hub.push`.
+
+Who is told and who loses a room are separate lists on the Push: `audience` (user ids told),
+`evict` (user ids whose tabs leave the room's live broadcast before anything else of this
+push goes out), and `to_tabs` (only these tabs of the audience; see Push).
 
 How an event travels is declared on its class, never decided by the caller:
 - `lazy`: may wait up to a second or two and be coalesced with others of its
@@ -15,8 +20,6 @@ How an event travels is declared on its class, never decided by the caller:
   broadcast once to every tab showing the room (`message` is the raw message
   dict). Nothing that differs per viewer may ever go into the ring: hiding,
   "mine", my reactions are decided on the page from per-tab vars.
-- `evicts`: the audience's tabs leave the room's broadcast before the event
-  is delivered (a member removed: no later message of the room reaches them).
 
 Events are frozen dataclasses of ids, strings and small dicts: they cross
 worker boundaries pickled (realtime/router.py) and tests round-trip them.
@@ -36,7 +39,6 @@ class Event:
     lazy: ClassVar[bool] = False
     viewers_only: ClassVar[bool] = False
     ring: ClassVar[str] = ""  # "", "upsert" (takes `message`) or "remove" (takes `message_id`, `seq`)
-    evicts: ClassVar[bool] = False
     # A later event of the same class about the same user carries everything this one did:
     # a tab that has both queued applies only the later (services' pushes to contacts).
     supersedes: ClassVar[bool] = False
@@ -44,12 +46,28 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class Push:
-    """What a service returns after its commit: who is told (user ids), and what."""
+    """One thing to tell after a commit: who is told (user ids), and what.
+
+    `evict`: users who lost `event.room_id` (removed from a group, the chat deleted for them):
+    their tabs leave its live broadcast first, on every worker, whether or not they are told
+    anything. `to_tabs`: tab tokens, for answers meant for one tab (a "this tab only" reply):
+    only those tabs of the audience get it, the acting tab included only if named. Tab tokens
+    are the state layer's (`AuthState._tab()`); services never see them.
+    """
 
     audience: tuple[int, ...]
     event: Event
-    # Exact tabs (call signalling): only these tabs of the audience get it.
     to_tabs: tuple[str, ...] = field(default=())
+    evict: tuple[int, ...] = field(default=())
+
+
+def pushes(result) -> list[Push]:
+    """A service's answer as a list: None, one Push or several (in order)."""
+    if result is None:
+        return []
+    if isinstance(result, Push):
+        return [result]
+    return [p for p in result if p is not None]
 
 
 # ----- messages ------------------------------------------------------------
@@ -107,14 +125,33 @@ class ChatRead(Event):
 
 @dataclass(frozen=True, slots=True)
 class ChatHidden(Event):
-    """Deleted the chat for me: my tabs leave its broadcast at once."""
-
-    evicts: ClassVar[bool] = True
+    """Deleted the chat for me (pushed with evict: my tabs leave its broadcast at once)."""
 
 
 @dataclass(frozen=True, slots=True)
 class RingFold(Event):
     """Realtime's own: the tab should fold the live ring into its window (never pushed by a service)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoomLeft(Event):
+    """Realtime's own: carries a Push's `evict` to the worker holding the tab, which takes the tab
+    off the room's broadcast; never applied by a state (never pushed by a service)."""
+
+
+# ----- groups -------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class GroupRenamed(Event):
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRemoved(Event):
+    """`user_id` is no longer a member: told to the members who stay (one fewer) and to the
+    removed one (the chat leaves their list; pushed with evict, so their tabs are off the room's
+    broadcast first)."""
+
+    user_id: int = 0
 
 
 # ----- accounts ---------------------------------------------------------------

@@ -7,6 +7,7 @@ from collections import defaultdict
 from sqlalchemy import select
 
 from corpchat.models import Message, MessageReaction, User
+from corpchat.services import system_messages
 
 
 def message_dict(*, id: int, room_id: int, seq: int, kind: str, text: str, sender_id: int | None,
@@ -34,6 +35,9 @@ def views(s, messages: list[Message]) -> list[dict]:
     if not messages:
         return []
     user_ids = {m.sender_id for m in messages if m.sender_id}
+    for m in messages:
+        if m.kind == "system":
+            user_ids.update(system_messages.people_of(m.payload))
     reactions = defaultdict(list)
     rows = s.exec(
         select(MessageReaction.message_id, MessageReaction.reaction, MessageReaction.user_id)
@@ -45,7 +49,7 @@ def views(s, messages: list[Message]) -> list[dict]:
         user_ids.add(r.user_id)
     users = {
         u.id: u for u in s.exec(
-            select(User.id, User.login, User.real_name, User.avatar_id).where(User.id.in_(user_ids))
+            select(User.id, User.login, User.real_name, User.avatar_id, User.gender).where(User.id.in_(user_ids))
         ).all()
     } if user_ids else {}
     return [_view(m, users, reactions.get(m.id, [])) for m in messages]
@@ -58,6 +62,6 @@ def _view(m: Message, users: dict, reactions: list[tuple[str, int]]) -> dict:
     return message_dict(
         id=m.id, room_id=m.room_id, seq=m.seq, kind=m.kind, text=m.text, sender_id=m.sender_id,
         sender=users.get(m.sender_id), client_id=m.client_id, created_at=m.created_at,
-        edited_at=m.edited_at, payload=m.payload,
+        edited_at=m.edited_at, payload=system_messages.named(m.payload, users) if m.kind == "system" else m.payload,
         reactions=[{"emoji": e, "user_ids": uids, "names": [display_name(users.get(u)) for u in uids]}
                    for e, uids in grouped.items()])

@@ -23,10 +23,24 @@ ACTIONS: dict[str, dict[str, frozenset[str]]] = {
 }
 
 
-def can(role: str, action: str, room_kind: str) -> bool:
-    return role in ACTIONS[action].get(room_kind, ())
+# Actions on another member: the actor's role -> the roles of members it may act on. Admins
+# cannot touch the owner or other admins; nobody acts on the owner.
+TARGETS: dict[str, dict[str, frozenset[str]]] = {
+    "group.remove_member": {"owner": frozenset({"admin", "member"}), "admin": frozenset({"member"})},
+    "group.set_role": {"owner": frozenset({"admin", "member"})},
+}
 
 
-def require(role: str, action: str, room_kind: str) -> None:
-    if not can(role, action, room_kind):
+def can(role: str, action: str, room_kind: str, target_role: str | None = None) -> bool:
+    """Whether `role` may do `action` in a room of `room_kind`; for an action on another member,
+    pass `target_role` (without it: whether the action is offered to `role` at all)."""
+    if role not in ACTIONS[action].get(room_kind, ()):
+        return False
+    return target_role is None or action not in TARGETS or target_role in TARGETS[action].get(role, ())
+
+
+def require(role: str, action: str, room_kind: str, target_role: str | None = None) -> None:
+    if action in TARGETS and target_role is None:
+        raise TypeError(f"{action} acts on a member: pass target_role")
+    if not can(role, action, room_kind, target_role):
         raise Forbidden()

@@ -55,6 +55,7 @@ def open_private(actor_id: int, other_id) -> int:
 _CHAT_LIST_SQL = text("""
 SELECT r.id, r.kind, r.name, r.avatar_id AS room_avatar, r.last_seq, p.last_read_seq, p.role,
        CASE WHEN :one_room THEN p.draft END AS draft,  -- only chat_row (opening a chat) needs it
+       CASE WHEN :one_room THEN (SELECT count(*) FROM participants pm WHERE pm.room_id = r.id) END AS members,
        COALESCE(r.last_message_at, r.created_at) AS activity_at,
        o.id AS other_id, o.login AS other_login, o.real_name AS other_name,
        CASE WHEN blk.x IS NULL THEN o.avatar_id END AS other_avatar,  -- a block hides the avatar both ways
@@ -62,6 +63,11 @@ SELECT r.id, r.kind, r.name, r.avatar_id AS room_avatar, r.last_seq, p.last_read
        lm.id AS lm_id, lm.seq AS lm_seq, lm.kind AS lm_kind, lm.text AS lm_text,
        lm.sender_id AS lm_sender, lm.created_at AS lm_at, lm.payload ->> 'name' AS lm_file_name,
        COALESCE(NULLIF(su.real_name, ''), su.login) AS lm_sender_name,
+       CASE WHEN lm.kind = 'system' THEN lm.payload || jsonb_build_object(
+           'names', (SELECT jsonb_object_agg(x.id::text, COALESCE(NULLIF(x.real_name, ''), x.login))
+                     FROM users x WHERE x.id IN ((lm.payload ->> 'actor')::bigint, (lm.payload ->> 'target')::bigint)),
+           'gender', (SELECT x.gender FROM users x WHERE x.id = (lm.payload ->> 'actor')::bigint))
+       END AS lm_system,
        unread.n AS unread
 FROM participants p
 JOIN rooms r ON r.id = p.room_id
@@ -149,7 +155,7 @@ def delete_chat_for_me(actor_id: int, room_id) -> Push:
         s.exec(update(Participant)
                .where(Participant.room_id == room.id, Participant.user_id == actor_id)
                .values(cleared_seq=room.last_seq, last_read_seq=room.last_seq, hidden=True))
-        return Push((actor_id,), ChatHidden(room.id))
+        return Push((actor_id,), ChatHidden(room.id), evict=(actor_id,))
 
 
 def mark_read_batch(marks: list[tuple[int, int, int]]) -> None:

@@ -23,7 +23,7 @@ from corpchat.config import settings
 from corpchat.realtime import appliers, hub, lifecycle
 from corpchat.services import accounts
 from corpchat.services.errors import NotAuthenticated, ServiceError
-from corpchat.services.events import Push
+from corpchat.services.events import Push, pushes
 
 REVERIFY_SECONDS = 5.0
 
@@ -80,23 +80,23 @@ class AuthState(I18nState):
             self._tab_token = self.router.session.client_token
         return self._tab_token
 
-    async def _emit(self, push: Push | None) -> None:
-        """Hand a committed change (a service's Push) to every tab concerned, this one included.
+    async def _emit(self, result) -> None:
+        """Hand a service's committed change (None, one Push or several, in order) to every tab
+        concerned, this one included.
 
-        This tab applies it now, with the same `@on` function the other tabs run; a lazy event
+        This tab applies now exactly the pushes whose audience includes it (and, when a push
+        names tabs, names it), with the same `@on` functions the other tabs run; a lazy event
         (a new message's chat-list move) reaches this tab through its mailbox like everyone's,
         so that a send does not re-send the chat list in its own reply."""
-        if push is None:
-            return
-        if push.event.lazy:
-            await hub.push(push)
-            return
-        owner = appliers.owner(type(push.event))
-        state = self if isinstance(self, owner) else await self.get_state(owner)
-        result = appliers.handler(type(push.event))(state, push.event)
-        if asyncio.iscoroutine(result):
-            await result
-        await hub.push(push, from_tab=self._tab())
+        for push in pushes(result):
+            if push.event.lazy or not self._addressed(push):
+                await hub.push(push)
+                continue
+            await appliers.apply(self, push.event)
+            await hub.push(push, from_tab=self._tab())
+
+    def _addressed(self, push: Push) -> bool:
+        return self._user_id in push.audience and (not push.to_tabs or self._tab() in push.to_tabs)
 
     def _cookie_token(self) -> str:
         return _session_cookie(self.router.headers.cookie or "")

@@ -11,6 +11,7 @@ import pytest
 from corpchat.realtime.ring import CHUNKS, chunk_var
 from corpchat.services import messages as msg_service
 from corpchat.services import rooms
+from corpchat.services.errors import NotFound
 from corpchat.state.chat import ChatState
 from tests import wsclient as w
 from tests.e2e.helpers import PASSWORD
@@ -76,3 +77,75 @@ async def test_the_acting_tab_and_the_others_apply_an_edit_alike(three_tabs):
         await tab.wait_for(lambda c: "final" in live_texts(c, 0) or any(
             m["text"] == "final" for m in (c.get(ChatState, "messages_tail") or [])), what="the edit")
     assert mine.get(ChatState, "editing_id") == 0
+
+
+SETTLED_VARS = {"messages", "messages_tail"}
+
+
+def settled_changes(client: w.ReflexClient, since: int) -> list[str]:
+    """Settled-window vars this tab was sent after frame `since` (a fold reads the database)."""
+    path = w.state_path(ChatState)
+    return [k for f in client.frames[since:] for k in f.delta.get(path, {}) if k in SETTLED_VARS]
+
+
+async def removal_scenario(owner_url: str, member_url: str) -> None:
+    """Issue 20#2: the owner removes C from a group of three. A and B are told (one member
+    fewer, the system line) and stay on the room's broadcast: the next messages reach them from
+    the shared ring, never by a fold from the database. C's tabs lose the chat, get no frame of
+    the room's later messages, and an old tab of C can neither read nor post there.
+    `owner_url`: the instance A's and B's tabs use; `member_url`: C's (another worker)."""
+    from tests.factories import make_group
+
+    suffix = secrets.token_hex(3)
+    a = await w.register(owner_url, f"rma{suffix}", PASSWORD)
+    b = await w.register(owner_url, f"rmb{suffix}", PASSWORD)
+    c = await w.register(member_url, f"rmc{suffix}", PASSWORD)
+    room = make_group(a.user_id, b.user_id, c.user_id, name=f"g{suffix}")
+    msg_service.send_sync(a.user_id, room, "welcome", secrets.token_hex(8))
+    tabs = []
+    for session, url in ((a, owner_url), (b, owner_url), (c, member_url), (c, member_url)):
+        tab = w.ReflexClient(url, session)
+        await tab.connect("/")
+        await tab.call(H("open_room"), room_id=room)
+        tabs.append(tab)
+    ta, tb, tc, tc2 = tabs
+    try:
+        assert ta.get(ChatState, "room_members") == 3
+        await ta.call(H("send_message"), form_data={"text": "before removal", "client_id": secrets.token_hex(8)})
+        for tab in tabs:
+            await tab.wait_for(lambda cl: "before removal" in live_texts(cl, 0), what="the message before")
+        await ta.call(H("remove_member"), room_id=room, user_id=c.user_id)
+        for tab in (ta, tb):
+            await tab.wait_for(lambda cl: cl.get(ChatState, "room_members") == 2, what="one member fewer")
+            await tab.wait_for(lambda cl: f"removed rmc{suffix}" in live_texts(cl, 0), what="the system line")
+        for tab in (tc, tc2):
+            await tab.wait_for(lambda cl: cl.get(ChatState, "room_id") == 0, what="C's tabs close the room")
+            assert all(ch["room_id"] != room for ch in tab.get(ChatState, "chats") or [])
+        marks = [len(tab.frames) for tab in tabs]
+        for i in range(3):
+            form = {"text": f"after removal {i}", "client_id": secrets.token_hex(8)}
+            await ta.call(H("send_message"), form_data=form)
+        for tab in (ta, tb):
+            await tab.wait_for(lambda cl: "after removal 2" in live_texts(cl, 0), what="later messages on the ring")
+        await asyncio.sleep(1.0)
+        for tab, mark in zip((ta, tb), marks):
+            assert settled_changes(tab, mark) == [], "a member who stays must not fall off the broadcast"
+        for tab, mark in zip((tc, tc2), marks[2:]):
+            assert "after removal" not in live_texts(tab, mark)
+            assert "after removal" not in tab.all_text(tab.frames[mark:])
+        # The old tab of C asks for the room again, then writes into it: refused, nothing stored.
+        mark = len(tc2.frames)
+        await tc2.call(H("open_room"), room_id=room)
+        await tc2.call(H("save_draft"), room_id=room, text="sneaking in")
+        assert tc2.get(ChatState, "room_id") == 0 and "after removal" not in tc2.all_text(tc2.frames[mark:])
+        with pytest.raises(NotFound):
+            msg_service.history(c.user_id, room)
+        page, _ = msg_service.history(a.user_id, room)
+        assert [m["text"] for m in page if m["kind"] == "text"][-1] == "after removal 2"
+    finally:
+        for tab in tabs:
+            await tab.close()
+
+
+async def test_a_removed_member_is_evicted_and_the_others_stay_on_the_broadcast(app_server):
+    await removal_scenario(app_server.url, app_server.url)

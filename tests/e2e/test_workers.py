@@ -65,3 +65,28 @@ def test_users_on_different_instances_chat_live(browser, two_instances, shots):
     finally:
         ctx_a.close()
         ctx_b.close()
+
+
+def test_a_removed_member_on_another_worker_is_evicted_there(two_instances):
+    """Issue 20#2 across workers: the owner's tabs on one instance, the removed member's on the
+    other; the eviction travels with the push (RoomLeft) and is applied there."""
+    import asyncio
+    import threading
+
+    from tests.e2e.test_seam import removal_scenario
+
+    one, two = two_instances
+    failure: list[BaseException] = []
+
+    def run() -> None:  # sync Playwright may hold this thread's event loop: a thread of its own
+        try:
+            asyncio.run(removal_scenario(one.url, two.url))
+        except BaseException as exc:  # noqa: BLE001 (re-raised below, in the test's thread)
+            failure.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive(), "the scenario did not finish in 120 s"
+    if failure:
+        raise failure[0]

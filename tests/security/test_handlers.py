@@ -301,6 +301,8 @@ HANDLERS: dict[tuple[type, str], dict[str, str]] = {
     (ChatState, "unblock_user"): {"user_id": "user"},
     (ChatState, "send_files"): {"items": "file_items", "caption": "caption"},
     (ChatState, "want_media"): {"file_ids": "file_ids"},
+    (ChatState, "rename_group"): {"room_id": "room", "name": "group_name"},
+    (ChatState, "remove_member"): {"room_id": "room", "user_id": "user"},
     (SettingsState, "load_settings_page"): {},
     (SettingsState, "change_language"): {"lang": "lang"},
     (ProfileState, "load_profile_page"): {},
@@ -334,6 +336,7 @@ def target_value(world: World, kind: str, *, own: bool) -> Any:
         "birth": "1990-03-12", "avatar": uuid.uuid4().hex, "err_key": "err.avatar_too_large",
         "file_items": [_file_item(world.own_file if own else world.secret_file)],
         "caption": "a caption", "file_ids": [world.own_file if own else world.secret_file],
+        "group_name": f"group {uuid.uuid4().hex[:6]}",
     }[kind]
 
 
@@ -400,6 +403,7 @@ def bad_values(world: World, kind: str) -> list:
         "avatar": ["../../etc/passwd", "x" * 65, "", HUGE, "0" * 32],
         "err_key": ["err.nope", "<b>", "", HUGE],
         "caption": [HUGE],
+        "group_name": [HUGE, "g" * 101, "", "   \n "],
     }[kind]
     return non_str + bad_strings
 

@@ -259,7 +259,7 @@ def test_delete_chat_for_me_hides_it_until_a_new_message(db_clean):
     say(alice, room, "old 1")
     say(bob, room, "old 2")
     push = rooms.delete_chat_for_me(alice, room)
-    assert push == Push((alice,), ChatHidden(room)) and push.event.evicts  # every tab of mine leaves it
+    assert push == Push((alice,), ChatHidden(room), evict=(alice,))  # every tab of mine leaves it
     assert listed(alice) == []
     assert listed(bob) == [room]
     assert messages.history(alice, room) == ([], False)

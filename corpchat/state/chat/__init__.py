@@ -6,7 +6,8 @@
 - message_actions.py: edit, delete, react, delete a chat; confirm.py: asking before deleting;
 - attachments.py: sending files, voice and video messages; this tab's signed media URLs;
 - pushed.py: how this tab applies each live event (`@on(EventType)`);
-- people.py: presence, avatars, blocks and the profile card (issue 13).
+- people.py: presence, avatars, blocks and the profile card (issue 13);
+- groups.py: group administration (rename, remove a member) and its live events.
 This module holds the page lifecycle (load, open and close a room). One class,
 so that the wire names (`...chat_state.messages`) and realtime.live's broadcast
 target stay one state; each handler authenticates (`@authed`), calls a service
@@ -27,6 +28,7 @@ from corpchat.state.chat.chat_list import ChatListMixin
 from corpchat.state.chat.composer import SENDING_AFTER, ComposerMixin  # noqa: F401
 from corpchat.state.chat.confirm import ConfirmMixin
 from corpchat.state.chat.drafts import DraftsMixin
+from corpchat.state.chat.groups import GroupsMixin
 from corpchat.state.chat.message_actions import MessageActionsMixin
 from corpchat.state.chat.people import PeopleMixin
 from corpchat.state.chat.pushed import PushedMixin
@@ -46,7 +48,7 @@ def _room_of(stored) -> int:
 
 
 class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageActionsMixin, ConfirmMixin,
-                AttachmentsMixin, PushedMixin, PeopleMixin, AuthState):
+                AttachmentsMixin, PushedMixin, PeopleMixin, GroupsMixin, AuthState):
     room_id: int = 0
     # The open chat, kept by the tab itself: a restarted server has forgotten every tab's state,
     # and a reconnecting tab reopens what it showed (checked like any open: a member's chat only).
@@ -94,6 +96,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
         self.shown_room = ""
         self.room_other_id = 0
         self.can_delete_others = False
+        self._show_members(0)
         self._set_settled(())
         self._set_pending(())
         self.hidden_ids, self.divider_seq = [], 0
@@ -146,6 +149,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
         self.room_other_id = item["other_id"] if item["kind"] == "private" else 0
         self._render_presence()
         self.can_delete_others = policy.can(row["role"], "message.delete_others", row["kind"])
+        self._show_members(int(row.get("members") or 0) if item["kind"] == "group" else 0)
         self.has_older, self.has_newer = more, False
         self.editing_id, self.editing_text = 0, ""
         self._reset_confirm()

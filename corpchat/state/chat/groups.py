@@ -1,0 +1,61 @@
+"""Group administration on the chat page (services/groups.py): the handlers, and how a tab applies
+what they tell. The group settings page (issue 22) adds its vars and handlers here: it changes
+the chat list and the header, which are this state's, so it is a mixin of ChatState, not a state
+of its own (README, "Where a feature's state lives")."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import reflex as rx
+
+from corpchat import i18n, views
+from corpchat.realtime.appliers import on
+from corpchat.services import groups
+from corpchat.services.events import GroupRenamed, MemberRemoved
+from corpchat.state.base import authed, in_thread
+
+
+class GroupsMixin(rx.State, mixin=True):
+    room_members: int = 0  # the open group's member count (0: not a group)
+    room_members_label: str = ""
+
+    if TYPE_CHECKING:  # what this mixin uses of ChatState's other parts, named once
+        room_id: int
+        room_title: str
+        room_initials: str
+
+        def _chat(self, room_id: int) -> dict | None: ...
+        def _put_chat(self, item: dict, to_top: bool) -> None: ...
+        def _drop_chat(self, room_id: int) -> None: ...
+        async def _close(self) -> None: ...
+        async def _emit(self, result) -> None: ...
+
+    @authed
+    async def rename_group(self, room_id: int, name: str):
+        await self._emit(await in_thread(groups.rename_group, self._user_id, room_id, name))
+
+    @authed
+    async def remove_member(self, room_id: int, user_id: int):
+        await self._emit(await in_thread(groups.remove_member, self._user_id, room_id, user_id))
+
+    def _show_members(self, n: int) -> None:
+        self.room_members = n
+        self.room_members_label = i18n.t(self.lang, "chat.members", n=n) if n else ""
+
+    @on(GroupRenamed)
+    def _on_group_renamed(self, event: GroupRenamed) -> None:
+        chat = self._chat(event.room_id)
+        if chat is not None:
+            self._put_chat({**chat, "title": event.name, "initials": views.initials(event.name)}, to_top=False)
+        if self.room_id == event.room_id:
+            self.room_title, self.room_initials = event.name, views.initials(event.name)
+
+    @on(MemberRemoved)
+    async def _on_member_removed(self, event: MemberRemoved) -> None:
+        if event.user_id == self._user_id:  # me: the chat is gone from my list and my screen
+            self._drop_chat(event.room_id)
+            if self.room_id == event.room_id:
+                await self._close()
+        elif self.room_id == event.room_id:
+            self._show_members(max(0, self.room_members - 1))
