@@ -23,30 +23,17 @@ import weakref
 from collections.abc import Iterable
 
 from corpchat.config import settings
-from corpchat.realtime import live, mailbox, reflex_glue, runtime
-from corpchat.realtime import registry as _registry
+from corpchat.realtime import lifecycle, live, mailbox, reflex_glue, runtime
 from corpchat.realtime import router as _router
 from corpchat.services.events import Event, Push, RingFold, RoomLeft, SignedOut
 
 log = logging.getLogger(__name__)
 
-_registry_instance = None
 _router_instance: _router.Router | None = None
 _background: set[asyncio.Task] = set()
 
 
-def registry():
-    global _registry_instance
-    if _registry_instance is None:
-        _registry_instance = _registry.create()
-    return _registry_instance
-
-
-async def _forget(user_id: int, token: str) -> None:
-    await registry().remove(user_id, token)
-
-
-mailbox.on_gone = _forget
+mailbox.on_gone = lifecycle.tab_left
 
 
 async def push(p: Push, *, from_tab: str | None = None, wait: bool = False) -> None:
@@ -80,8 +67,8 @@ async def republish(message: dict) -> None:
 
 
 async def connect(user_id: int, token: str) -> None:
+    """The chat page is up in this tab (its user's tabs are lifecycle's record, from the guard)."""
     runtime.tune()
-    await registry().add(user_id, token)
     if settings.redis_url:
         _routing()  # this worker now holds a tab: listen for pushes routed to it
 
@@ -149,7 +136,7 @@ async def deliver(user_events: dict[int, list[Event]], skip_token: str | None = 
         if _post_local(uid, token, events, done) and done is not None:
             pending.append(done)
 
-    tabs = await registry().tabs(user_events.keys())
+    tabs = await lifecycle.tabs(user_events.keys())
     routing = _routing()
     remote: dict[str, list[tuple[int, str, list[Event]]]] = {}
     for uid, tokens in tabs.items():

@@ -1,4 +1,7 @@
-"""A user's first tab connected / last tab gone, across workers, with a grace period for reloads.
+"""Who is connected: each user's open tabs, across workers, with a grace period for reloads.
+
+The one record of connected tabs: delivery (hub.deliver asks `tabs`) and presence (the first
+tab connected / the last tab gone) read the same store, so they cannot disagree.
 
 Reflex tells nobody that a socket went away (reflex#5669), so reflex_glue wraps
 the Socket.IO namespace's disconnect. A tab counts for its user once the page's
@@ -20,12 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from functools import cache
 
 from corpchat.config import settings
-from corpchat.realtime import registry
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,17 @@ SWEEP_BATCH = 500
 
 def grace_seconds() -> float:
     return settings.tab_grace_seconds
+
+
+@cache
+def key_prefix() -> str:
+    """Our Redis keys and channels start with this: REDIS_KEY_PREFIX, or one derived from the
+    database, so two deployments sharing a Redis database never see each other's tabs."""
+    if settings.redis_key_prefix:
+        return settings.redis_key_prefix
+    from corpchat.db import database_url
+
+    return "corpchat:" + hashlib.sha256(database_url().encode()).hexdigest()[:12]
 
 
 class MemoryTabs:
@@ -65,6 +80,9 @@ class MemoryTabs:
 
     async def online(self, user_ids: list[int]) -> set[int]:
         return {u for u in user_ids if self._tabs.get(u)}
+
+    async def tabs(self, user_ids: list[int]) -> dict[int, list[str]]:
+        return {u: list(self._tabs.get(u, ())) for u in user_ids}
 
     async def sweep(self, now: float) -> list[int]:
         gone = []
@@ -110,7 +128,7 @@ return gone
 
 
 class RedisTabs:
-    """Several workers: the same bookkeeping in Redis, under registry.key_prefix()."""
+    """Several workers: the same bookkeeping in Redis, under key_prefix()."""
 
     def __init__(self, url: str):
         import redis.asyncio as aioredis
@@ -118,8 +136,8 @@ class RedisTabs:
         self._redis = aioredis.Redis.from_url(url, decode_responses=True)
         self._open = self._redis.register_script(_OPEN)
         self._sweep = self._redis.register_script(_SWEEP)
-        self._due_key = f"{registry.key_prefix()}:life:due"
-        self._user_prefix = f"{registry.key_prefix()}:life:user:"
+        self._due_key = f"{key_prefix()}:life:due"
+        self._user_prefix = f"{key_prefix()}:life:user:"
 
     async def open(self, pairs: Iterable[tuple[int, str]], deadline: float) -> list[int]:
         args: list = [deadline, self._user_prefix]
@@ -139,6 +157,13 @@ class RedisTabs:
         for user_id in user_ids:
             pipe.exists(f"{self._user_prefix}{user_id}")
         return {u for u, n in zip(user_ids, await pipe.execute(), strict=True) if n}
+
+    async def tabs(self, user_ids: list[int]) -> dict[int, list[str]]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id in user_ids:
+                pipe.smembers(f"{self._user_prefix}{user_id}")
+            results = await pipe.execute()
+        return {u: list(r) for u, r in zip(user_ids, results, strict=True)}
 
     async def sweep(self, now: float) -> list[int]:
         gone = await self._sweep(keys=[self._due_key], args=[now, SWEEP_BATCH, self._user_prefix])
@@ -171,6 +196,13 @@ class Lifecycle:
         user_id = self.local.pop(token, None)
         if user_id is not None:
             await self.store.close_soon(user_id, token, self.clock() + self.grace)
+
+    async def tab_left(self, user_id: int, token: str) -> None:
+        """The tab is no longer this user's (signed out, or a push found its socket gone): it
+        goes like a closed one, after the grace period, and the sweep signals "last" if it was."""
+        if self.local.get(token) == user_id:
+            del self.local[token]
+        await self.store.close_soon(user_id, token, self.clock() + self.grace)
 
     async def heartbeat(self) -> None:
         # `open`, not a plain refresh: a tab swept by mistake (a late close after a reload on
@@ -231,6 +263,15 @@ def on_last_tab(callback: Callback) -> None:
 async def online(user_ids) -> set[int]:
     """Which of these users have a tab open (or closed less than the grace period ago)."""
     return await instance().store.online(list(user_ids))
+
+
+async def tabs(user_ids) -> dict[int, list[str]]:
+    """Each user's open tabs (tokens), on every worker: where a push goes."""
+    return await instance().store.tabs(list(user_ids))
+
+
+async def tab_left(user_id: int, token: str) -> None:
+    await instance().tab_left(user_id, token)
 
 
 async def tab_opened(user_id: int, token: str) -> None:

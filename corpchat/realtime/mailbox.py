@@ -50,7 +50,7 @@ class _Mailbox:
 
 _mailboxes: dict[tuple[int, str], _Mailbox] = {}  # (user, tab token)
 _semaphore: asyncio.Semaphore | None = None
-# Called when a push finds a tab gone (closed, or logged out): the hub forgets it.
+# Called when a push finds a tab's socket gone: the hub tells the record of connected tabs.
 on_gone = None
 
 
@@ -111,18 +111,17 @@ async def _apply(user_id: int, token: str, events: list[Event]) -> None:
         if not await reflex_glue.is_connected(token):
             await _gone(user_id, token)
             return
-        stale = False
+        # A state signed in as someone else (or not yet: a tab opened on another page) skips the
+        # event: the tab's record follows its login (lifecycle.tab_opened, the SignedOut applier).
         async with reflex_glue.app().modify_state(rx.BaseStateToken(ident=token, cls=first)) as root:
             for event in events:
                 if not appliers.handlers(type(event)):
                     log.error("no @on function for %s", type(event).__name__)
                     continue
                 try:
-                    stale = not await appliers.apply(root, event, user_id) or stale
+                    await appliers.apply(root, event, user_id)
                 except Exception:  # one bad event must not drop the rest of the batch
                     log.exception("applying %s to tab %s failed", type(event).__name__, token)
-        if stale:  # logged out, maybe in as someone else
-            await _gone(user_id, token)
     except Exception:  # one broken tab must not stop the others
         log.exception("push to tab %s failed", token)
 

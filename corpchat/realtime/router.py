@@ -77,7 +77,7 @@ class Router:
 
 
 def _channel(instance_id: str) -> str:
-    from corpchat.realtime.registry import key_prefix
+    from corpchat.realtime.lifecycle import key_prefix
 
     return CHANNEL.format(prefix=key_prefix(), instance=instance_id)
 

@@ -37,7 +37,8 @@ from datetime import UTC, datetime
 
 from tests.bench import common
 
-SCENARIOS = ["latency", "fanout", "throughput", "history", "chatlist", "capacity", "workers", "presence", "files"]
+SCENARIOS = [
+    "latency", "fanout", "removal", "throughput", "history", "chatlist", "capacity", "workers", "presence", "files"]
 RESULTS_DIR = common.ROOT / "bench-results"
 FOREIGN_CPU_WARN = 15.0  # % of the machine used by processes that are not this bench's (flagged above)
 

@@ -31,7 +31,7 @@ def redis_store(monkeypatch) -> None:
     if not support.redis_up():
         pytest.skip(f"needs Redis at {REDIS_URL}")
     prefix = f"test-life-{secrets.token_hex(4)}"
-    monkeypatch.setattr(lifecycle.registry, "key_prefix", lambda: prefix)
+    monkeypatch.setattr(lifecycle, "key_prefix", lambda: prefix)
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -162,3 +162,53 @@ async def test_a_dead_worker_s_tabs_run_out(store_factory):
         await w2.heartbeat()
         await w2.sweep()
     assert await signals.take() == [("last", 7)]  # user 8's tab is kept alive by worker 2's heartbeat
+
+
+async def test_delivery_and_presence_read_one_record_of_tabs(store_factory):
+    """Issue 20#7: the tabs a push goes to are the tabs presence counts, on every worker; a tab
+    that signed out leaves both, after the grace, with the "last tab" signal."""
+    clock = Clock()
+    one, two = worker(store_factory(), clock), worker(store_factory(), clock)
+    signals = Signals(one, two)
+    await one.tab_opened(7, "a")
+    await two.tab_opened(7, "b")
+    await two.tab_opened(8, "c")
+    tabs = await one.store.tabs([7, 8, 9])
+    assert sorted(tabs[7]) == ["a", "b"] and tabs[8] == ["c"] and tabs[9] == []
+    assert await one.store.online([7, 8, 9]) == {7, 8}
+    await signals.take()
+    await one.tab_left(7, "a")  # signed out in tab a
+    await two.tab_left(8, "c")
+    clock.now += GRACE + 1
+    await one.heartbeat()  # tab a is no longer this worker's to keep alive
+    await two.sweep()
+    assert (await one.store.tabs([7]))[7] == ["b"] and await one.store.online([8]) == set()
+    assert await signals.take() == [("last", 8)]
+
+
+async def test_a_push_addressed_to_one_tab_reaches_only_it(monkeypatch):
+    """Push.to_tabs: exactly the named tabs get it; the acting tab applies only what names it."""
+    from types import SimpleNamespace
+
+    from corpchat.realtime import hub, mailbox
+    from corpchat.services.events import ChatRead, Push, RoomLeft
+    from corpchat.state.base import AuthState
+
+    monkeypatch.setattr(lifecycle, "_instance", Lifecycle(MemoryTabs(), clock=Clock(), grace=GRACE))
+    for user, tab in ((7, "a"), (7, "b"), (8, "c")):
+        await lifecycle.tab_opened(user, tab)
+    posted = []
+    monkeypatch.setattr(mailbox, "post", lambda uid, token, events, done=None: posted.append((uid, token, events)))
+    event = ChatRead(3, 4)
+    await hub.deliver({7: [event], 8: [event]}, wait=False, only=("b", "c"))
+    assert sorted(posted) == [(7, "b", [event]), (8, "c", [event])]
+    posted.clear()
+    await hub.deliver({7: [RoomLeft(3), event]}, "a", wait=False)  # RoomLeft never reaches a state
+    assert posted == [(7, "b", [event])]
+
+    def tab(user, token):
+        return SimpleNamespace(_user_id=user, _tab=lambda: token)
+
+    addressed = Push((7,), event, to_tabs=("b",))
+    assert not AuthState._addressed(tab(7, "a"), addressed) and AuthState._addressed(tab(7, "b"), addressed)
+    assert not AuthState._addressed(tab(8, "c"), Push((7,), event))  # not in the audience: not applied

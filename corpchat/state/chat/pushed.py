@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from corpchat.realtime import read_marks
+from corpchat.realtime import lifecycle, read_marks
 from corpchat.realtime.appliers import on
 from corpchat.services.events import (
     ChatHidden,
@@ -67,6 +67,7 @@ class PushedMixin(rx.State, mixin=True):
 
     @on(SignedOut)
     async def _on_signed_out(self, event: SignedOut) -> None:
+        await lifecycle.tab_left(self._user_id, self._tab())  # no longer counts as theirs
         self._forget_user()
         await self._clear_view()
         self.signed_out = True
