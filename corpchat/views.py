@@ -90,6 +90,8 @@ def chat_item(row: dict, viewer_id: int, tz, lang: str, now: datetime | None = N
         "time": short_time(row.get("lm_at") or row.get("activity_at"), tz, lang, now),
         "unread": int(row.get("unread") or 0), "unread_label": unread_label(int(row.get("unread") or 0)),
         "last_seq": int(row.get("last_seq") or 0),
+        # whose name the preview starts with (a group's "Anna: ..."), to redo it when they rename
+        "lm_sender": int(row.get("lm_sender") or 0) if row.get("lm_id") else 0,
     }
 
 
@@ -154,10 +156,16 @@ def day_starts(items) -> list[int]:
     return starts
 
 
+def by_viewer(m: dict, viewer_id: int) -> bool:
+    """Whether the viewer wrote it: their message, or a system line recording their action (it
+    is read for them, as services/system_messages.py stores it)."""
+    return m["sender_id"] == viewer_id or (m["kind"] == "system" and (m.get("payload") or {}).get("actor") == viewer_id)
+
+
 def first_unread(items, last_read_seq: int, viewer_id: int) -> int:
     """The seq of the first message from someone else after last_read_seq (0: none); a chat never
     read (last_read_seq 0) has one too, as the unread badge counts all of it."""
-    return next((m["seq"] for m in items if m["seq"] > last_read_seq and m["sender_id"] != viewer_id), 0)
+    return next((m["seq"] for m in items if m["seq"] > last_read_seq and not by_viewer(m, viewer_id)), 0)
 
 
 def chat_item_after_message(chat: dict, message: dict, unread: int, viewer_id: int, tz, lang: str) -> dict:
@@ -247,6 +255,7 @@ class ChatItem(TypedDict):
     unread: int
     unread_label: str
     last_seq: int
+    lm_sender: int
 
 
 class PersonItem(TypedDict):

@@ -137,11 +137,20 @@ def _text(m) -> rx.Component:
                    white_space="pre-wrap", word_break="break-word", class_name="msg-text")
 
 
+def _sender(m):
+    """The sender's (name, initials) on a group bubble: as sent, unless renamed since."""
+    key = m["sender_id"].to_string()
+    renamed = ChatState.renamed.contains(key)
+    return (rx.cond(renamed, ChatState.renamed[key][0], m["sender_name"]),
+            rx.cond(renamed, ChatState.renamed[key][1], m["initials"]))
+
+
 def bubble(m) -> rx.Component:
     is_group = ChatState.room_kind == "group"
     mine = _mine(m)
+    name, initials = _sender(m)
     body = rx.vstack(
-        rx.cond(is_group & ~mine, rx.text(m["sender_name"], size="1", weight="bold", color_scheme="blue",
+        rx.cond(is_group & ~mine, rx.text(name, size="1", weight="bold", color_scheme="blue",
                                           cursor="pointer", class_name="sender-name",
                                           on_click=ChatState.open_profile(m["sender_id"]))),
         rx.cond(m["kind"] != "text", file_view(m)),
@@ -160,7 +169,7 @@ def bubble(m) -> rx.Component:
                            rx.cond(mine, "var(--accent-a4)", "var(--gray-a3)")),
     )
     return rx.hstack(
-        rx.cond(is_group & ~mine, person_avatar(m["sender_id"], m["initials"], "2")),
+        rx.cond(is_group & ~mine, person_avatar(m["sender_id"], initials, "2")),
         body,
         rx.hstack(_reaction_menu(m), _actions(m), spacing="0", class_name="msg-actions"),
         direction=rx.cond(mine, "row-reverse", "row"),

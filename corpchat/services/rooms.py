@@ -158,20 +158,22 @@ def delete_chat_for_me(actor_id: int, room_id) -> Push:
         return Push((actor_id,), ChatHidden(room.id), evict=(actor_id,))
 
 
-def mark_read_batch(marks: list[tuple[int, int, int]]) -> None:
+def mark_read_batch(marks: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
     """Server-internal: (user, room, seq) read marks of live-delivered messages.
 
     Only moves marks forward, only for existing participants, never past the room's last seq.
+    Returns the (user, room, seq) marks that moved (the user's other tabs are told).
     """
     if not marks:
-        return
+        return []
     with db.session() as s:
-        s.exec(text("""
+        return [tuple(r) for r in s.exec(text("""
             UPDATE participants p SET last_read_seq = LEAST(v.seq, r.last_seq)
             FROM (SELECT unnest(CAST(:users AS bigint[])) AS user_id,
                          unnest(CAST(:rooms AS bigint[])) AS room_id,
                          unnest(CAST(:seqs AS bigint[])) AS seq) v, rooms r
             WHERE p.user_id = v.user_id AND p.room_id = v.room_id AND r.id = v.room_id
               AND p.last_read_seq < LEAST(v.seq, r.last_seq)
+            RETURNING p.user_id, p.room_id, p.last_read_seq
         """), params={"users": [m[0] for m in marks], "rooms": [m[1] for m in marks],
-                      "seqs": [m[2] for m in marks]})
+                      "seqs": [m[2] for m in marks]})]

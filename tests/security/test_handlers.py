@@ -301,7 +301,7 @@ HANDLERS: dict[tuple[type, str], dict[str, str]] = {
     (ChatState, "unblock_user"): {"user_id": "user"},
     (ChatState, "send_files"): {"items": "file_items", "caption": "caption"},
     (ChatState, "want_media"): {"file_ids": "file_ids"},
-    (ChatState, "rename_group"): {"room_id": "room", "name": "group_name"},
+    (ChatState, "rename_group"): {"room_id": "room", "new_name": "group_name"},
     (ChatState, "remove_member"): {"room_id": "room", "user_id": "user"},
     (SettingsState, "load_settings_page"): {},
     (SettingsState, "change_language"): {"lang": "lang"},

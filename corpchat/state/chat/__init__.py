@@ -93,6 +93,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
         await live.leave(self._tab())
         self._riding = False
         self.room_id, self.room_title, self.room_kind = 0, "", ""
+        self.renamed = {}
         self.shown_room = ""
         self.room_other_id = 0
         self.can_delete_others = False
@@ -144,6 +145,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
             self._set_pending(())  # pending messages belong to the room they were written in
             self._moved = ""
         self.room_id, self.room_kind = item["room_id"], item["kind"]
+        self.renamed = {}  # the window below is read with everyone's current name
         self.shown_room = str(self.room_id)
         self.room_title, self.room_initials = item["title"], item["initials"]
         self.room_other_id = item["other_id"] if item["kind"] == "private" else 0

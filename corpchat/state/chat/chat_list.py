@@ -91,7 +91,7 @@ class ChatListMixin(rx.State, mixin=True):
         existing = self._chat(room_id)
         if existing is None:
             return  # a chat this list does not show yet comes with the next reload
-        mine = message["sender_id"] == self._user_id
+        mine = views.by_viewer(message, self._user_id)
         new = message["seq"] > existing["last_seq"]
         if unread is None:
             unread = 0 if mine else existing["unread"] + (1 if new else 0)

@@ -32,8 +32,8 @@ class GroupsMixin(rx.State, mixin=True):
         async def _emit(self, result) -> None: ...
 
     @authed
-    async def rename_group(self, room_id: int, name: str):
-        await self._emit(await in_thread(groups.rename_group, self._user_id, room_id, name))
+    async def rename_group(self, room_id: int, new_name: str):
+        await self._emit(await in_thread(groups.rename_group, self._user_id, room_id, new_name))
 
     @authed
     async def remove_member(self, room_id: int, user_id: int):

@@ -59,6 +59,9 @@ class PeopleMixin(rx.State, mixin=True):
     room_other_id: int = 0  # the other user of the open private chat
     card: CardItem = EMPTY_CARD
     card_open: bool = False
+    # user id -> [name, initials] of people renamed since the open chat was read: bubbles already
+    # shown (this tab's window and the room's shared ring) carry the name they were sent with.
+    renamed: dict[str, list[str]] = {}
 
     # user id -> [gender, last seen (ISO or ""), online]: what the status text is made from.
     _seen: dict = {}
@@ -178,8 +181,13 @@ class PeopleMixin(rx.State, mixin=True):
             self.card = {**self.card, "avatar": avatar_url(event.avatar_id, 512)}
 
     @on(ProfileChanged)
-    def _on_profile(self, event: ProfileChanged) -> None:
+    async def _on_profile(self, event: ProfileChanged) -> None:
         uid = event.user_id
+        name, initials = event.display_name, views.initials(event.display_name)
+        if self.room_kind == "group" and self.renamed.get(str(uid)) != [name, initials]:
+            self.renamed = {**self.renamed, str(uid): [name, initials]}
+        for chat in [c for c in self._chats if c["kind"] == "group" and c.get("lm_sender") == uid]:
+            await self._refresh_chat_row(chat["room_id"])  # "Anna: ..." with the new name
         if uid in self._seen and self._seen[uid][0] != event.gender:
             self._seen = {**self._seen, uid: [event.gender, *self._seen[uid][1:]]}
             if uid in self._status_ids():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from corpchat import views
 from corpchat.realtime import lifecycle, read_marks
 from corpchat.realtime.appliers import on
 from corpchat.services.events import (
@@ -81,7 +82,7 @@ class PushedMixin(rx.State, mixin=True):
             await self._fold(strict=True)  # the broadcast missed some (or started too late)
         mine_last = theirs_last = 0
         for m in messages:
-            if m["sender_id"] == me:
+            if views.by_viewer(m, me):
                 mine_last = m["seq"]
             else:
                 theirs_last = m["seq"]
@@ -92,7 +93,7 @@ class PushedMixin(rx.State, mixin=True):
             # Sending marks the chat read (in another tab of mine): count only what came after.
             since = max(chat["last_seq"], mine_last)
             unread = (0 if mine_last else chat["unread"]) + sum(
-                1 for m in messages if m["seq"] > since and m["sender_id"] != me)
+                1 for m in messages if m["seq"] > since and not views.by_viewer(m, me))
             self._bump_chat(newest, unread=unread)
         if room_id == self.room_id and theirs_last:
-            read_marks.queue(me, room_id, theirs_last)
+            read_marks.queue(me, room_id, theirs_last, self._tab())
