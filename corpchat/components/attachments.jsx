@@ -229,25 +229,14 @@ function need(fileId, onNeed) {
   }, 0);
 }
 
+// The server states the length in the file's header (services/files.py remuxes recordings),
+// so the browser's own player shows it and can seek.
 function VoicePlayer({ url, file }) {
-  const audio = useRef(null);
-  const [playing, setPlaying] = useState(false);
-  const [at, setAt] = useState(0);
-  const total = (file.duration_ms || 0) / 1000;  // measured on the server: webm recordings report Infinity
-  const fmt = (s) => Math.floor(s / 60) + ":" + String(Math.floor(s % 60)).padStart(2, "0");
   return (
-    <div className="voice-player" style={{ display: "flex", alignItems: "center", gap: 8, minWidth: 220 }}>
-      <button type="button" className="voice-play rt-reset rt-BaseButton rt-IconButton rt-r-size-2 rt-variant-solid rt-r-radius-full"
-        disabled={!url} onClick={() => { const a = audio.current; if (a) { if (a.paused) a.play(); else a.pause(); } }}>
-        {playing ? "❚❚" : "▶"}</button>
-      <input type="range" className="voice-seek" min={0} max={total || 1} step={0.05} value={Math.min(at, total || 1)}
-        onChange={(e) => { const a = audio.current; if (a) { a.currentTime = Number(e.target.value); setAt(a.currentTime); } }}
-        style={{ flex: 1 }} />
-      <span style={{ fontSize: 12, color: "var(--gray-11)", fontVariantNumeric: "tabular-nums" }}>
-        {playing || at > 0 ? fmt(at) : file.duration}</span>
-      {url && <audio ref={audio} src={url} preload="metadata" className="voice-audio"
-        onPlay={() => setPlaying(true)} onPause={() => setPlaying(false)}
-        onEnded={() => { setPlaying(false); setAt(0); }} onTimeUpdate={(e) => setAt(e.target.currentTime)} />}
+    <div className="voice-player" style={{ display: "flex", alignItems: "center", gap: 8, minWidth: 240 }}>
+      {url ? <audio src={url} controls preload="metadata" className="voice-audio" style={{ height: 36, flex: 1 }} />
+        : <div style={{ height: 36, flex: 1, borderRadius: 18, background: "var(--gray-a4)" }} />}
+      <span style={{ fontSize: 12, color: "var(--gray-11)", fontVariantNumeric: "tabular-nums" }}>{file.duration}</span>
     </div>
   );
 }

@@ -147,11 +147,18 @@ class GroupRenamed(Event):
 
 @dataclass(frozen=True, slots=True)
 class MemberRemoved(Event):
-    """`user_id` is no longer a member: told to the members who stay (one fewer) and to the
-    removed one (the chat leaves their list; pushed with evict, so their tabs are off the room's
-    broadcast first)."""
+    """`user_id` is no longer a member: told to the members who stay (one fewer). Lazy: in a
+    big group it rides with the system line's chat-list move instead of costing every member's
+    tab a state change of its own at once."""
 
     user_id: int = 0
+    lazy: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class RemovedFromChat(Event):
+    """I am no longer a member: the chat leaves my list and my screen (pushed with evict, so my
+    tabs are off the room's broadcast first)."""
 
 
 # ----- accounts ---------------------------------------------------------------

@@ -6,6 +6,7 @@ messages.payload; that reference is what lets room members see the file (`may_vi
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from corpchat.services.storage import Upload
 from corpchat.services.visibility import visible_message_sql
 
 FILE_ID_BYTES = 16
+log = logging.getLogger(__name__)
 
 
 class QuotaExceeded(ServiceError):
@@ -87,6 +89,8 @@ def finish_upload(owner_id: int, upload: Upload, name: str | None) -> FileInfo:
         probed = media_probe.probe(upload.path, upload.head_bytes)
         if probed.kind == "image" and (clean := image_meta.strip(probed.mime, upload.path)) is not None:
             upload.replace(clean)  # where a photo was taken stays with its owner
+        elif probed.needs_duration:
+            _state_duration(upload)  # a voice or round video recorded in the browser
         store = upload.storage
         stored = upload.commit()
     except BaseException:
@@ -110,6 +114,19 @@ def finish_upload(owner_id: int, upload: Upload, name: str | None) -> FileInfo:
             store.delete(key)
         raise
     return _info(row)
+
+
+def _state_duration(upload: Upload) -> None:
+    """Remux a MediaRecorder webm so its header states the duration: the page's plain <audio> and
+    <video> players then show the length and can seek. Kept as it was if that fails."""
+    fixed = upload.path.with_suffix(".remux")
+    try:
+        media_probe.remux_with_duration(upload.path, fixed)
+        upload.replace_file(fixed)
+    except Exception as exc:  # noqa: BLE001 (playable as it is, only without a stated length)
+        log.info("could not state the duration of a recording: %s", exc)
+    finally:
+        fixed.unlink(missing_ok=True)
 
 
 def _insert_within_quota(row: UploadedFile) -> None:

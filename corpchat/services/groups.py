@@ -15,7 +15,7 @@ from corpchat.models import GroupLog, Participant
 from corpchat.services import policy, rate_limits, system_messages, validate
 from corpchat.services.access import access_room
 from corpchat.services.errors import Invalid, NotFound
-from corpchat.services.events import GroupRenamed, MemberRemoved, Push
+from corpchat.services.events import GroupRenamed, MemberRemoved, Push, RemovedFromChat
 
 NAME_MAX = 100
 
@@ -59,9 +59,9 @@ def remove_member(actor_id: int, room_id, user_id) -> list[Push]:
         s.exec(delete(Participant).where(Participant.room_id == room.id, Participant.user_id == user_id))
         _log(s, room.id, actor_id, "remove", target_id=user_id)
         note = system_messages.write(s, room.id, "member_removed", actor=actor_id, target=user_id)
-        stay = _members(s, room.id)
-        gone = MemberRemoved(room.id, user_id=user_id)
-        return [Push((*stay, user_id), gone, evict=(user_id,)), note]
+        # Zulip's split: the removed member loses the chat, the others see one member fewer.
+        return [Push((user_id,), RemovedFromChat(room.id), evict=(user_id,)),
+                Push(_members(s, room.id), MemberRemoved(room.id, user_id=user_id)), note]
 
 
 def member_count(s, room_id: int) -> int:

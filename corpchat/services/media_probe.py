@@ -98,6 +98,9 @@ class Probe:
     height: int | None = None
     duration_ms: int | None = None
     thumb: bytes | None = None  # WebP, at most THUMB_PX on its longer side
+    # A webm whose header says no duration (MediaRecorder writes it live): a browser's player
+    # shows no length and cannot seek until it is remuxed (see remux_with_duration).
+    needs_duration: bool = False
 
 
 def probe(path: str | os.PathLike, head: bytes) -> Probe:
@@ -149,13 +152,30 @@ def _probe_av(path: Path, sniffed: str) -> Probe:
         audio = next(iter(container.streams.audio), None)
         if video is None and audio is None:
             return Probe(sniffed, "file")
+        unstated = demuxer == "matroska" and not (container.duration and container.duration > 0)
         duration_ms = _duration_ms(container)
         if video is None:
-            return Probe(audio_mime, "audio", duration_ms=duration_ms)
+            return Probe(audio_mime, "audio", duration_ms=duration_ms, needs_duration=unstated)
         width, height = video.codec_context.width, video.codec_context.height
         poster = _poster(container, video) if width * height <= MAX_THUMB_PIXELS else None
         return Probe(_VIDEO_MIME[demuxer] if demuxer in _VIDEO_MIME else sniffed, "video",
-                     width, height, duration_ms, poster)
+                     width, height, duration_ms, poster, needs_duration=unstated)
+
+
+def remux_with_duration(src: Path, dst: Path) -> None:
+    """Copy a live-written webm's packets, unchanged, into a webm whose header states its
+    duration and has a seek index (the muxer writes both on a seekable file). No decoding."""
+    import av
+
+    with av.open(str(src), format="matroska", metadata_errors="ignore") as inp, \
+            av.open(str(dst), "w", format="webm") as out:
+        kept = [s for s in inp.streams if s.type in ("audio", "video")]
+        streams = {s.index: out.add_stream_from_template(s) for s in kept}
+        for packet in inp.demux(kept):
+            if packet.dts is None:  # the demuxer's end-of-stream marker
+                continue
+            packet.stream = streams[packet.stream.index]
+            out.mux(packet)
 
 
 def _duration_ms(container) -> int | None:

@@ -89,6 +89,21 @@ class Upload:
         self.path.write_bytes(data)
         self.size, self._sha, self._head = len(data), hashlib.sha256(data), bytearray(data[:HEAD_BYTES])
 
+    def replace_file(self, path: Path) -> None:
+        """After `finish_writing`: the file at `path` (same folder: a rename) becomes the upload,
+        read once in chunks for its size, hash and head."""
+        if self._file is not None:
+            raise RuntimeError("upload still being written")
+        os.replace(path, self.path)
+        sha, head, size = hashlib.sha256(), bytearray(), 0
+        with open(self.path, "rb") as f:
+            while chunk := f.read(CHUNK):
+                sha.update(chunk)
+                size += len(chunk)
+                if len(head) < HEAD_BYTES:
+                    head += chunk[: HEAD_BYTES - len(head)]
+        self.size, self._sha, self._head = size, sha, head
+
     @property
     def head_bytes(self) -> bytes:
         return bytes(self._head)

@@ -416,6 +416,7 @@ SCENARIOS: dict[type[ev.Event], Case] = {
     ev.BlockChanged: Case(block_changed),
     ev.GroupRenamed: Case(group_renamed, group=True),
     ev.MemberRemoved: Case(member_removed, group=True),
+    ev.RemovedFromChat: Case(member_removed_me, group=True, peer_owns=True),
 }
 # More positions for some event types (each id names its event type first).
 VARIANTS: dict[str, Case] = {
@@ -425,7 +426,6 @@ VARIANTS: dict[str, Case] = {
     "MessageSent-group": Case(functools.partial(message_sent, kinds=("open",)), group=True),
     "ReactionChanged-group": Case(reaction_changed, group=True),
     "ProfileChanged-group": Case(profile_changed_group, group=True),
-    "MemberRemoved-me": Case(member_removed_me, group=True, peer_owns=True),
     "AvatarChanged-group": Case(avatar_changed_group, group=True),
 }
 

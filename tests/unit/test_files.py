@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import secrets
 from datetime import UTC, datetime
@@ -116,6 +117,23 @@ def test_media_duration_measured_on_server(backend, maker, mime, kind):
     assert abs(info.duration_ms - expected) <= 60
     if kind == "video":
         assert (info.width, info.height, info.has_thumb) == (64, 48, True)
+
+
+def test_a_browser_recording_is_stored_with_its_duration_in_the_header(backend):
+    """21#4: MediaRecorder's webm states no duration, so a plain <audio controls> showed no
+    length and could not seek; the server remuxes it (packets copied, nothing re-encoded)."""
+    import av
+
+    raw = media_samples.recorder_webm(3.0)
+    with av.open(io.BytesIO(raw)) as before:
+        assert not before.duration
+    info = store_file(_user(), [raw], "voice.webm")
+    stored = _stored_bytes(info)
+    assert info.size == len(stored) and info.sha256 == hashlib.sha256(stored).hexdigest()
+    assert info.mime == "audio/webm" and abs(info.duration_ms - 3000) <= 60
+    with av.open(io.BytesIO(stored)) as after, av.open(io.BytesIO(raw)) as before:
+        assert abs(after.duration / 1_000_000 - 3.0) <= 0.1
+        assert [bytes(p) for p in after.demux() if p.size] == [bytes(p) for p in before.demux() if p.size]
 
 
 def test_broken_media_is_a_plain_file(backend):

@@ -13,7 +13,7 @@ from corpchat import db, views
 from corpchat.models import GroupLog, Message, Participant
 from corpchat.services import groups, messages, rooms, system_messages
 from corpchat.services.errors import Forbidden, Invalid, NotFound
-from corpchat.services.events import GroupRenamed, MemberRemoved, MessageSent, Push
+from corpchat.services.events import GroupRenamed, MemberRemoved, MessageSent, Push, RemovedFromChat
 from tests.factories import make_group, make_user
 
 
@@ -68,9 +68,9 @@ def test_rename_refusals_change_nothing(team):
 
 def test_remove_tells_everyone_once_and_evicts_only_the_removed(team):
     owner, admin, member, _, room = team
-    removed, note = groups.remove_member(admin, room, member)
-    assert removed == Push(tuple(sorted((owner, admin))) + (member,), MemberRemoved(room, user_id=member),
-                           evict=(member,))
+    removed, told, note = groups.remove_member(admin, room, member)
+    assert removed == Push((member,), RemovedFromChat(room), evict=(member,))
+    assert told == Push(tuple(sorted((owner, admin))), MemberRemoved(room, user_id=member))
     assert note.audience == tuple(sorted((owner, admin)))  # the removed member does not get it
     assert note.event.message["payload"]["names"] == {str(admin): "adam", str(member): "mira"}
     assert _members(room) == {owner, admin}

@@ -12,7 +12,7 @@ import reflex as rx
 from corpchat import i18n, views
 from corpchat.realtime.appliers import on
 from corpchat.services import groups
-from corpchat.services.events import GroupRenamed, MemberRemoved
+from corpchat.services.events import GroupRenamed, MemberRemoved, RemovedFromChat
 from corpchat.state.base import authed, in_thread
 
 
@@ -52,10 +52,12 @@ class GroupsMixin(rx.State, mixin=True):
             self.room_title, self.room_initials = event.name, views.initials(event.name)
 
     @on(MemberRemoved)
-    async def _on_member_removed(self, event: MemberRemoved) -> None:
-        if event.user_id == self._user_id:  # me: the chat is gone from my list and my screen
-            self._drop_chat(event.room_id)
-            if self.room_id == event.room_id:
-                await self._close()
-        elif self.room_id == event.room_id:
+    def _on_member_removed(self, event: MemberRemoved) -> None:
+        if self.room_id == event.room_id:
             self._show_members(max(0, self.room_members - 1))
+
+    @on(RemovedFromChat)
+    async def _on_removed(self, event: RemovedFromChat) -> None:
+        self._drop_chat(event.room_id)
+        if self.room_id == event.room_id:
+            await self._close()

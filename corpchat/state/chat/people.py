@@ -71,7 +71,7 @@ class PeopleMixin(rx.State, mixin=True):
         ids = {c["other_id"] for c in self._chats if c.get("other_id")}
         ids.update(p["id"] for p in self.people)
         if self.room_kind == "group":  # the senders' avatars beside their bubbles
-            ids.update(m["sender_id"] for m in self._settled)
+            ids.update(m["sender_id"] for m in self._settled if m["sender_id"])  # 0: a system line
         # The faces on reaction chips (mine too): their photos, where this tab may see them.
         ids.update(f["id"] for m in self._settled for r in m.get("reactions", ()) for f in r["faces"])
         if self.card["user_id"]:
