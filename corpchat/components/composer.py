@@ -13,9 +13,9 @@ from corpchat.state.chat import ChatState
 from corpchat.state.chat.drafts import COMPOSER_ID
 
 DRAFT_SAVE_MS = 700  # a pause in typing this long saves the draft (one round trip, not one per key)
-# Emptied at once on send, in the browser: a form reset would bring back the box's initial
-# text (the draft it was opened with).
-_CLEAR = rx.call_script(f"(() => {{ const t = document.getElementById('{COMPOSER_ID}'); if (t) t.value = ''; }})()")
+# Emptied at once on send, in the browser (the form's data is read before): a form reset would
+# bring back the box's initial text (the draft it was opened with).
+_CLEAR = rx.set_value(COMPOSER_ID, "")
 
 
 def _key_and_empty(e) -> tuple[Var[str], Var[bool]]:
