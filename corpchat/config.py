@@ -71,6 +71,7 @@ class Settings:
     db_max_overflow: int
     db_async_pool_size: int
     avatar_dir: Path
+    group_max_members: int
     avatar_max_bytes: int
     avatar_gallery_limit: int
     # Per user: a burst, then so many per minute (services/rate_limits.py).
@@ -186,6 +187,7 @@ def load() -> Settings:
         db_max_overflow=_int("DB_MAX_OVERFLOW", 10),
         db_async_pool_size=_int("DB_ASYNC_POOL_SIZE", 10),
         avatar_dir=Path(os.environ.get("AVATAR_DIR", "").strip() or PROJECT_ROOT / ".data" / "avatars"),
+        group_max_members=_int("GROUP_MAX_MEMBERS", 1000),
         avatar_max_bytes=_int("AVATAR_MAX_BYTES", 10 * 1024 * 1024),
         avatar_gallery_limit=_int("AVATAR_GALLERY_LIMIT", 50),
         send_burst=_int("SEND_BURST", 20),

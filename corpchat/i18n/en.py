@@ -203,4 +203,10 @@ STRINGS = {
     "err.group_name_empty": "A group needs a name.",
     "err.group_name_too_long": "The group name is too long (at most 100 characters).",
     "chat.members": {"one": "{n} member", "other": "{n} members"},
+    "sys.member_promoted": "{actor} made {target} an admin",
+    "sys.member_demoted": "{actor} made {target} a member",
+    "sys.owner_changed": "{actor} made {target} the owner",
+    "err.group_too_many": "A group has at most {max} members.",
+    "err.owner_must_transfer": "Make someone else the owner before you leave.",
+    "err.group_nobody": "Pick at least one person.",
 }

@@ -209,4 +209,15 @@ STRINGS = {
     "err.group_name_empty": "У группы должно быть название.",
     "err.group_name_too_long": "Название группы слишком длинное (не более 100 символов).",
     "chat.members": {"one": "{n} участник", "few": "{n} участника", "many": "{n} участников", "other": "{n} участника"},
+    "sys.member_promoted": {
+        "male": "{actor} сделал {target} администратором", "female": "{actor} сделала {target} администратором",
+                            "unspecified": "{actor} сделал(а) {target} администратором"},
+    "sys.member_demoted": {
+        "male": "{actor} сделал {target} участником", "female": "{actor} сделала {target} участником",
+                           "unspecified": "{actor} сделал(а) {target} участником"},
+    "sys.owner_changed": {"male": "{actor} передал группу {target}", "female": "{actor} передала группу {target}",
+                          "unspecified": "{actor} передал(а) группу {target}"},
+    "err.group_too_many": "В группе не более {max} участников.",
+    "err.owner_must_transfer": "Прежде чем выйти, передайте группу другому участнику.",
+    "err.group_nobody": "Выберите хотя бы одного человека.",
 }

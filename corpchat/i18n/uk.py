@@ -209,4 +209,15 @@ STRINGS = {
     "err.group_name_empty": "Групі потрібна назва.",
     "err.group_name_too_long": "Назва групи задовга (щонайбільше 100 символів).",
     "chat.members": {"one": "{n} учасник", "few": "{n} учасники", "many": "{n} учасників", "other": "{n} учасника"},
+    "sys.member_promoted": {
+        "male": "{actor} зробив {target} адміністратором", "female": "{actor} зробила {target} адміністратором",
+                            "unspecified": "{actor} зробив(ла) {target} адміністратором"},
+    "sys.member_demoted": {
+        "male": "{actor} зробив {target} учасником", "female": "{actor} зробила {target} учасником",
+                           "unspecified": "{actor} зробив(ла) {target} учасником"},
+    "sys.owner_changed": {"male": "{actor} передав групу {target}", "female": "{actor} передала групу {target}",
+                          "unspecified": "{actor} передав(ла) групу {target}"},
+    "err.group_too_many": "У групі щонайбільше {max} учасників.",
+    "err.owner_must_transfer": "Перш ніж вийти, передайте групу іншому учаснику.",
+    "err.group_nobody": "Виберіть хоча б одну людину.",
 }

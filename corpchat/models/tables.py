@@ -118,6 +118,8 @@ class Participant(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(_in("role", ROLES), name="ck_participants_role"),
         Index("ix_participants_user", "user_id", "room_id"),
+        # At most one owner (services/groups.py keeps exactly one; this says it in the database).
+        Index("uq_participants_one_owner", "room_id", unique=True, postgresql_where=text("role = 'owner'")),
     )
 
     room_id: int = Field(

@@ -19,13 +19,17 @@ from corpchat.services.visibility import blocked_either_way, message_visible
 
 def access_room(s, actor_id: int, room_id, *, lock: bool = False) -> tuple[Room, Participant]:
     room_id = validate.ident(room_id)
+    if lock:
+        # The room's row lock first, the membership read after it, in its own statement: read in
+        # one statement with the lock, the participant row would be the one from before the
+        # wait (PostgreSQL re-checks only the locked row), and a member who had just been made
+        # the owner would still look like a member (found by the 1,000 concurrent role changes).
+        s.exec(select(Room.id).where(Room.id == room_id).with_for_update())
     query = (
         select(Room, Participant)
         .join(Participant, and_(Participant.room_id == Room.id, Participant.user_id == actor_id))
         .where(Room.id == room_id)
     )
-    if lock:
-        query = query.with_for_update(of=Room)
     row = s.exec(query).first()
     if row is None:
         raise NotFound()

@@ -156,6 +156,14 @@ class MemberRemoved(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class RoleChanged(Event):
+    """`user_id` is now `role` in the group (what they may do there changes with it)."""
+
+    user_id: int = 0
+    role: str = "member"
+
+
+@dataclass(frozen=True, slots=True)
 class RemovedFromChat(Event):
     """I am no longer a member: the chat leaves my list and my screen (pushed with evict, so my
     tabs are off the room's broadcast first)."""

@@ -19,6 +19,9 @@ ACTIONS: dict[str, dict[str, frozenset[str]]] = {
     "group.add_member": {"group": _MODERATORS},
     "group.remove_member": {"group": _MODERATORS},
     "group.set_role": {"group": frozenset({"owner"})},
+    "group.transfer": {"group": frozenset({"owner"})},
+    "group.delete": {"group": frozenset({"owner"})},
+    "group.leave": {"group": frozenset(ROLES)},
     "group.audit_log.read": {"group": _MODERATORS},
 }
 

@@ -19,7 +19,8 @@ from corpchat.services.errors import Invalid
 from corpchat.services.events import MessageSent, Push
 
 # What a system message can record; the text for each is "sys.<action>" in corpchat/i18n.
-ACTIONS = ("group_created", "group_renamed", "member_added", "member_removed", "member_left")
+ACTIONS = ("group_created", "group_renamed", "member_added", "member_removed", "member_left",
+           "member_promoted", "member_demoted", "owner_changed")
 _KEY_MAX = 64
 
 _WRITE = text("""

@@ -389,6 +389,15 @@ async def member_removed_me(x: World) -> None:
     await x.until("O removed", on_open=gone, on_list=gone)
 
 
+async def role_changed(x: World) -> None:
+    """P (the owner) makes O an admin: O may now delete others' messages there."""
+    peer = await x.tab(x.p, room=True)
+    await x.watch()
+    await peer.call(H("set_role"), room_id=x.room, user_id=x.o.user_id, role="admin")
+    await x.until("O an admin", on_open=lambda s: s["room"]["can_delete_others"],
+                  on_list=lambda s: "admin" in (chat_of(s, x.room) or {}).get("preview", ""))
+
+
 @dataclass(frozen=True)
 class Case:
     run: Scenario
@@ -417,6 +426,7 @@ SCENARIOS: dict[type[ev.Event], Case] = {
     ev.GroupRenamed: Case(group_renamed, group=True),
     ev.MemberRemoved: Case(member_removed, group=True),
     ev.RemovedFromChat: Case(member_removed_me, group=True, peer_owns=True),
+    ev.RoleChanged: Case(role_changed, group=True, peer_owns=True),
 }
 # More positions for some event types (each id names its event type first).
 VARIANTS: dict[str, Case] = {

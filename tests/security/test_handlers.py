@@ -303,6 +303,12 @@ HANDLERS: dict[tuple[type, str], dict[str, str]] = {
     (ChatState, "want_media"): {"file_ids": "file_ids"},
     (ChatState, "rename_group"): {"room_id": "room", "new_name": "group_name"},
     (ChatState, "remove_member"): {"room_id": "room", "user_id": "user"},
+    (ChatState, "create_group"): {"name": "group_name", "member_ids": "people"},
+    (ChatState, "add_members"): {"room_id": "room", "user_ids": "people"},
+    (ChatState, "leave_group"): {"room_id": "room"},
+    (ChatState, "set_role"): {"room_id": "room", "user_id": "user", "role": "role"},
+    (ChatState, "transfer_ownership"): {"room_id": "room", "user_id": "user"},
+    (ChatState, "delete_group"): {"room_id": "room"},
     (SettingsState, "load_settings_page"): {},
     (SettingsState, "change_language"): {"lang": "lang"},
     (ProfileState, "load_profile_page"): {},
@@ -337,6 +343,7 @@ def target_value(world: World, kind: str, *, own: bool) -> Any:
         "file_items": [_file_item(world.own_file if own else world.secret_file)],
         "caption": "a caption", "file_ids": [world.own_file if own else world.secret_file],
         "group_name": f"group {uuid.uuid4().hex[:6]}",
+        "people": [world.bob.user_id if own else world.carol.user_id], "role": "admin",
     }[kind]
 
 
@@ -389,6 +396,9 @@ def bad_values(world: World, kind: str) -> list:
                               [_file_item(world.own_file, client_id=1)],
                               [{**item, "room_id": world.secret_room}], [{**item, "sender_id": world.bob.user_id}],
                               [{"file_id": world.own_file, "kind": "file"}], [item] * 11]
+    if kind == "people":  # [1, 2] of _COMMON_BAD are real users here: Mallory and Bob
+        return [None, {}, {"$ne": 0}, [], True, False, 1.5, HUGE, "abc", [None], ["1"], [-1], [0], [2**63],
+                [{"$ne": 0}], [world.carol.user_id] * 2000, [2**31 - 7], [world.mallory.user_id]]
     if kind == "file_ids":
         return _COMMON_BAD + [HUGE, world.own_file, [None], [1], [HUGE], ["../x"], ["x" * 33], [{"$ne": ""}],
                               [world.secret_file],  # not Mallory's to see: nothing signed
@@ -404,6 +414,7 @@ def bad_values(world: World, kind: str) -> list:
         "err_key": ["err.nope", "<b>", "", HUGE],
         "caption": [HUGE],
         "group_name": [HUGE, "g" * 101, "", "   \n "],
+        "role": ["owner", "root", "", HUGE],
     }[kind]
     return non_str + bad_strings
 

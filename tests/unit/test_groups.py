@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from corpchat import db, views
 from corpchat.models import GroupLog, Message, Participant
-from corpchat.services import groups, messages, rooms, system_messages
+from corpchat.services import group_log, groups, messages, rooms, system_messages
 from corpchat.services.errors import Forbidden, Invalid, NotFound
-from corpchat.services.events import GroupRenamed, MemberRemoved, MessageSent, Push, RemovedFromChat
+from corpchat.services.events import GroupRenamed, MemberRemoved, MessageSent, Push, RemovedFromChat, RoleChanged
 from tests.factories import make_group, make_user
 
 
@@ -38,9 +38,9 @@ def _members(room: int) -> set[int]:
 def test_rename_pushes_the_new_name_then_the_system_message(team):
     owner, admin, member, _, room = team
     renamed, note = groups.rename_group(admin, room, "  Core   team ")
-    everyone = tuple(sorted((owner, admin, member)))
-    assert renamed == Push(everyone, GroupRenamed(room, name="Core team"))
-    assert note.audience == everyone and isinstance(note.event, MessageSent)
+    everyone = {owner, admin, member}
+    assert renamed.event == GroupRenamed(room, name="Core team") and set(renamed.audience) == everyone
+    assert set(note.audience) == everyone and isinstance(note.event, MessageSent)
     sysmsg = note.event.message
     assert sysmsg["kind"] == "system" and sysmsg["sender_id"] == 0
     assert sysmsg["payload"]["action"] == "group_renamed" and sysmsg["payload"]["names"] == {str(admin): "adam"}
@@ -70,8 +70,8 @@ def test_remove_tells_everyone_once_and_evicts_only_the_removed(team):
     owner, admin, member, _, room = team
     removed, told, note = groups.remove_member(admin, room, member)
     assert removed == Push((member,), RemovedFromChat(room), evict=(member,))
-    assert told == Push(tuple(sorted((owner, admin))), MemberRemoved(room, user_id=member))
-    assert note.audience == tuple(sorted((owner, admin)))  # the removed member does not get it
+    assert told.event == MemberRemoved(room, user_id=member) and set(told.audience) == {owner, admin}
+    assert set(note.audience) == {owner, admin}  # the removed member does not get it
     assert note.event.message["payload"]["names"] == {str(admin): "adam", str(member): "mira"}
     assert _members(room) == {owner, admin}
     assert _logs(room) == [("remove", admin, member, {})]
@@ -158,3 +158,133 @@ def test_system_messages_keep_seq_gap_free_among_20_concurrent_senders(team):
         rows = s.exec(select(Message.seq, Message.kind).where(Message.room_id == room).order_by(Message.seq)).all()
     assert [r.seq for r in rows] == list(range(1, 104))
     assert sum(r.kind == "system" for r in rows) == 3
+
+
+def _roles(room: int) -> dict[int, str]:
+    with db.session() as s:
+        return dict(s.exec(select(Participant.user_id, Participant.role).where(Participant.room_id == room)).all())
+
+
+def test_create_a_group_with_people_picked(db_clean):
+    anna, boris, vera, eve = (make_user(n) for n in ("anna", "boris", "vera", "eve"))
+    room, pushes = groups.create_group(anna, " Launch ", [boris, vera, boris, anna])
+    assert _roles(room) == {anna: "owner", boris: "member", vera: "member"}
+    (note,) = pushes
+    assert set(note.audience) == {anna, boris, vera} and note.event.message["payload"]["action"] == "group_created"
+    chat = next(c for c in rooms.chat_list(boris) if c["id"] == room)
+    assert chat["name"] == "Launch" and views.chat_item(chat, boris, views.zone("UTC"), "en")["preview"] == \
+        "anna created the group “Launch”"
+    assert [a for a, *_ in _logs(room)] == ["create", "add", "add"]
+    from tests.factories import block
+    block(eve, anna)
+    with pytest.raises(Forbidden):  # nobody is pulled into a group with someone they blocked
+        groups.create_group(anna, "Trap", [eve])
+    with pytest.raises(NotFound):
+        groups.create_group(anna, "Ghosts", [10**12])
+    for bad in (None, "x", [None], ["1"], [1.5], list(range(1, 1002)), [], [anna]):
+        with pytest.raises(Invalid):
+            groups.create_group(anna, "Bad", bad)
+
+
+def test_add_members_admins_only(team):
+    owner, admin, member, other, room = team
+    with pytest.raises(Forbidden):
+        groups.add_members(member, room, [other])
+    notes = groups.add_members(admin, room, [other, member])  # a member already: left alone
+    assert len(notes) == 1 and other in notes[0].audience
+    assert _roles(room)[other] == "member"
+    assert [(a, t) for a, _, t, _ in _logs(room)] == [("add", other)]
+
+
+def test_roles_promote_demote_and_ownership(team):
+    owner, admin, member, other, room = team
+    with pytest.raises(Forbidden):
+        groups.set_role(admin, room, member, "admin")  # only the owner sets roles
+    with pytest.raises(Forbidden):
+        groups.set_role(owner, room, owner, "member")  # nobody acts on the owner
+    told, note = groups.set_role(owner, room, member, "admin")
+    assert told.event == RoleChanged(room, user_id=member, role="admin")
+    assert groups.set_role(owner, room, member, "admin") == []
+    groups.set_role(owner, room, member, "member")
+    with pytest.raises(Invalid):
+        groups.set_role(owner, room, member, "owner")
+    with pytest.raises(Forbidden):
+        groups.transfer_ownership(admin, room, member)
+    groups.transfer_ownership(owner, room, member)
+    assert _roles(room) == {owner: "admin", admin: "admin", member: "owner"}
+    assert [a for a, *_ in _logs(room)] == ["promote", "demote", "transfer"]
+
+
+def test_leave_and_delete(team):
+    owner, admin, member, other, room = team
+    with pytest.raises(Forbidden) as err:
+        groups.leave_group(owner, room)
+    assert err.value.key == "err.owner_must_transfer"
+    gone, told, note = groups.leave_group(member, room)
+    assert gone == Push((member,), RemovedFromChat(room), evict=(member,))
+    assert set(told.audience) == {owner, admin}
+    with pytest.raises(Forbidden):
+        groups.delete_group(admin, room)
+    (deleted,) = groups.delete_group(owner, room)
+    assert set(deleted.audience) == set(deleted.evict) == {owner, admin}
+    assert _members(room) == set() and _logs(room) == []  # the log goes with the group
+    pair, _ = groups.create_group(other, "Pair", [owner])
+    groups.leave_group(owner, pair)
+    groups.leave_group(other, pair)  # the last member leaving deletes it
+    assert _members(pair) == set()
+
+
+def test_audit_log_for_owner_and_admins_only(team):
+    owner, admin, member, other, room = team
+    groups.rename_group(owner, room, "Second")
+    groups.add_members(admin, room, [other])
+    groups.remove_member(admin, room, other)
+    with pytest.raises(Forbidden):
+        group_log.read(member, room)
+    entries = group_log.read(admin, room)
+    assert [(e.action, e.actor, e.target) for e in entries] == [
+        ("remove", "adam", "ostap"), ("add", "adam", "ostap"), ("rename", "olga", "")]
+    assert (entries[-1].old, entries[-1].new) == ("Team", "Second")
+    assert [e.action for e in group_log.read(owner, room, action="rename")] == ["rename"]
+    assert [e.action for e in group_log.read(owner, room, person=owner)] == ["rename"]
+    assert [e.action for e in group_log.read(owner, room, before_id=entries[0].id, limit=1)] == ["add"]
+    with pytest.raises(Invalid):
+        group_log.read(owner, room, action="message")
+
+
+def test_exactly_one_owner_under_1000_concurrent_role_changes(team, monkeypatch):
+    """Promote, demote, transfer and leave at once from every side, 1,000 times: the room's row
+    lock orders them, so the group always has exactly one owner (and the index refuses two)."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    owner, admin, member, other, room = team
+    extra = [make_user(f"extra{i}") for i in range(5)]
+    groups.add_members(owner, room, [other, *extra])
+    people = [owner, admin, member, other, *extra]
+    rng = random.Random(20)
+
+    def one(_):
+        actor, target = rng.choice(people), rng.choice(people)
+        op = rng.choice(("promote", "demote", "transfer", "transfer", "leave"))
+        try:
+            if op == "transfer":
+                groups.transfer_ownership(actor, room, target)
+            elif op == "leave":
+                # leave, and come back (added by whoever owns the group now)
+                groups.leave_group(actor, room)
+                now_owner = next(u for u, r in _roles(room).items() if r == "owner")
+                groups.add_members(now_owner, room, [actor])
+            else:
+                groups.set_role(actor, room, target, "admin" if op == "promote" else "member")
+        except (Forbidden, Invalid, NotFound):
+            pass
+        owners = [u for u, r in _roles(room).items() if r == "owner"]
+        return len(owners)
+
+    from corpchat.services import rate_limits
+    monkeypatch.setattr(rate_limits, "check", lambda *a: None)  # 1,000 actions in seconds: not a flood
+    with ThreadPoolExecutor(8) as pool:
+        seen = list(pool.map(one, range(1000)))
+    assert set(seen) == {1}
+    assert list(_roles(room).values()).count("owner") == 1

@@ -1,7 +1,8 @@
 """Group administration on the chat page (services/groups.py): the handlers, and how a tab applies
-what they tell. The group settings page (issue 22) adds its vars and handlers here: it changes
-the chat list and the header, which are this state's, so it is a mixin of ChatState, not a state
-of its own (README, "Where a feature's state lives")."""
+what they tell (every check is the service's: these only hand over). The group settings page
+(issue 22) adds its vars and handlers here: it changes the chat list and the header, which are
+this state's, so it is a mixin of ChatState, not a state of its own (README, "Where a feature's
+state lives")."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import reflex as rx
 
 from corpchat import i18n, views
 from corpchat.realtime.appliers import on
-from corpchat.services import groups
-from corpchat.services.events import GroupRenamed, MemberRemoved, RemovedFromChat
+from corpchat.services import groups, policy
+from corpchat.services.events import GroupRenamed, MemberRemoved, RemovedFromChat, RoleChanged
 from corpchat.state.base import authed, in_thread
 
 
@@ -24,6 +25,10 @@ class GroupsMixin(rx.State, mixin=True):
         room_id: int
         room_title: str
         room_initials: str
+        room_kind: str
+        can_delete_others: bool
+
+        async def _open(self, room_id) -> None: ...
 
         def _chat(self, room_id: int) -> dict | None: ...
         def _put_chat(self, item: dict, to_top: bool) -> None: ...
@@ -36,8 +41,34 @@ class GroupsMixin(rx.State, mixin=True):
         await self._emit(await in_thread(groups.rename_group, self._user_id, room_id, new_name))
 
     @authed
+    async def create_group(self, name: str, member_ids: list):
+        room_id, pushes = await in_thread(groups.create_group, self._user_id, name, member_ids)
+        await self._emit(pushes)
+        await self._open(room_id)
+
+    @authed
+    async def add_members(self, room_id: int, user_ids: list):
+        await self._emit(await in_thread(groups.add_members, self._user_id, room_id, user_ids))
+
+    @authed
     async def remove_member(self, room_id: int, user_id: int):
         await self._emit(await in_thread(groups.remove_member, self._user_id, room_id, user_id))
+
+    @authed
+    async def leave_group(self, room_id: int):
+        await self._emit(await in_thread(groups.leave_group, self._user_id, room_id))
+
+    @authed
+    async def set_role(self, room_id: int, user_id: int, role: str):
+        await self._emit(await in_thread(groups.set_role, self._user_id, room_id, user_id, role))
+
+    @authed
+    async def transfer_ownership(self, room_id: int, user_id: int):
+        await self._emit(await in_thread(groups.transfer_ownership, self._user_id, room_id, user_id))
+
+    @authed
+    async def delete_group(self, room_id: int):
+        await self._emit(await in_thread(groups.delete_group, self._user_id, room_id))
 
     def _show_members(self, n: int) -> None:
         self.room_members = n
@@ -55,6 +86,11 @@ class GroupsMixin(rx.State, mixin=True):
     def _on_member_removed(self, event: MemberRemoved) -> None:
         if self.room_id == event.room_id:
             self._show_members(max(0, self.room_members - 1))
+
+    @on(RoleChanged)
+    def _on_role(self, event: RoleChanged) -> None:
+        if event.user_id == self._user_id and self.room_id == event.room_id:
+            self.can_delete_others = policy.can(event.role, "message.delete_others", self.room_kind)
 
     @on(RemovedFromChat)
     async def _on_removed(self, event: RemovedFromChat) -> None:
