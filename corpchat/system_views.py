@@ -18,3 +18,19 @@ def system_text(payload: dict | None, lang: str) -> str:
         return i18n.t(lang, "sys.unknown")
     return i18n.t(lang, key, actor=name("actor"), target=name("target"), old=payload.get("old") or "",
                   new=payload.get("new") or "", gender=payload.get("gender") or "unspecified")
+
+
+# An audit-log action -> the sentence that says it (the same as the system line's).
+_LOG_SENTENCE = {"create": "group_created", "rename": "group_renamed", "add": "member_added",
+                 "remove": "member_removed", "leave": "member_left", "promote": "member_promoted",
+                 "demote": "member_demoted", "transfer": "owner_changed", "avatar": "avatar_changed",
+                 "delete": "group_deleted"}
+
+
+def log_text(entry, lang: str) -> str:
+    """One audit-log entry (services.group_log.Entry) in the reader's language."""
+    payload = {"action": _LOG_SENTENCE.get(entry.action, ""), "actor": entry.actor_id, "target": entry.target_id,
+               "old": entry.old, "new": entry.new,
+               "names": {str(entry.actor_id): entry.actor, str(entry.target_id): entry.target},
+               "gender": entry.actor_gender}
+    return system_text(payload, lang)

@@ -41,6 +41,8 @@ def header() -> rx.Component:
                 rx.cond(private, rx.menu.item(tr("profile.open"), on_click=ChatState.open_profile(other),
                                               id="menu-profile")),
                 rx.cond(private, block_menu_item(other)),
+                rx.cond(ChatState.room_kind == "group",
+                        rx.menu.item(tr("group.settings"), on_click=ChatState.open_panel, id="menu-group")),
                 rx.menu.item(tr("chat.delete_chat"), color="red", on_click=ChatState.ask_delete_chat,
                              id="delete-chat")),
         ),

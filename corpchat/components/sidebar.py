@@ -57,6 +57,8 @@ def sidebar() -> rx.Component:
             rx.heading(tr("app.name"), size="5"),
             rx.spacer(),
             theme_toggle(),
+            rx.icon_button(rx.icon("users"), variant="ghost", aria_label=tr("group.new"), id="new-group",
+                           on_click=ChatState.open_new_group),
             rx.link(rx.icon_button(rx.icon("user"), variant="ghost", aria_label=tr("profile.mine")),
                     href="/profile", id="to-profile"),
             rx.link(rx.icon_button(rx.icon("settings"), variant="ghost", aria_label=tr("nav.settings")),

@@ -6,6 +6,7 @@ import reflex as rx
 
 from corpchat.components.common import tr
 from corpchat.components.confirm import confirm_dialog
+from corpchat.components.groups import group_panel, new_group_dialog
 from corpchat.components.messages import empty_pane, room_pane
 from corpchat.components.page_title import unread_title
 from corpchat.components.people import profile_card
@@ -31,6 +32,8 @@ def chat_page() -> rx.Component:
         rx.box(rx.cond(open_room, room_pane(), empty_pane()), height="100%", id="main-pane"),
         signed_out_overlay(),
         confirm_dialog(),
+        new_group_dialog(),
+        group_panel(),
         unread_title(),
         profile_card(),
         height="100dvh", width="100%", spacing="0", id="app-shell",

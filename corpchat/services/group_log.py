@@ -30,6 +30,7 @@ class Entry:
     old: str
     new: str
     at: datetime
+    actor_gender: str = "unspecified"  # the verb's form in uk/ru
 
 
 def read(actor_id: int, room_id, before_id=None, action=None, person=None, limit: int = PAGE) -> list[Entry]:
@@ -51,8 +52,13 @@ def read(actor_id: int, room_id, before_id=None, action=None, person=None, limit
             q = q.where(or_(GroupLog.actor_id == person, GroupLog.target_id == person))
         rows = s.exec(q.order_by(GroupLog.id.desc()).limit(min(max(1, limit), PAGE))).scalars().all()
         ids = {u for r in rows for u in (r.actor_id, r.target_id) if u}
-        names = {u.id: u.real_name or u.login for u in s.exec(
-            select(User.id, User.login, User.real_name).where(User.id.in_(ids))).all()} if ids else {}
-    return [Entry(r.id, r.action, r.actor_id, names.get(r.actor_id, ""), r.target_id,
-                  names.get(r.target_id, ""), str((r.details or {}).get("old") or ""),
-                  str((r.details or {}).get("new") or ""), r.created_at) for r in rows]
+        users = {u.id: u for u in s.exec(
+            select(User.id, User.login, User.real_name, User.gender).where(User.id.in_(ids))).all()} if ids else {}
+
+    def name(uid) -> str:
+        u = users.get(uid)
+        return (u.real_name or u.login) if u else ""
+
+    return [Entry(r.id, r.action, r.actor_id, name(r.actor_id), r.target_id, name(r.target_id),
+                  str((r.details or {}).get("old") or ""), str((r.details or {}).get("new") or ""), r.created_at,
+                  getattr(users.get(r.actor_id), "gender", None) or "unspecified") for r in rows]

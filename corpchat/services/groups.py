@@ -169,6 +169,29 @@ def delete_group(actor_id: int, room_id) -> list[Push]:
         return _delete(s, room.id)
 
 
+MEMBERS_SHOWN = 100
+_ROLE_ORDER = {"owner": 0, "admin": 1, "member": 2}
+
+
+def members(actor_id: int, room_id, query="", limit: int = MEMBERS_SHOWN) -> tuple[str, list[dict]]:
+    """My role and the group's members (owner, admins, then the rest by name), those matching
+    `query` in login or name; members only."""
+    query = validate.text(query, max_len=100).strip()
+    with db.session() as s:
+        room, me = access_room(s, actor_id, room_id)
+        if room.kind != "group":
+            raise NotFound()
+        q = (select(User.id, User.login, User.real_name, Participant.role)
+             .join(Participant, Participant.user_id == User.id).where(Participant.room_id == room.id))
+        if query:
+            like = validate.like_pattern(query)
+            q = q.where(User.login.ilike(like) | User.real_name.ilike(like))
+        rows = s.exec(q).all()
+    people = sorted(({"id": r.id, "login": r.login, "name": r.real_name or r.login, "role": r.role} for r in rows),
+                    key=lambda p: (_ROLE_ORDER[p["role"]], p["name"].lower()))
+    return me.role, people[:max(1, min(limit, MEMBERS_SHOWN))]
+
+
 def member_count(s, room_id: int) -> int:
     return s.exec(select(func.count()).select_from(Participant).where(Participant.room_id == room_id)).scalar_one()
 

@@ -121,7 +121,7 @@ def search_users(actor_id: int, query) -> list[dict]:
     with db.session() as s:
         stmt = select(User.id, User.login, User.real_name, User.avatar_id).where(User.id != actor_id)
         if query:
-            like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            like = validate.like_pattern(query)
             stmt = stmt.where(or_(User.login.ilike(like), User.real_name.ilike(like)))
         if not directory.everyone_visible():  # the people I share a chat with, or an exact login
             stmt = stmt.where(or_(User.id.in_(directory.room_mates(s, actor_id) or {0}),

@@ -24,3 +24,8 @@ def seq(value) -> int:
     if type(value) is not int or not 0 <= value <= MAX_ID:
         raise Invalid()
     return value
+
+
+def like_pattern(query: str) -> str:
+    """`query` as a LIKE/ILIKE pattern matching it anywhere, its own % and _ taken literally."""
+    return "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -393,7 +393,7 @@ async def role_changed(x: World) -> None:
     """P (the owner) makes O an admin: O may now delete others' messages there."""
     peer = await x.tab(x.p, room=True)
     await x.watch()
-    await peer.call(H("set_role"), room_id=x.room, user_id=x.o.user_id, role="admin")
+    await peer.call(H("change_role"), room_id=x.room, user_id=x.o.user_id, role="admin")
     await x.until("O an admin", on_open=lambda s: s["room"]["can_delete_others"],
                   on_list=lambda s: "admin" in (chat_of(s, x.room) or {}).get("preview", ""))
 

@@ -306,9 +306,21 @@ HANDLERS: dict[tuple[type, str], dict[str, str]] = {
     (ChatState, "create_group"): {"name": "group_name", "member_ids": "people"},
     (ChatState, "add_members"): {"room_id": "room", "user_ids": "people"},
     (ChatState, "leave_group"): {"room_id": "room"},
-    (ChatState, "set_role"): {"room_id": "room", "user_id": "user", "role": "role"},
+    (ChatState, "change_role"): {"room_id": "room", "user_id": "user", "role": "role"},
     (ChatState, "transfer_ownership"): {"room_id": "room", "user_id": "user"},
     (ChatState, "delete_group"): {"room_id": "room"},
+    (ChatState, "open_new_group"): {},
+    (ChatState, "close_new_group"): {},
+    (ChatState, "search_picks"): {"query": "query"},
+    (ChatState, "toggle_pick"): {"user_id": "user"},
+    (ChatState, "create_group_form"): {"form_data": "group_form"},
+    (ChatState, "open_panel"): {},
+    (ChatState, "close_panel"): {},
+    (ChatState, "show_panel_tab"): {"tab": "panel_tab"},
+    (ChatState, "search_members"): {"query": "query"},
+    (ChatState, "filter_log"): {"action": "log_action"},
+    (ChatState, "more_log"): {},
+    (ChatState, "rename_form"): {"form_data": "group_form"},
     (SettingsState, "load_settings_page"): {},
     (SettingsState, "change_language"): {"lang": "lang"},
     (ProfileState, "load_profile_page"): {},
@@ -344,6 +356,7 @@ def target_value(world: World, kind: str, *, own: bool) -> Any:
         "caption": "a caption", "file_ids": [world.own_file if own else world.secret_file],
         "group_name": f"group {uuid.uuid4().hex[:6]}",
         "people": [world.bob.user_id if own else world.carol.user_id], "role": "admin",
+        "group_form": {"name": f"group {uuid.uuid4().hex[:6]}"}, "panel_tab": "log", "log_action": "rename",
     }[kind]
 
 
@@ -396,6 +409,9 @@ def bad_values(world: World, kind: str) -> list:
                               [_file_item(world.own_file, client_id=1)],
                               [{**item, "room_id": world.secret_room}], [{**item, "sender_id": world.bob.user_id}],
                               [{"file_id": world.own_file, "kind": "file"}], [item] * 11]
+    if kind == "group_form":
+        return [None, "hi", [], 1, True, {"name": None}, {"name": HUGE}, {"name": ""}, {"name": "  "},
+                {"name": {"a": 1}}, {FORM_KEY: "garbage"}]
     if kind == "people":  # [1, 2] of _COMMON_BAD are real users here: Mallory and Bob
         return [None, {}, {"$ne": 0}, [], True, False, 1.5, HUGE, "abc", [None], ["1"], [-1], [0], [2**63],
                 [{"$ne": 0}], [world.carol.user_id] * 2000, [2**31 - 7], [world.mallory.user_id]]
@@ -415,6 +431,7 @@ def bad_values(world: World, kind: str) -> list:
         "caption": [HUGE],
         "group_name": [HUGE, "g" * 101, "", "   \n "],
         "role": ["owner", "root", "", HUGE],
+        "panel_tab": ["admin", "", HUGE], "log_action": ["message", "", HUGE],
     }[kind]
     return non_str + bad_strings
 

@@ -7,7 +7,8 @@
 - attachments.py: sending files, voice and video messages; this tab's signed media URLs;
 - pushed.py: how this tab applies each live event (`@on(EventType)`);
 - people.py: presence, avatars, blocks and the profile card (issue 13);
-- groups.py: group administration (rename, remove a member) and its live events.
+- groups.py: group administration (the handlers) and its live events; group_panel.py: the new
+  group dialog and an open group's settings and audit log.
 This module holds the page lifecycle (load, open and close a room). One class,
 so that the wire names (`...chat_state.messages`) and realtime.live's broadcast
 target stay one state; each handler authenticates (`@authed`), calls a service
@@ -28,6 +29,7 @@ from corpchat.state.chat.chat_list import ChatListMixin
 from corpchat.state.chat.composer import SENDING_AFTER, ComposerMixin  # noqa: F401
 from corpchat.state.chat.confirm import ConfirmMixin
 from corpchat.state.chat.drafts import DraftsMixin
+from corpchat.state.chat.group_panel import GroupPanelMixin
 from corpchat.state.chat.groups import GroupsMixin
 from corpchat.state.chat.message_actions import MessageActionsMixin
 from corpchat.state.chat.people import PeopleMixin
@@ -48,7 +50,7 @@ def _room_of(stored) -> int:
 
 
 class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageActionsMixin, ConfirmMixin,
-                AttachmentsMixin, PushedMixin, PeopleMixin, GroupsMixin, AuthState):
+                AttachmentsMixin, PushedMixin, PeopleMixin, GroupsMixin, GroupPanelMixin, AuthState):
     room_id: int = 0
     # The open chat, kept by the tab itself: a restarted server has forgotten every tab's state,
     # and a reconnecting tab reopens what it showed (checked like any open: a member's chat only).
@@ -94,6 +96,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
         self._riding = False
         self.room_id, self.room_title, self.room_kind = 0, "", ""
         self.renamed = {}
+        self.panel_open = False
         self.shown_room = ""
         self.room_other_id = 0
         self.can_delete_others = False

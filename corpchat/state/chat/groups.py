@@ -27,6 +27,7 @@ class GroupsMixin(rx.State, mixin=True):
         room_initials: str
         room_kind: str
         can_delete_others: bool
+        sidebar_tab: str
 
         async def _open(self, room_id) -> None: ...
 
@@ -42,8 +43,12 @@ class GroupsMixin(rx.State, mixin=True):
 
     @authed
     async def create_group(self, name: str, member_ids: list):
+        await self._create_group(name, member_ids)
+
+    async def _create_group(self, name, member_ids) -> None:
         room_id, pushes = await in_thread(groups.create_group, self._user_id, name, member_ids)
         await self._emit(pushes)
+        self.sidebar_tab = "chats"
         await self._open(room_id)
 
     @authed
@@ -59,7 +64,7 @@ class GroupsMixin(rx.State, mixin=True):
         await self._emit(await in_thread(groups.leave_group, self._user_id, room_id))
 
     @authed
-    async def set_role(self, room_id: int, user_id: int, role: str):
+    async def change_role(self, room_id: int, user_id: int, role: str):
         await self._emit(await in_thread(groups.set_role, self._user_id, room_id, user_id, role))
 
     @authed
