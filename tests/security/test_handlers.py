@@ -308,7 +308,10 @@ HANDLERS: dict[tuple[type, str], dict[str, str]] = {
     (ProfileState, "load_profile_page"): {},
     (ProfileState, "save_profile"): {"form_data": "profile_form"},
     (ProfileState, "pick_birth"): {"value": "birth"},
-    (ProfileState, "avatar_saved"): {"avatar_id": "avatar"},
+    (ProfileState, "crop_changed"): {"box": "crop_box"},
+    (ProfileState, "avatar_refused"): {"rejected": "rejections"},
+    (ProfileState, "avatar_saving"): {},
+    (ProfileState, "avatar_posted"): {"answer": "avatar_answer"},
     (ProfileState, "avatar_failed"): {"key": "err_key"},
     (ProfileState, "use_avatar"): {"avatar_id": "avatar"},
     (ProfileState, "use_initials"): {},
@@ -337,6 +340,9 @@ def target_value(world: World, kind: str, *, own: bool) -> Any:
         "file_items": [_file_item(world.own_file if own else world.secret_file)],
         "caption": "a caption", "file_ids": [world.own_file if own else world.secret_file],
         "group_name": f"group {uuid.uuid4().hex[:6]}",
+        "crop_box": {"x": 1, "y": 2, "width": 30, "height": 30},
+        "rejections": [{"file": {"path": "a.txt"}, "errors": [{"code": "file-invalid-type", "message": "no"}]}],
+        "avatar_answer": {"avatar_id": uuid.uuid4().hex},  # not hers: NotFound
     }[kind]
 
 
@@ -389,6 +395,16 @@ def bad_values(world: World, kind: str) -> list:
                               [_file_item(world.own_file, client_id=1)],
                               [{**item, "room_id": world.secret_room}], [{**item, "sender_id": world.bob.user_id}],
                               [{"file_id": world.own_file, "kind": "file"}], [item] * 11]
+    if kind == "crop_box":
+        box = target_value(world, kind, own=True)
+        return _COMMON_BAD + [HUGE, {"x": 1}, {**box, "x": -5}, {**box, "width": 0}, {**box, "y": "2"},
+                              {**box, "height": True}, {**box, "x": 10**12}, {**box, "x": None}]
+    if kind == "rejections":
+        return _COMMON_BAD + [HUGE, [None], ["x"], [{"errors": "x"}], [{"errors": [{"code": "nope"}]}],
+                              [{"errors": [{"code": ["file-too-large"]}]}]]
+    if kind == "avatar_answer":
+        return _COMMON_BAD + [HUGE, {"avatar_id": "../../etc/passwd"}, {"avatar_id": 1}, {"avatar_id": "0" * 32},
+                              {"error": "err.nope"}, {"error": "<b>"}, {"error": None}, {"error": ["err.forbidden"]}]
     if kind == "file_ids":
         return _COMMON_BAD + [HUGE, world.own_file, [None], [1], [HUGE], ["../x"], ["x" * 33], [{"$ne": ""}],
                               [world.secret_file],  # not Mallory's to see: nothing signed
