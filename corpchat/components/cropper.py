@@ -131,6 +131,8 @@ def avatar_cropper(upload_id: str, *, box: Var, saving: Var, on_crop, on_refused
         id=upload_id, accept=ACCEPT, max_size=settings.avatar_max_bytes, multiple=False, max_files=1,
         # The button takes the focus and Enter; the zone itself is no second tab stop.
         no_keyboard=True, on_drop_rejected=on_refused, class_name=f"{upload_id}-upload", width="fit-content",
+        # The browser's own "Choose File" speaks the browser's language: only the button shows.
+        style={"& input[type=file]": {"display": "none"}},
     )
     cropper = Cropper.create(
         src=_chosen_file_url(upload_id), alt="", aspect_ratio=1, view_mode=1, auto_crop_area=1,

@@ -52,7 +52,7 @@ class EmojiPicker(rx.NoSSRComponent):
 
 
 def _bundled(path: str) -> str:
-    return f"() => import({json.dumps(path)}).then((m) => m.default)"
+    return f"(() => import({json.dumps(path)}).then((m) => m.default))"
 
 
 # Code-split: the ~400 kB emoji set is fetched (from this server) when a picker first opens.
