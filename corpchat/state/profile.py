@@ -149,6 +149,7 @@ class ProfileState(AuthState):
         if values[2] < 1 or values[3] < 1:
             return
         self.crop = dict(zip(_BOX_KEYS, values, strict=True))
+        self.error = ""  # a picture is being cropped: an earlier refusal is over
 
     @authed
     async def avatar_refused(self, rejected: list):
