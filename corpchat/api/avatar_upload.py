@@ -1,4 +1,8 @@
-"""POST /api/avatar: the cropped avatar from the profile page (issue 13).
+"""POST /api/avatar: the avatar from the profile page (issues 13, 21).
+
+The body is the chosen image as it is; `?x=&y=&w=&h=` is the crop box (pixels of the
+upright image) that the cropper reported to Python, and the server crops and re-encodes.
+Without a box the centre square is taken.
 
 A plain route rather than Reflex's /_upload: `rx.upload_files` buffers the whole
 body before any handler runs (no size limit, reflex#6115; `upload_files_chunk`
@@ -25,8 +29,21 @@ from corpchat.services.errors import Invalid, ServiceError
 
 
 def _error(key: str, status: int, lang: str, **params) -> JSONResponse:
-    return JSONResponse({"error": key, "message": i18n.t(lang, key, **params)}, status_code=status,
-                        headers={"Cache-Control": "no-store"})
+    body = {"error": key, "message": i18n.t(lang, key, **params)}
+    if isinstance(params.get("max"), int):
+        body["max"] = params["max"]  # for the page to name the limit in its own language
+    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def _crop(request: Request) -> tuple[int, int, int, int] | None:
+    """The crop box of the query string, all four or none; bounds are checked on the image."""
+    names = ("x", "y", "w", "h")
+    given = [request.query_params.get(n) for n in names]
+    if all(v is None for v in given):
+        return None
+    if not all(v is not None and v.isascii() and v.isdigit() and len(v) <= 7 for v in given):
+        raise Invalid("err.avatar_crop")
+    return tuple(int(v) for v in given)  # type: ignore[return-value]
 
 
 async def _body(request: Request, limit: int) -> bytes:
@@ -52,11 +69,12 @@ async def upload(request: Request) -> JSONResponse:
         return _error("err.not_authenticated", 401, lang)
     lang = await asyncio.to_thread(accounts.get_locale, identity.user_id) or lang
     try:
+        crop = _crop(request)
         raw = await _body(request, settings.avatar_max_bytes)
         # The slot is taken on the loop: a waiting upload holds no thread of the pool that every
         # other user's handlers run in.
         async with image_decode.slot_async():
-            change = await asyncio.to_thread(avatars.upload_avatar, identity.user_id, raw)
+            change = await asyncio.to_thread(avatars.upload_avatar, identity.user_id, raw, crop)
     except ClientDisconnect:
         return _error("err.bad_request", 400, lang)
     except ServiceError as exc:

@@ -6,7 +6,7 @@ import reflex as rx
 
 from corpchat.components.common import avatar, tr
 from corpchat.components.cropper import avatar_cropper
-from corpchat.state.profile import ProfileState
+from corpchat.state.profile import AVATAR_UPLOAD_ID, ProfileState
 
 
 def _label(key: str, control: rx.Component) -> rx.Component:
@@ -110,10 +110,11 @@ def profile_page() -> rx.Component:
                 rx.cond(ProfileState.form_key > 0, _form()),
                 rx.separator(),
                 rx.heading(tr("profile.avatar"), size="3"),
-                avatar_cropper("avatar", on_crop=rx.noop(), on_error=ProfileState.avatar_failed,
-                               choose_label=tr("profile.avatar_choose"), height=260,
-                               upload_url="/api/avatar", on_saved=ProfileState.avatar_saved,
-                               save_label=tr("profile.avatar_save")),
+                avatar_cropper(AVATAR_UPLOAD_ID, box=ProfileState.crop, saving=ProfileState.saving,
+                               on_crop=ProfileState.crop_changed, on_refused=ProfileState.avatar_refused,
+                               on_error=ProfileState.avatar_failed, on_save=ProfileState.avatar_saving,
+                               on_saved=ProfileState.avatar_posted, choose_label=tr("profile.avatar_choose"),
+                               save_label=tr("profile.avatar_save"), height=260),
                 _confirm_delete(),
                 rx.cond(ProfileState.gallery.length() > 0, rx.vstack(
                     rx.hstack(rx.text(tr("profile.gallery"), size="2", weight="medium"), rx.spacer(),

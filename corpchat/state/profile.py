@@ -2,13 +2,16 @@
 
 Every handler acts on the logged-in user only (no "whose" argument); the
 services validate every value. Changes others see go out as the services'
-Push (ProfileChanged, AvatarChanged, BlockChanged) through `_emit`; the
-cropped image itself is posted to /api/avatar (api/avatar_upload.py), which
-pushes AvatarChanged, and this page then re-reads its gallery.
+Push (ProfileChanged, AvatarChanged, BlockChanged) through `_emit`. The avatar
+cropper (components/cropper.py) reports its crop box here (`crop_changed`); Save has
+the browser post the chosen file with that box to /api/avatar
+(api/avatar_upload.py), which crops, pushes AvatarChanged and answers; the answer
+comes back to `avatar_posted`, and this page re-reads its gallery.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TypedDict
 
 import reflex as rx
@@ -25,7 +28,13 @@ from corpchat.views import initials as _initials
 _FORM_FIELDS = ("real_name", "bio", "gender", "birth")
 # What the cropper may report on its own (before or instead of the server's answer).
 _CROPPER_ERRORS = ("err.avatar_too_large", "err.avatar_not_image", "err.avatar_too_many_pixels",
-                   "err.avatar_gallery_full", "err.bad_request", "err.not_authenticated", "err.forbidden")
+                   "err.avatar_gallery_full", "err.avatar_crop", "err.too_fast", "err.bad_request",
+                   "err.not_authenticated", "err.forbidden")
+# react-dropzone's reasons for refusing a chosen file -> what the user is told.
+_REFUSALS = {"file-too-large": "err.avatar_too_large", "file-invalid-type": "err.avatar_not_image",
+             "too-many-files": "err.avatar_not_image"}
+_BOX_KEYS = ("x", "y", "width", "height")
+AVATAR_UPLOAD_ID = "avatar"
 
 
 class GalleryItem(TypedDict):
@@ -60,6 +69,9 @@ class ProfileState(AuthState):
     notice: str = ""
     form_key: int = 0  # a new key re-mounts the uncontrolled inputs with the saved values
     deleting: str = ""  # the gallery avatar the confirmation dialog asks about
+    # The cropper's box {x, y, width, height} (pixels of the upright image), sent with Save.
+    crop: dict[str, int] = {}
+    saving: bool = False  # an avatar is being posted: Save waits
 
     async def load_profile_page(self):
         if not await self._login_from_cookie():
@@ -126,20 +138,67 @@ class ProfileState(AuthState):
         self.form_key += 1
 
     @authed
-    async def avatar_saved(self, avatar_id: str):
-        if not isinstance(avatar_id, str) or not avatars.ID_PATTERN.fullmatch(avatar_id):
+    async def crop_changed(self, box: dict):
+        """The cropper's box after a gesture; anything else is ignored (the server checks again)."""
+        if not isinstance(box, dict):
+            return
+        values = [box.get(k) for k in _BOX_KEYS]
+        if not all(type(v) in (int, float) and math.isfinite(v) and 0 <= round(v) <= 1_000_000 for v in values):
+            return
+        values = [round(v) for v in values]
+        if values[2] < 1 or values[3] < 1:
+            return
+        self.crop = dict(zip(_BOX_KEYS, values, strict=True))
+        self.error = ""  # a picture is being cropped: an earlier refusal is over
+
+    @authed
+    async def avatar_refused(self, rejected: list):
+        """react-dropzone refused the chosen file (its type or size)."""
+        try:
+            code = rejected[0]["errors"][0]["code"]
+        except (TypeError, KeyError, IndexError):
+            raise Invalid() from None
+        if not isinstance(code, str) or code not in _REFUSALS:
             raise Invalid()
-        await self._reload_gallery()
-        if not any(item["id"] == avatar_id for item in self.gallery):
-            raise NotFound()
-        self.error, self.notice = "", self._t("profile.avatar_saved")
+        return self._avatar_error(_REFUSALS[code])
+
+    @authed
+    async def avatar_saving(self):
+        self.saving = True
+
+    @authed
+    async def avatar_posted(self, answer: dict):
+        """POST /api/avatar's answer, through the browser: {avatar_id} or {error[, max]}."""
+        self.saving = False
+        if not isinstance(answer, dict):
+            raise Invalid()
+        avatar_id = answer.get("avatar_id")
+        if avatar_id is not None:
+            if not isinstance(avatar_id, str) or not avatars.ID_PATTERN.fullmatch(avatar_id):
+                raise Invalid()
+            await self._reload_gallery()
+            if not any(item["id"] == avatar_id for item in self.gallery):
+                raise NotFound()
+            self.crop = {}
+            self.error, self.notice = "", self._t("profile.avatar_saved")
+            # The cropper and its preview circle go (18#6).
+            return rx.clear_selected_files(AVATAR_UPLOAD_ID)
+        key, limit = answer.get("error"), answer.get("max")
+        if not isinstance(key, str) or key not in _CROPPER_ERRORS:
+            raise Invalid()
+        return self._avatar_error(key, limit if type(limit) is int and 0 <= limit < 1_000_000 else None)
 
     @authed
     async def avatar_failed(self, key: str):
         if not isinstance(key, str) or key not in _CROPPER_ERRORS:
             raise Invalid()
-        max_mb = settings.avatar_max_bytes // (1024 * 1024)
-        self.notice, self.error = "", i18n.t(self.lang, key, max=max_mb)
+        return self._avatar_error(key)
+
+    def _avatar_error(self, key: str, limit: int | None = None):
+        if limit is None:
+            limit = {"err.avatar_gallery_full": settings.avatar_gallery_limit}.get(
+                key, settings.avatar_max_bytes // (1024 * 1024))
+        self.notice, self.error = "", i18n.t(self.lang, key, max=limit)
         return rx.toast.error(self.error)
 
     @authed

@@ -71,7 +71,7 @@ def test_profile_avatar_presence_and_block_seen_from_another_tab(new_page, brows
     anna.press("#composer", "Enter")
 
     # Boris crops an avatar: drag the frame, zoom, save; Anna's header shows it without reload.
-    boris.locator("input[type=file]").set_input_files(_png(tmp_path / "me.png"))
+    boris.locator(".avatar-upload input[type=file]").set_input_files(_png(tmp_path / "me.png"))
     face = boris.locator(".cropper-face")
     expect(face).to_be_visible()
     box = face.bounding_box()
@@ -172,7 +172,7 @@ def test_avatar_choosing_refusing_saving_and_deleting_on_a_dark_phone(new_page, 
             page.locator(".theme-toggle").first.click()
             page.wait_for_function("document.documentElement.classList.contains('dark')")
         expect(page.locator("#avatar-choose")).to_have_text("Виберіть зображення")
-        expect(page.locator("#avatar-file")).to_be_hidden()
+        expect(page.locator(".avatar-upload input[type=file]")).to_be_hidden()
         # The calendar button is drawn for a dark page (its icon light); the pseudo-element's own
         # style cannot be read back, so the scheme it is drawn with is checked.
         scheme = page.evaluate("getComputedStyle(document.querySelector('.birth-picker')).colorScheme")
@@ -180,10 +180,10 @@ def test_avatar_choosing_refusing_saving_and_deleting_on_a_dark_phone(new_page, 
 
         not_image = tmp_path / "notes.png"
         not_image.write_bytes(b"this is text, not a picture")
-        page.locator("#avatar-file").set_input_files(str(not_image))
+        page.locator(".avatar-upload input[type=file]").set_input_files(str(not_image))
         expect(page.get_by_text("PNG, JPEG, WebP").first).to_be_visible()
 
-        page.locator("#avatar-file").set_input_files(_png(tmp_path / "me.png"))
+        page.locator(".avatar-upload input[type=file]").set_input_files(_png(tmp_path / "me.png"))
         expect(page.locator(".cropper-container")).to_be_visible()
         card = page.locator(".rt-Card").first.bounding_box()
         crop = page.locator(".cropper-container").bounding_box()

@@ -326,7 +326,10 @@ HANDLERS: dict[tuple[type, str], dict[str, str]] = {
     (ProfileState, "load_profile_page"): {},
     (ProfileState, "save_profile"): {"form_data": "profile_form"},
     (ProfileState, "pick_birth"): {"value": "birth"},
-    (ProfileState, "avatar_saved"): {"avatar_id": "avatar"},
+    (ProfileState, "crop_changed"): {"box": "crop_box"},
+    (ProfileState, "avatar_refused"): {"rejected": "rejections"},
+    (ProfileState, "avatar_saving"): {},
+    (ProfileState, "avatar_posted"): {"answer": "avatar_answer"},
     (ProfileState, "avatar_failed"): {"key": "err_key"},
     (ProfileState, "use_avatar"): {"avatar_id": "avatar"},
     (ProfileState, "use_initials"): {},
@@ -357,6 +360,9 @@ def target_value(world: World, kind: str, *, own: bool) -> Any:
         "group_name": f"group {uuid.uuid4().hex[:6]}",
         "people": [world.bob.user_id if own else world.carol.user_id], "role": "admin",
         "group_form": {"name": f"group {uuid.uuid4().hex[:6]}"}, "panel_tab": "log", "log_action": "rename",
+        "crop_box": {"x": 1, "y": 2, "width": 30, "height": 30},
+        "rejections": [{"file": {"path": "a.txt"}, "errors": [{"code": "file-invalid-type", "message": "no"}]}],
+        "avatar_answer": {"avatar_id": uuid.uuid4().hex},  # not hers: NotFound
     }[kind]
 
 
@@ -415,6 +421,16 @@ def bad_values(world: World, kind: str) -> list:
     if kind == "people":  # [1, 2] of _COMMON_BAD are real users here: Mallory and Bob
         return [None, {}, {"$ne": 0}, [], True, False, 1.5, HUGE, "abc", [None], ["1"], [-1], [0], [2**63],
                 [{"$ne": 0}], [world.carol.user_id] * 2000, [2**31 - 7], [world.mallory.user_id]]
+    if kind == "crop_box":
+        box = target_value(world, kind, own=True)
+        return _COMMON_BAD + [HUGE, {"x": 1}, {**box, "x": -5}, {**box, "width": 0}, {**box, "y": "2"},
+                              {**box, "height": True}, {**box, "x": 10**12}, {**box, "x": None}]
+    if kind == "rejections":
+        return _COMMON_BAD + [HUGE, [None], ["x"], [{"errors": "x"}], [{"errors": [{"code": "nope"}]}],
+                              [{"errors": [{"code": ["file-too-large"]}]}]]
+    if kind == "avatar_answer":
+        return _COMMON_BAD + [HUGE, {"avatar_id": "../../etc/passwd"}, {"avatar_id": 1}, {"avatar_id": "0" * 32},
+                              {"error": "err.nope"}, {"error": "<b>"}, {"error": None}, {"error": ["err.forbidden"]}]
     if kind == "file_ids":
         return _COMMON_BAD + [HUGE, world.own_file, [None], [1], [HUGE], ["../x"], ["x" * 33], [{"$ne": ""}],
                               [world.secret_file],  # not Mallory's to see: nothing signed

@@ -85,3 +85,22 @@ def test_refusals(db_clean, client):
     r = client.post("/api/avatar", content=chunks(), headers={**ORIGIN, **cookie(a)})
     assert r.status_code == 413
     assert avatars.gallery(a) == [] and client.pushed == []
+
+
+def test_the_crop_box_travels_in_the_query_and_the_server_crops(db_clean, client):
+    """The page sends the untouched image and the box Python holds (issue 21)."""
+    a = make_user("alice")
+    out = io.BytesIO()
+    image = Image.new("RGB", (200, 100), (255, 0, 0))
+    image.paste((0, 0, 255), (100, 0, 200, 100))  # right half blue
+    image.save(out, "PNG")
+    r = client.post("/api/avatar?x=120&y=10&w=60&h=60", content=out.getvalue(), headers={**ORIGIN, **cookie(a)})
+    assert r.status_code == 200, r.text
+    stored = Image.open(io.BytesIO(avatars.read_image(r.json()["avatar_id"], 64))).convert("RGB")
+    red, _, blue = stored.getpixel((32, 32))
+    assert blue > 200 and red < 50  # the box on the blue half, not the centre square
+    for bad in ("x=1&y=2&w=3", "x=-1&y=0&w=10&h=10", "x=a&y=0&w=10&h=10", "x=1e3&y=0&w=10&h=10",
+                "x=0&y=0&w=99999999&h=10", "x=150&y=150&w=10&h=10"):
+        r = client.post(f"/api/avatar?{bad}", content=png(), headers={**ORIGIN, **cookie(a)})
+        assert r.status_code == 400 and r.json()["error"] == "err.avatar_crop", (bad, r.text)
+    assert len(avatars.gallery(a)) == 1

@@ -1,4 +1,5 @@
-"""The cropper component compiles to the expected JSX props and npm imports (no browser)."""
+"""The avatar cropper and the emoji picker compile to wrappers of the npm components, with the
+bridges as the only hand-written JS (issue 21; no browser)."""
 
 from __future__ import annotations
 
@@ -6,22 +7,57 @@ from pathlib import Path
 
 import reflex as rx
 
-from corpchat.components.cropper import AvatarCropper, avatar_cropper
+from corpchat.components.cropper import Cropper, avatar_cropper
+from corpchat.components.emoji_picker import EmojiPicker, emoji_picker
+from corpchat.state.profile import ProfileState
+
+COMPONENTS = Path(__file__).resolve().parents[2] / "corpchat" / "components"
 
 
-def test_renders_with_upload_map_and_crop_event():
-    component = avatar_cropper("avatar", on_crop=rx.console_log("crop"))
+def _cropper() -> rx.Component:
+    return avatar_cropper("avatar", box=ProfileState.crop, saving=ProfileState.saving,
+                          on_crop=ProfileState.crop_changed, on_refused=ProfileState.avatar_refused,
+                          on_error=ProfileState.avatar_failed, on_save=ProfileState.avatar_saving,
+                          on_saved=ProfileState.avatar_posted, choose_label="Choose", save_label="Save")
+
+
+def _imports(component: rx.Component) -> dict:
+    return component._get_all_imports()
+
+
+def test_cropper_wraps_react_cropper_with_the_square_round_and_orientation_choices():
+    component = _cropper()
     js = str(component)
-    assert js.startswith("jsx(AvatarCropper,")
-    assert 'updatedFilesById["avatar"] = e' in js  # files go to Reflex's upload map
-    assert "onCrop:" in js and "maxBytes:10485760" in js
-    imports = component._get_all_imports()
+    assert "jsx(ReactCropper," in js
+    for prop in ("aspectRatio:1", "viewMode:1", "autoCropArea:1", "guides:false", "checkOrientation:false",
+                 'preview:".corpchat-avatar-preview"'):
+        assert prop in js, prop
+    assert "getData(true)" in js and "ready:" in js and "cropend:" in js and "crop:" in js
+    assert '["borderRadius"] : "50%"' in js
+    assert "postAvatar(" in js and '"/api/avatar"' in js
+    imports = _imports(component)
     assert "react-cropper@2.3.3" in imports and "cropperjs@1.6.2" in imports
-    assert any(lib.endswith(".jsx") or ".jsx?" in lib for lib in imports)
+    assert "cropperjs/dist/cropper.css" in str(imports)
+    assert "react-dropzone@17.0.0" in imports  # the choose button is rx.upload
+    assert Cropper.is_default and Cropper.tag == "Cropper"
 
 
-def test_jsx_keeps_the_square_round_and_orientation_choices():
-    jsx = (Path(__file__).resolve().parents[2] / "corpchat" / "components" / "cropper.jsx").read_text()
-    assert "aspectRatio={1}" in jsx and 'borderRadius: "50%"' in jsx
-    assert "checkOrientation={false}" in jsx and "getData(true)" in jsx
-    assert AvatarCropper.tag == "AvatarCropper"
+def test_emoji_picker_wraps_emoji_mart_react():
+    component = emoji_picker(insert_into="composer")
+    js = str(component)
+    assert "jsx(EmojiMartPicker," in js
+    for prop in ('previewPosition:"none"', 'skinTonePosition:"none"', "maxFrequentRows:1"):
+        assert prop in js, prop
+    assert '@emoji-mart/data/i18n/uk.json' in js and '@emoji-mart/data/i18n/ru.json' in js
+    assert 'insertAtCaret("composer",' in js and "?.native" in js
+    assert "@emoji-mart/react@1.1.1" in _imports(component) and EmojiPicker.is_default
+    reacting = str(emoji_picker(on_select=rx.console_log))
+    assert "insertAtCaret" not in reacting
+
+
+def test_no_jsx_left_for_these_two_and_the_bridges_stay_small():
+    assert not (COMPONENTS / "cropper.jsx").exists() and not (COMPONENTS / "emoji_picker.jsx").exists()
+    for name, most in (("caret.js", 12), ("avatar_post.js", 20)):
+        text = (COMPONENTS / name).read_text()
+        assert len(text.splitlines()) <= most, name
+        assert "createElement" not in text and "jsx" not in text and "document.createElement" not in text, name
