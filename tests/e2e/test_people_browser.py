@@ -69,6 +69,9 @@ def test_profile_avatar_presence_and_block_seen_from_another_tab(new_page, brows
     anna.click("#card-close")
     anna.fill("#composer", "hi Boris")
     anna.press("#composer", "Enter")
+    # Stored before Boris goes on: a private chat makes them contacts (who are told of his
+    # avatar) once it holds a message (19#4); a fast crop could otherwise overtake the send.
+    expect(anna.locator(".message:not(.pending)", has_text="hi Boris")).to_be_visible()
 
     # Boris crops an avatar: drag the frame, zoom, save; Anna's header shows it without reload.
     boris.locator(".avatar-upload input[type=file]").set_input_files(_png(tmp_path / "me.png"))
