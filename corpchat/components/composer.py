@@ -13,9 +13,10 @@ from corpchat.state.chat import ChatState
 from corpchat.state.chat.drafts import COMPOSER_ID
 
 DRAFT_SAVE_MS = 700  # a pause in typing this long saves the draft (one round trip, not one per key)
-# Emptied at once on send, in the browser (the form's data is read before): a form reset would
-# bring back the box's initial text (the draft it was opened with).
-_CLEAR = rx.set_value(COMPOSER_ID, "")
+# Emptied at once on send, in the browser: a form reset would bring back the box's initial text
+# (the draft it was opened with). Not rx.set_value: queued as an event, it sometimes ran before
+# the form's data was read, and the message went out empty (refused, the text lost; CI saw it).
+_CLEAR = rx.call_script(f"(() => {{ const t = document.getElementById('{COMPOSER_ID}'); if (t) t.value = ''; }})()")
 
 
 def _key_and_empty(e) -> tuple[Var[str], Var[bool]]:
