@@ -7,7 +7,6 @@ from collections import defaultdict
 from sqlalchemy import select
 
 from corpchat.models import Message, MessageReaction, User
-from corpchat.services import system_messages
 
 
 def message_dict(*, id: int, room_id: int, seq: int, kind: str, text: str, sender_id: int | None,
@@ -37,7 +36,7 @@ def views(s, messages: list[Message]) -> list[dict]:
     user_ids = {m.sender_id for m in messages if m.sender_id}
     for m in messages:
         if m.kind == "system":
-            user_ids.update(system_messages.people_of(m.payload))
+            user_ids.update(people_of(m.payload))
     reactions = defaultdict(list)
     rows = s.exec(
         select(MessageReaction.message_id, MessageReaction.reaction, MessageReaction.user_id)
@@ -62,6 +61,26 @@ def _view(m: Message, users: dict, reactions: list[tuple[str, int]]) -> dict:
     return message_dict(
         id=m.id, room_id=m.room_id, seq=m.seq, kind=m.kind, text=m.text, sender_id=m.sender_id,
         sender=users.get(m.sender_id), client_id=m.client_id, created_at=m.created_at,
-        edited_at=m.edited_at, payload=system_messages.named(m.payload, users) if m.kind == "system" else m.payload,
+        edited_at=m.edited_at, payload=named(m.payload, users) if m.kind == "system" else m.payload,
         reactions=[{"emoji": e, "user_ids": uids, "names": [display_name(users.get(u)) for u in uids]}
                    for e, uids in grouped.items()])
+
+
+# A system line names people by id (services/system_messages.py stores no text).
+def people_of(payload: dict | None) -> list[int]:
+    return [v for k in ("actor", "target") if isinstance(v := (payload or {}).get(k), int)]
+
+
+def named(payload: dict | None, users: dict) -> dict:
+    """`payload` with `names` (id -> display name) and the actor's `gender` (the verb's form in
+    uk/ru) from `users` (id -> a row with name or real_name/login, and gender)."""
+    payload = dict(payload or {})
+    names = {}
+    for uid in people_of(payload):
+        u = users.get(uid)
+        if u is not None:
+            names[str(uid)] = getattr(u, "name", None) or u.real_name or u.login
+    payload["names"] = names
+    actor = users.get(payload.get("actor"))
+    payload["gender"] = getattr(actor, "gender", None) or "unspecified"
+    return payload

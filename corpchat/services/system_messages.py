@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from corpchat.services.errors import Invalid
 from corpchat.services.events import MessageSent, Push
+from corpchat.services.message_views import message_dict, named, people_of
 
 # What a system message can record; the text for each is "sys.<action>" in corpchat/i18n.
 ACTIONS = ("group_created", "group_renamed", "member_added", "member_removed", "member_left",
@@ -55,8 +56,6 @@ def write(s, room_id: int, action: str, actor: int | None = None, target: int | 
     already, a retried action writes nothing twice)."""
     import json
 
-    from corpchat.services.message_views import message_dict  # it renders system rows with `named`
-
     if action not in ACTIONS or (key is not None and (not isinstance(key, str) or len(key) > _KEY_MAX)):
         raise Invalid()
     if key is not None:
@@ -79,22 +78,3 @@ def with_names(s, payload: dict | None) -> dict:
     ids = people_of(payload)
     rows = s.exec(_NAMES, params={"ids": ids}).all() if ids else []
     return named(payload, {r.id: r for r in rows})
-
-
-def people_of(payload: dict | None) -> list[int]:
-    return [v for k in ("actor", "target") if isinstance(v := (payload or {}).get(k), int)]
-
-
-def named(payload: dict | None, users: dict) -> dict:
-    """`payload` with `names` (id -> display name) and the actor's `gender` (the verb's form in
-    uk/ru) from `users` (id -> a row with name or real_name/login, and gender)."""
-    payload = dict(payload or {})
-    names = {}
-    for uid in people_of(payload):
-        u = users.get(uid)
-        if u is not None:
-            names[str(uid)] = getattr(u, "name", None) or u.real_name or u.login
-    payload["names"] = names
-    actor = users.get(payload.get("actor"))
-    payload["gender"] = getattr(actor, "gender", None) or "unspecified"
-    return payload
