@@ -8,6 +8,7 @@ from typing import Any
 import reflex as rx
 from reflex_base.event import passthrough_event_spec
 
+from corpchat.components import upload_bridge  # noqa: F401  (attachments.jsx imports upload.js)
 from corpchat.config import settings
 from corpchat.state.base import I18nState
 from corpchat.state.chat import ChatState

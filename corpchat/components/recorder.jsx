@@ -2,7 +2,8 @@
 // progress like any attachment; Python gets only the uploaded file id (onSend). Durations are
 // measured again on the server: the browser's webm has none in its header.
 import { useEffect, useRef, useState } from "react";
-import { clientId, discardUpload, errorText, uploadFile } from "../attachments/attachments.jsx";
+import { errorText } from "../attachments/attachments.jsx";
+import { clientId, discardUpload, uploadFile } from "../upload_bridge/upload.js";
 
 const MAX_CIRCLE_MS = 60000;
 

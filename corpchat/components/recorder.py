@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 from reflex_base.event import passthrough_event_spec
 
-from corpchat.components import attachments  # noqa: F401  (recorder.jsx imports attachments.jsx)
+from corpchat.components import attachments, upload_bridge  # noqa: F401  (recorder.jsx imports both)
 from corpchat.state.base import I18nState
 from corpchat.state.chat import ChatState
 
