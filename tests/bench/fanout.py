@@ -75,21 +75,27 @@ async def open_members(http, url: str, users, room: int, concurrency: int = 16) 
 
 
 async def measure(tabs: list[Tab], messages: int, timeout: float = 10.0, pause: float = 0.05,
-                  warmup: int = 5) -> dict:
-    """Tab 0 sends; returns latency stats of the last (and of every) receiver, and losses."""
-    sender, receivers = tabs[0], tabs[1:]
+                  warmup: int = 5, senders: int = 1, receivers: list[Tab] | None = None,
+                  before_send=None, tag: str = "FAN") -> dict:
+    """The first `senders` tabs take turns sending (tab 0 alone by default); returns latency
+    stats of the last (and of every) receiver, and losses. `receivers` defaults to the other
+    tabs; `before_send(i)` (a coroutine function) runs before message i, warm-up included."""
+    receivers = tabs[senders:] if receivers is None else receivers
     probe = Probe(receivers)
     send = common.handler("send_message")
     last, every, missing, incomplete = [], [], 0, 0
     for i in range(warmup + messages):
+        if before_send is not None:
+            await before_send(i)
+        sender = tabs[i % senders]
         cid = uuid.uuid4().hex
-        marker = f"FAN{cid[:12]}"
+        marker = f"{tag}{cid[:12]}"
         done = probe.arm(marker)
         echo: asyncio.Future = asyncio.get_running_loop().create_future()
         # The echo: the sender's frame with the message stored (no longer "sending").
         sender.on_raw = lambda raw, t, m=marker, f=echo: (not f.done() and m in raw and SENDING not in raw
                                                           and f.set_result(t))
-        t0 = await sender.emit(send, {"form_data": {"text": f"fan {marker} {i}", "client_id": cid}})
+        t0 = await sender.emit(send, {"form_data": {"text": f"{tag.lower()} {marker} {i}", "client_id": cid}})
         try:
             await asyncio.wait_for(asyncio.shield(done), timeout)
         except TimeoutError:

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 
 from tests.bench import common
 from tests.bench.client import new_http
-from tests.bench.fanout import SENDING, Probe, connect_group, open_members
+from tests.bench.fanout import connect_group, measure, open_members
 
 MEMBERS = 200
 MESSAGES = 100
@@ -31,45 +30,22 @@ def _transactions() -> int:
                       fetch=True)[0][0]
 
 
-async def _round(tabs, receivers, messages: int, remove=None, warmup: int = 5, timeout: float = 10.0) -> dict:
+async def _round(tabs, receivers, messages: int, remove=None, warmup: int = 5) -> dict:
     """Senders take turns; `remove` (a coroutine function) runs once, after a fifth of the run."""
-    probe = Probe(receivers)
-    send = common.handler("send_message")
-    last, missing = [], 0
-    before = None
-    for i in range(warmup + messages):
+    before = []
+
+    async def before_send(i: int) -> None:
         if i == warmup:
             await asyncio.sleep(2.0)  # the warm-up's statistics reach pg_stat_database
-            before = _transactions()
+            before.append(_transactions())
         if remove is not None and i == warmup + messages // 5:
             await remove()
-        sender = tabs[i % SENDERS]
-        cid = uuid.uuid4().hex
-        marker = f"RM{cid[:12]}"
-        done = probe.arm(marker)
-        echo: asyncio.Future = asyncio.get_running_loop().create_future()
-        sender.on_raw = lambda raw, t, m=marker, f=echo: (not f.done() and m in raw and SENDING not in raw
-                                                          and f.set_result(t))
-        t0 = await sender.emit(send, {"form_data": {"text": f"rm {marker} {i}", "client_id": cid}})
-        try:
-            await asyncio.wait_for(asyncio.shield(done), timeout)
-        except TimeoutError:
-            pass
-        if i >= warmup:
-            got = dict(probe.arrivals)
-            if len(got) < len(receivers):
-                missing += len(receivers) - len(got)
-            else:
-                last.append(max(got.values()) - t0)
-        try:
-            await asyncio.wait_for(echo, timeout)
-        except TimeoutError:
-            pass
-        await asyncio.sleep(0.05)
-    probe.marker = ""
+
+    stats = await measure(tabs, messages, warmup=warmup, senders=SENDERS, receivers=receivers,
+                          before_send=before_send, tag="RM")
     await asyncio.sleep(2.0)
-    return {"last": common.summary_ms(last), "missing": missing,
-            "transactions_per_message": round((_transactions() - before) / messages, 2)}
+    return {"last": stats["last"], "missing": stats["missing_deliveries"],
+            "transactions_per_message": round((_transactions() - before[0]) / messages, 2)}
 
 
 async def run(bench: common.Bench, res: common.Result, members: int = MEMBERS, messages: int = MESSAGES) -> None:

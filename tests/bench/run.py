@@ -38,7 +38,8 @@ from datetime import UTC, datetime
 from tests.bench import common
 
 SCENARIOS = [
-    "latency", "fanout", "removal", "throughput", "history", "chatlist", "capacity", "workers", "presence", "files"]
+    "latency", "fanout", "removal", "biggroup", "throughput", "history", "chatlist", "capacity", "workers",
+    "presence", "files"]
 RESULTS_DIR = common.ROOT / "bench-results"
 FOREIGN_CPU_WARN = 15.0  # % of the machine used by processes that are not this bench's (flagged above)
 

@@ -35,7 +35,7 @@ async def run(bench: common.Bench, res: common.Result, members: int = MEMBERS, s
         try:
             before, me_before, t0 = common.usage(app), os.times(), time.perf_counter()
             with common.Profile(app, "throughput"):
-                stats = await _measure(tabs, seconds)
+                stats = await measure(tabs, seconds)
             after, me_after = common.usage(app), os.times()
             load_gen = ((me_after.user + me_after.system) - (me_before.user + me_before.system)) / (
                 time.perf_counter() - t0) * 100
@@ -57,7 +57,8 @@ async def run(bench: common.Bench, res: common.Result, members: int = MEMBERS, s
              f"{stats['bytes_per_message']:,} bytes")
 
 
-async def _measure(tabs: list[Tab], seconds: float) -> dict:
+async def measure(tabs: list[Tab], seconds: float, senders: int | None = None) -> dict:
+    """The first `senders` tabs (all by default) send back to back; every tab receives."""
     send = common.handler("send_message")
     n_tabs = len(tabs)
     sent: dict[tuple[int, int], float] = {}
@@ -111,7 +112,7 @@ async def _measure(tabs: list[Tab], seconds: float) -> dict:
         tab.on_raw = base_hook
         return n
 
-    counts = await asyncio.gather(*(sender(i) for i in range(n_tabs)))
+    counts = await asyncio.gather(*(sender(i) for i in range(n_tabs if senders is None else senders)))
     t_end = time.perf_counter()
     await asyncio.sleep(3)  # let deliveries still in flight arrive (they do not count towards the rate)
     duration = t_end - t_start
@@ -125,7 +126,7 @@ async def _measure(tabs: list[Tab], seconds: float) -> dict:
         else:
             incomplete += 1
     return {
-        "seconds": round(duration, 2), "senders": n_tabs, "messages": stored,
+        "seconds": round(duration, 2), "senders": n_tabs if senders is None else senders, "messages": stored,
         "messages_per_s": round(stored / duration, 1), "deliveries": in_window,
         "deliveries_per_s": round(in_window / duration, 1), "last": common.summary_ms(last),
         "echo": common.summary_ms(echoes), "incomplete": incomplete,
