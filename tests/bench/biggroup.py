@@ -12,11 +12,10 @@ Every member is logged in, connected and has the group open. Measured in turn:
 from __future__ import annotations
 
 import asyncio
-import time
 
 from tests.bench import common
 from tests.bench.client import Tab, new_http
-from tests.bench.fanout import connect_group, measure, open_members
+from tests.bench.fanout import measure, online_group
 from tests.bench.throughput import measure as measure_throughput
 
 MEMBERS = 1000
@@ -60,12 +59,9 @@ async def _remove_under_load(tabs: list[Tab], room: int, victims: list[int], sec
 async def run(bench: common.Bench, res: common.Result, members: int = MEMBERS, messages: int = MESSAGES,
               seconds: float = SECONDS) -> None:
     app = bench.main_app()
-    users, room = await connect_group(bench, app.url, members, "big")
     newcomers = common.create_users(bench.prefix("bignew"), 100 * ADD_ROUNDS)
     async with new_http() as http:
-        t = time.perf_counter()
-        tabs = await open_members(http, app.url, users, room)
-        res.note(f"{members} members logged in, connected and with the group open in {time.perf_counter() - t:.1f} s")
+        users, room, tabs = await online_group(bench, http, app.url, members, "big", res)
         try:
             before = common.usage(app)
             fan = await measure(tabs, messages, timeout=20.0)

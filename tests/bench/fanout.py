@@ -74,6 +74,15 @@ async def open_members(http, url: str, users, room: int, concurrency: int = 16) 
     return tabs
 
 
+async def online_group(bench: common.Bench, http, url: str, members: int, tag: str, res: common.Result):
+    """A seeded group whose members are all logged in, connected and have it open."""
+    users, room = await connect_group(bench, url, members, tag)
+    t = time.perf_counter()
+    tabs = await open_members(http, url, users, room)
+    res.note(f"{members} members logged in, connected and with the group open in {time.perf_counter() - t:.1f} s")
+    return users, room, tabs
+
+
 async def measure(tabs: list[Tab], messages: int, timeout: float = 10.0, pause: float = 0.05,
                   warmup: int = 5, senders: int = 1, receivers: list[Tab] | None = None,
                   before_send=None, tag: str = "FAN") -> dict:
@@ -122,11 +131,8 @@ async def measure(tabs: list[Tab], messages: int, timeout: float = 10.0, pause: 
 
 async def run(bench: common.Bench, res: common.Result, members: int = MEMBERS, messages: int = MESSAGES) -> None:
     app = bench.main_app()
-    users, room = await connect_group(bench, app.url, members, "fan")
     async with new_http() as http:
-        t = time.perf_counter()
-        tabs = await open_members(http, app.url, users, room)
-        res.note(f"{members} members logged in, connected and with the group open in {time.perf_counter() - t:.1f} s")
+        _, _, tabs = await online_group(bench, http, app.url, members, "fan", res)
         try:
             before = common.usage(app)
             with common.Profile(app, "fanout"):
