@@ -6,7 +6,8 @@
 //   "review": stop, hand over an object URL to play (onStopped), then upload it at once
 //     (upload.js: onProgress, onUploaded or onFailed); a new uploadTry uploads it again;
 //   "off": drop everything (Python discards an upload it no longer wants).
-// Why JS at all: a Blob cannot travel in a Reflex event.
+// Mounted with a take already wanted, it reports onFailed("lost"). JS because a Blob cannot
+// travel in a Reflex event.
 import { useEffect, useRef } from "react";
 import { uploadFile } from "../upload_bridge/upload.js";
 
@@ -18,8 +19,7 @@ const TYPES = {
 function streamFor(kind, previewId) {
   if (kind === "voice") return navigator.mediaDevices.getUserMedia({ audio: true }).then((s) => [s, true]);
   return new Promise((resolve, reject) => {
-    const until = Date.now() + 20000;
-    const look = () => {
+    const until = Date.now() + 20000, look = () => {
       const s = document.getElementById(previewId)?.srcObject;
       if (s) resolve([s, false]);
       else if (Date.now() > until) reject(new Error("no_camera"));
@@ -31,9 +31,9 @@ function streamFor(kind, previewId) {
 
 export function RecorderBridge(props) {
   const { wanted, kind, maxMs, previewId, uploadTry } = props;
-  const on = useRef(props);
+  const on = useRef(props);  // the latest event callbacks, for the recorder's own callbacks
   on.current = props;
-  const take = useRef({});
+  const take = useRef({}), mounted = useRef(false);
 
   const quiet = (t) => { clearInterval(t.ticker); clearTimeout(t.cap); };
   const drop = () => {
@@ -85,14 +85,13 @@ export function RecorderBridge(props) {
   };
 
   useEffect(() => {
+    // A reload, or the composer shown again, while Python holds a take: it died with the old one.
+    if (!mounted.current) { mounted.current = true; if (wanted !== "off") { on.current.onFailed("lost"); return; } }
     if (wanted === "record") record();
     else if (wanted === "review") stop();
     else drop();
   }, [wanted]);
   useEffect(() => () => drop(), []);
-  useEffect(() => {
-    const t = take.current;
-    if (uploadTry && t.blob && !t.job && !t.dead) upload(t);
-  }, [uploadTry]);
+  useEffect(() => { const t = take.current; if (uploadTry && t.blob && !t.job && !t.dead) upload(t); }, [uploadTry]);
   return null;
 }

@@ -145,11 +145,16 @@ class RecorderMixin(rx.State, mixin=True):
         return self._rec_send_now() if self._rec_send else None
 
     @authed
-    def rec_failed(self, code: str):
-        """No microphone or camera, or the upload failed (Retry uploads the same recording)."""
+    async def rec_failed(self, code: str):
+        """No microphone or camera, or the upload failed (Retry uploads the same recording);
+        "lost": the bridge was mounted anew, the recording is gone with the old one."""
         if not isinstance(code, str) or len(code) > 40:
             raise Invalid()
         if self.rec_phase == "idle":
+            return
+        if code == "lost":
+            await self._rec_drop_file()
+            self._rec_reset()
             return
         self.rec_error = ERRORS.get(code, "file.failed")
         if code in ("no_mic", "no_camera"):
