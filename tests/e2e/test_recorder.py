@@ -57,8 +57,10 @@ def test_voice_stops_itself_at_the_cap_and_review_plays(new_page, app_server, sh
         expect(anna.locator("#voice-review")).to_be_visible(timeout=15_000)  # nobody pressed Stop
         expect(anna.locator("#voice-stop")).to_have_count(0)
         expect(anna.locator("#voice-elapsed")).to_have_text(re.compile(r"0:0[56]"))
+        # Once uploaded, the review plays the server's copy, whose header states its length.
         _wait_true(anna, "() => { const a = document.getElementById('voice-review'); "
-                         "return a && a.readyState >= 2 }")
+                         "return a && a.src.includes('/api/media/') && a.readyState >= 2 "
+                         "&& Number.isFinite(a.duration) && a.duration > 4.5 }")
         anna.evaluate("() => document.getElementById('voice-review').play()")
         _wait_true(anna, "() => document.getElementById('voice-review').currentTime > 0.3")
         for sel in ("#voice-cancel", "#voice-review", "#voice-send"):

@@ -20,7 +20,7 @@ import uuid
 import reflex as rx
 
 from corpchat.config import settings
-from corpchat.services import attachments, files
+from corpchat.services import attachments, file_urls, files
 from corpchat.services.errors import Invalid
 from corpchat.state.base import authed, in_thread
 
@@ -142,7 +142,13 @@ class RecorderMixin(rx.State, mixin=True):
             await in_thread(files.discard, self._user_id, file_id)
             return None
         self._rec_file_id, self.rec_progress = file_id, 100
-        return self._rec_send_now() if self._rec_send else None
+        if self._rec_send:
+            return self._rec_send_now()
+        if self.rec_kind == "voice":
+            # The stored copy states its length (the server remuxed it): the review's <audio>
+            # shows it and can seek, which the browser's own recording cannot.
+            self.rec_url = file_urls.sign_url(file_id, self._user_id)
+        return None
 
     @authed
     async def rec_failed(self, code: str):
