@@ -146,7 +146,7 @@ def circle_recorder() -> rx.Component:
                 _circle_view(), status, buttons,
                 align="center", spacing="3",
             ),
-            id="circle-dialog", width="auto", max_width="calc(100vw - 24px)",
+            id="circle-dialog", width="min(400px, calc(100vw - 24px))",
             # Closing by a stray tap outside would lose the take; Escape and Discard cancel.
             on_pointer_down_outside=rx.prevent_default,
         ),

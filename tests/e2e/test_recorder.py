@@ -75,6 +75,24 @@ def test_voice_stops_itself_at_the_cap_and_review_plays(new_page, app_server, sh
         ctx.close()
 
 
+def test_round_video_stops_itself_at_60_seconds(new_page, app_server, shots):
+    """The product's cap: the page's clock jumps a minute ahead (Playwright's fake clock) and
+    the recording ends by itself, in review, at 1:00."""
+    anna, _, _, _, ctx = _pair(new_page, app_server.url)
+    try:
+        anna.clock.install()
+        _record_circle(anna)
+        anna.clock.fast_forward("01:00")
+        expect(anna.locator("#circle-review")).to_be_visible()
+        expect(anna.locator("#circle-stop")).to_have_count(0)
+        expect(anna.locator("#circle-elapsed")).to_have_text("1:00")
+        shots(anna, "circle-at-the-cap")
+        anna.click("#circle-discard")
+        expect(anna.locator("#circle-dialog")).to_have_count(0)
+    finally:
+        ctx.close()
+
+
 def test_cancel_while_recording_sends_nothing(new_page, app_server, shots):
     anna, boris, anna_login, _, ctx = _pair(new_page, app_server.url)
     try:
