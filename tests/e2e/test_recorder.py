@@ -114,6 +114,24 @@ def test_cancel_while_recording_sends_nothing(new_page, app_server, shots):
         ctx.close()
 
 
+def test_leaving_the_chat_while_recording_sends_nothing(new_page, app_server, shots):
+    """On a phone the back arrow closes the chat (and the composer with the recorder in it): the
+    take dies with it, and the chat opened again shows no recorder and holds no message."""
+    anna, _, anna_login, boris_login, ctx = _pair(new_page, app_server.url, viewport=PHONE)
+    try:
+        anna.click("#voice-button")
+        expect(anna.locator("#voice-elapsed")).to_have_text(re.compile(r"0:0[1-3]"))
+        anna.click(".back-button")
+        anna.locator(".chat-entry", has_text=boris_login).click()
+        expect(anna.locator("#room-title")).to_have_text(boris_login)
+        expect(anna.locator("#voice-button")).to_be_visible()
+        expect(anna.locator("#voice-bar")).to_have_count(0)
+        time.sleep(1.5)
+        assert _files_of(anna_login) == 0 and _messages_in_room(anna_login) == 0
+    finally:
+        ctx.close()
+
+
 def test_discarding_a_reviewed_video_deletes_its_upload(new_page, app_server, shots):
     anna, _, anna_login, _, ctx = _pair(new_page, app_server.url)
     try:

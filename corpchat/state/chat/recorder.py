@@ -62,6 +62,7 @@ class RecorderMixin(rx.State, mixin=True):
     rec_max_ms: int = 0  # the cap the bridge stops at by itself
     _rec_file_id: str = ""  # the uploaded recording, not yet sent
     _rec_send: bool = False  # send as soon as the upload is done
+    _rec_room: int = 0  # the chat it was started in: it is sent there or nowhere
 
     def _rec_clock(self, ms: int) -> str:
         return clock(ms) + (" / " + clock(self.rec_max_ms) if self.rec_kind == "video" else "")
@@ -75,12 +76,19 @@ class RecorderMixin(rx.State, mixin=True):
         self.rec_kind, self.rec_phase, self.rec_wanted = "", "idle", "off"
         self.rec_url, self.rec_error, self.rec_progress, self._rec_send = "", "", 0, False
 
+    async def _rec_give_up(self) -> None:
+        await self._rec_drop_file()
+        self._rec_reset()
+
     def _rec_begin(self) -> None:
         self.rec_phase, self.rec_wanted, self.rec_error = "recording", "record", ""
         self.rec_url, self.rec_progress, self._rec_send = "", 0, False
         self.rec_clock = self._rec_clock(0)
 
-    def _rec_send_now(self):
+    async def _rec_send_now(self):
+        if self.room_id != self._rec_room:  # another chat is open now: not sent to the wrong one
+            await self._rec_give_up()
+            return None
         items = [{"file_id": self._rec_file_id, "kind": FILE_KIND[self.rec_kind], "client_id": uuid.uuid4().hex}]
         self._rec_file_id = ""
         self._rec_reset()
@@ -94,14 +102,18 @@ class RecorderMixin(rx.State, mixin=True):
             raise Invalid()
         if self.rec_kind:
             return
-        self.rec_kind, self.rec_max_ms = kind, cap_ms(kind)
+        self.rec_kind, self.rec_max_ms, self._rec_room = kind, cap_ms(kind), self.room_id
         self._rec_begin()
 
     @authed
-    def rec_tick(self, elapsed_ms: int):
-        """The bridge's time; at the cap the recording stops for review."""
+    async def rec_tick(self, elapsed_ms: int):
+        """The bridge's time; at the cap the recording stops for review. Another chat opened
+        meanwhile (the voice bar leaves the sidebar usable) ends it unsent."""
         elapsed_ms = _count(elapsed_ms)
         if self.rec_phase != "recording":
+            return
+        if self.room_id != self._rec_room:
+            await self._rec_give_up()
             return
         elapsed_ms = min(elapsed_ms, self.rec_max_ms)
         self.rec_clock = self._rec_clock(elapsed_ms)
@@ -143,7 +155,7 @@ class RecorderMixin(rx.State, mixin=True):
             return None
         self._rec_file_id, self.rec_progress = file_id, 100
         if self._rec_send:
-            return self._rec_send_now()
+            return await self._rec_send_now()
         if self.rec_kind == "voice":
             # The stored copy states its length (the server remuxed it): the review's <audio>
             # shows it and can seek, which the browser's own recording cannot.
@@ -159,8 +171,7 @@ class RecorderMixin(rx.State, mixin=True):
         if self.rec_phase == "idle":
             return
         if code == "lost":
-            await self._rec_drop_file()
-            self._rec_reset()
+            await self._rec_give_up()
             return
         self.rec_error = ERRORS.get(code, "file.failed")
         if code in ("no_mic", "no_camera"):
@@ -168,12 +179,12 @@ class RecorderMixin(rx.State, mixin=True):
         self.rec_phase = "error"
 
     @authed
-    def rec_send(self):
+    async def rec_send(self):
         if self.rec_phase == "recording":
             self.rec_phase, self.rec_wanted, self._rec_send = "sending", "review", True
         elif self.rec_phase == "review":
             if self._rec_file_id:
-                return self._rec_send_now()
+                return await self._rec_send_now()
             self.rec_phase, self._rec_send = "sending", True
         return None
 
@@ -195,5 +206,4 @@ class RecorderMixin(rx.State, mixin=True):
     @authed
     async def rec_cancel(self):
         """Cancel or discard: nothing is sent, and an upload already made is deleted."""
-        await self._rec_drop_file()
-        self._rec_reset()
+        await self._rec_give_up()
