@@ -132,6 +132,36 @@ def test_leaving_the_chat_while_recording_sends_nothing(new_page, app_server, sh
         ctx.close()
 
 
+def test_a_failed_upload_is_named_and_retried(new_page, app_server, shots):
+    """The first upload of a voice message is refused (a full quota, answered by a stub of the
+    route); the bar names it in the user's language, and Retry sends the same recording."""
+    anna, boris, anna_login, _, ctx = _pair(new_page, app_server.url, boris_locale="uk-UA")
+    try:
+        refused = []
+
+        def refuse_once(route):
+            if refused or route.request.method != "POST":
+                route.continue_()
+                return
+            refused.append(1)
+            route.fulfill(status=413, content_type="application/json", body='{"error": "quota_exceeded"}')
+
+        anna.route("**/api/upload*", refuse_once)
+        anna.click("#voice-button")
+        expect(anna.locator("#voice-elapsed")).to_have_text(re.compile(r"0:0[1-3]"))
+        anna.click("#voice-send")
+        expect(anna.locator("#voice-bar [role=alert]")).to_have_text("Your storage is full.")
+        expect(anna.locator("#voice-send")).to_have_text("Retry")
+        shots(anna, "voice-upload-refused")
+        assert _messages_in_room(anna_login) == 0
+        anna.click("#voice-send")
+        expect(anna.locator("#voice-bar")).to_have_count(0)
+        expect(anna.locator(".voice-player")).to_have_count(1)
+        assert refused == [1] and _files_of(anna_login) == 1
+    finally:
+        ctx.close()
+
+
 def test_discarding_a_reviewed_video_deletes_its_upload(new_page, app_server, shots):
     anna, _, anna_login, _, ctx = _pair(new_page, app_server.url)
     try:
