@@ -301,6 +301,17 @@ HANDLERS: dict[tuple[type, str], dict[str, str]] = {
     (ChatState, "unblock_user"): {"user_id": "user"},
     (ChatState, "send_files"): {"items": "file_items", "caption": "caption"},
     (ChatState, "want_media"): {"file_ids": "file_ids"},
+    (ChatState, "rec_start"): {"kind": "rec_kind"},
+    (ChatState, "rec_tick"): {"elapsed_ms": "ms"},
+    (ChatState, "rec_stop"): {},
+    (ChatState, "rec_stopped"): {"duration_ms": "ms", "size": "ms", "url": "blob_url"},
+    (ChatState, "rec_progress_at"): {"percent": "percent"},
+    (ChatState, "rec_uploaded"): {"file_id": "upload_id"},
+    (ChatState, "rec_failed"): {"code": "rec_code"},
+    (ChatState, "rec_send"): {},
+    (ChatState, "rec_retry"): {},
+    (ChatState, "rec_again"): {},
+    (ChatState, "rec_cancel"): {},
     (ChatState, "rename_group"): {"room_id": "room", "new_name": "group_name"},
     (ChatState, "remove_member"): {"room_id": "room", "user_id": "user"},
     (ChatState, "create_group"): {"name": "group_name", "member_ids": "people"},
@@ -363,6 +374,10 @@ def target_value(world: World, kind: str, *, own: bool) -> Any:
         "crop_box": {"x": 1, "y": 2, "width": 30, "height": 30},
         "rejections": [{"file": {"path": "a.txt"}, "errors": [{"code": "file-invalid-type", "message": "no"}]}],
         "avatar_answer": {"avatar_id": uuid.uuid4().hex},  # not hers: NotFound
+        # The recorder (state/chat/recorder.py). An upload id the recorder did not ask for is
+        # discarded if it is the caller's own unsent file: a fresh id here, so world.own_file stays.
+        "rec_kind": "voice", "ms": 1500, "percent": 50, "rec_code": "network", "blob_url": "blob:http://x/1",
+        "upload_id": uuid.uuid4().hex if own else world.secret_file,
     }[kind]
 
 
@@ -435,6 +450,10 @@ def bad_values(world: World, kind: str) -> list:
         return _COMMON_BAD + [HUGE, world.own_file, [None], [1], [HUGE], ["../x"], ["x" * 33], [{"$ne": ""}],
                               [world.secret_file],  # not Mallory's to see: nothing signed
                               [world.own_file] * 65]
+    if kind in ("ms", "percent"):
+        return [None, {}, [], True, False, 1.5, "1", "", HUGE, -1, 2**63, 2**70] + ([101] if kind == "percent" else [])
+    if kind == "upload_id":
+        return _COMMON_BAD + [HUGE, "", "../x", "x" * 33, [world.own_file]]
     non_str = [None, {}, {"$ne": ""}, [], ["people"], True, 1, 1.5]
     bad_strings = {
         "tz": [HUGE, "x" * 65], "lang": ["xx", "EN", " en", "uk\x00", HUGE], "tab": ["admin", "", HUGE],
@@ -448,6 +467,8 @@ def bad_values(world: World, kind: str) -> list:
         "group_name": [HUGE, "g" * 101, "", "   \n "],
         "role": ["owner", "root", "", HUGE],
         "panel_tab": ["admin", "", HUGE], "log_action": ["message", "", HUGE],
+        "rec_kind": ["audio", "", "VOICE", HUGE], "rec_code": [HUGE, "x" * 41],
+        "blob_url": ["javascript:alert(1)", "https://evil.example/x.webm", "", "blob:" + HUGE],
     }[kind]
     return non_str + bad_strings
 

@@ -34,6 +34,7 @@ from corpchat.state.chat.groups import GroupsMixin
 from corpchat.state.chat.message_actions import MessageActionsMixin
 from corpchat.state.chat.people import PeopleMixin
 from corpchat.state.chat.pushed import PushedMixin
+from corpchat.state.chat.recorder import RecorderMixin
 from corpchat.state.chat.window import LIVE_WINDOW, MAX_WINDOW, TRIM_SLACK, WindowMixin  # noqa: F401
 
 UNREAD_CONTEXT = 10  # read messages loaded above the first unread one
@@ -50,7 +51,7 @@ def _room_of(stored) -> int:
 
 
 class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageActionsMixin, ConfirmMixin,
-                AttachmentsMixin, PushedMixin, PeopleMixin, GroupsMixin, GroupPanelMixin, AuthState):
+                AttachmentsMixin, RecorderMixin, PushedMixin, PeopleMixin, GroupsMixin, GroupPanelMixin, AuthState):
     room_id: int = 0
     # The open chat, kept by the tab itself: a restarted server has forgotten every tab's state,
     # and a reconnecting tab reopens what it showed (checked like any open: a member's chat only).
