@@ -4,7 +4,7 @@ mode and started, or sockets are cut; then the database is compared with what th
 told: acknowledged-but-missing, duplicates and order violations must all be 0.
 
     python -m tests.faults.run                 # every scenario
-    python -m tests.faults.run --only drops    # kill, postgres, drops
+    python -m tests.faults.run --only drops    # kill, postgres, redis, drops
     python -m tests.faults.run --quick         # fewer faults (a smoke run)
 
 Each scenario has its own database (and for `postgres` its own PostgreSQL cluster, so stopping
@@ -30,10 +30,10 @@ from tests import support
 from tests.bench import common
 from tests.bench.client import login, new_http
 from tests.faults import fleet
-from tests.faults.services import Postgres
+from tests.faults.services import Postgres, Redis
 
 CLIENTS = 50
-SCENARIOS = ["kill", "postgres", "drops"]
+SCENARIOS = ["kill", "postgres", "redis", "drops"]
 
 
 def seed(url: str, clients: int) -> tuple[list[str], int]:
@@ -142,6 +142,32 @@ async def postgres(quick: bool) -> dict:
     silent = [c.index for c in run.clients if not any(t > at for t in c.acked.values())]
     return {**result, "faults": cycles, "recovery": common.summary_ms(recoveries),
             "sends_refused_visibly_while_down": refused, "clients_not_recovered": len(silent)}
+
+
+async def redis(quick: bool) -> dict:
+    """Two workers reaching each other's tabs through Redis; Redis is killed and started again
+    (empty: it keeps nothing on disk, like a restarted cache)."""
+    cycles, down, recoveries = (2 if quick else 5), 3.0, []
+    server = Redis()
+    server.start()
+    try:
+        run = Run(_shared_server(), "redis", GRANIAN_WORKERS="2", REFLEX_REDIS_URL=server.url)
+        async with new_http() as http:
+            await run.begin(http, CLIENTS)
+            for _ in range(cycles):
+                await asyncio.sleep(random.uniform(2.0, 5.0))
+                await asyncio.to_thread(server.stop)
+                await asyncio.sleep(down)
+                at = time.monotonic()
+                await asyncio.to_thread(server.start)
+                await asyncio.sleep(fleet.ACK_TIMEOUT * 2)
+                recoveries += fleet.recovery(run.clients, at)
+            result = await run.end()
+    finally:
+        server.stop()
+    silent = [c.index for c in run.clients if not any(t > at for t in c.acked.values())]
+    return {**result, "faults": cycles, "recovery": common.summary_ms(recoveries),
+            "clients_not_recovered": len(silent)}
 
 
 async def drops(quick: bool) -> dict:
