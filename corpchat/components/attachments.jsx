@@ -11,10 +11,12 @@ export function errorText(labels, code) {
 }
 
 const hasFiles = (e) => e.dataTransfer && Array.from(e.dataTransfer.types || []).includes("Files");
+// Per page, not per mount: a re-rendered room pane keeps its files. After a reload the list is
+// empty, and an upload Python still waits for is reported "gone".
+const files = {};
+let seen = 0;
 
 export function AttachBridge({ input, target, commands, onAdded, onDrag, onProgress, onUploaded, onFailed }) {
-  const files = useRef({});
-  const seen = useRef(0);
   const out = useRef({});
   out.current = { onAdded, onDrag, onProgress, onUploaded, onFailed };
 
@@ -29,7 +31,7 @@ export function AttachBridge({ input, target, commands, onAdded, onDrag, onProgr
       out.current.onAdded(picked.map((file) => {
         const key = clientId().slice(0, 16);
         const preview = file.type.startsWith("image/") ? URL.createObjectURL(file) : "";
-        files.current[key] = { file, preview, up: null };
+        files[key] = { file, preview, up: null };
         return { key, name: file.name || "file", size: file.size, preview };
       }));
     };
@@ -50,14 +52,14 @@ export function AttachBridge({ input, target, commands, onAdded, onDrag, onProgr
 
   useEffect(() => {
     (commands || []).forEach(([n, op, key]) => {
-      if (n <= seen.current) return;
-      seen.current = n;
-      const it = files.current[key];
-      if (!it) return;
+      if (n <= seen) return;
+      seen = n;
+      const it = files[key];
+      if (!it) { if (op === "upload") out.current.onFailed(key, "gone"); return; }
       if (it.up) it.up.abort();
       if (op === "forget") {
         if (it.preview) URL.revokeObjectURL(it.preview);
-        delete files.current[key];
+        delete files[key];
         return;
       }
       let last = 0;

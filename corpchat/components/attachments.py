@@ -57,17 +57,20 @@ class Audio(rx.el.Audio):
 
 
 def attacher() -> rx.Component:
-    """The 📎 button (a label of the hidden file input: no script opens the picker) and the bridge."""
+    """The 📎 button: a label of the hidden file input (attach_panel), so no script opens the picker."""
+    return rx.icon_button(rx.el.label("📎", html_for=INPUT_ID, cursor="pointer"), as_child=True, variant="ghost",
+                          id="attach-button", aria_label=tr("file.attach"), title=tr("file.attach"),
+                          font_size="18px")
+
+
+def _bridge() -> rx.Component:
+    """The file input and the bridge: outside the composer's form, whose data they are not."""
     return rx.fragment(
-        rx.icon_button(rx.el.label("📎", html_for=INPUT_ID, cursor="pointer"), as_child=True, variant="ghost",
-                       id="attach-button", aria_label=tr("file.attach"), title=tr("file.attach"), font_size="18px"),
         rx.el.input(type="file", multiple=True, id=INPUT_ID, display="none"),
         AttachBridge.create(input=INPUT_ID, target=DROP_TARGET, commands=ChatState.attach_commands,
                             on_added=ChatState.attach_added, on_drag=ChatState.attach_drag,
                             on_progress=ChatState.attach_progress, on_uploaded=ChatState.attach_uploaded,
-                            on_failed=ChatState.attach_failed,
-                            # a fresh page (reloaded) has no File objects left for the list
-                            on_mount=ChatState.attach_cancel),
+                            on_failed=ChatState.attach_failed),
     )
 
 
@@ -125,8 +128,8 @@ def attach_panel() -> rx.Component:
         tr("file.drop_here"), class_name="drop-overlay", position="fixed", inset="0", z_index="50",
         pointer_events="none", background="var(--accent-a4)", border="3px dashed var(--accent-9)", font_size="20px",
     )
-    return rx.box(rx.cond(ChatState.attached.length() > 0, panel), rx.cond(ChatState.attach_dragging, overlay),
-                  position="relative", width="100%", height="0")
+    return rx.box(_bridge(), rx.cond(ChatState.attached.length() > 0, panel),
+                  rx.cond(ChatState.attach_dragging, overlay), position="relative", width="100%", height="0")
 
 
 def _placeholder(file_id, **size) -> rx.Component:

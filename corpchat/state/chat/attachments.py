@@ -39,7 +39,8 @@ ITEM_KEYS = {"file_id", "kind", "client_id"}
 KEY_RE = re.compile(r"^[0-9a-f]{16}$")  # the bridge's key of a browser File
 CODE_RE = re.compile(r"^[a-z_]{1,40}$")  # an upload error code (api/upload.py; "network" from the browser)
 MAX_COMMANDS = 40  # commands kept for the bridge: it runs those numbered above the last it ran
-NO_RETRY = {"file_too_large", "quota_exceeded"}  # the same file would be refused again
+# the same file would be refused again; "gone": the page was reloaded, the browser has it no more
+NO_RETRY = {"file_too_large", "quota_exceeded", "gone"}
 
 
 class Attached(TypedDict):
