@@ -20,6 +20,7 @@ from corpchat.components import upload_bridge  # noqa: F401  (attachments.jsx im
 from corpchat.components.common import tr
 from corpchat.components.in_view import in_view
 from corpchat.config import settings
+from corpchat.file_views import FileItem
 from corpchat.state.chat import ChatState
 
 ASSET = rx.asset("attachments.jsx", shared=True)
@@ -206,17 +207,23 @@ def _card(f, url, thumb, has_url, want) -> rx.Component:
     )
 
 
-def file_view(m) -> rx.Component:
-    """The file of a file/voice/video bubble; the URLs are this tab's own (ChatState.media_urls)."""
-    f = m["file"]
+@rx.memo
+def file_part(kind: rx.Var[str], file: rx.Var[FileItem]) -> rx.Component:
+    """Compiled once, not once per message list it appears in (the window and each ring chunk)."""
+    f = file
     file_id = f["id"].to(str)
     url, thumb = ChatState.media_urls[file_id], ChatState.media_urls[file_id + "/thumb"]
     has_url = ChatState.media_urls.contains(file_id)
     want = ChatState.want_media([file_id])
     return rx.match(
-        m["kind"],
+        kind,
         ("voice", _voice(f, url, has_url, want)),
         ("video", _circle(f, url, thumb, has_url, want)),
         rx.cond((f["kind"] == "image") & f["thumb"], _image(f, url, thumb, has_url, want),
                 _card(f, url, thumb, has_url, want)),
     )
+
+
+def file_view(m) -> rx.Component:
+    """The file of a file/voice/video bubble; the URLs are this tab's own (ChatState.media_urls)."""
+    return file_part(kind=m["kind"], file=m["file"])
