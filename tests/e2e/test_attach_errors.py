@@ -105,6 +105,40 @@ def test_too_large_and_refused_uploads_say_why(browser, app_server, peer, shots,
         ctx.close()
 
 
+def test_a_reload_keeps_uploaded_files_and_says_which_were_lost(browser, app_server, peer, shots, tmp_path):
+    """The list lives in the tab's state, the File objects only in the page: after a reload an
+    uploaded file can still be sent, one that was still going up is reported lost (no Retry)."""
+    ctx = browser.new_context(viewport=DESKTOP, locale="en-US", base_url=app_server.url)
+    try:
+        page = ctx.new_page()
+        register(page, unique("reload"))
+        open_people(page)
+        page.fill("#people-search", peer)
+        page.locator(".person-entry", has_text=peer).click()
+        expect(page.locator("#room-title")).to_have_text(peer)
+        page.set_input_files("#attach-input", str(_note(tmp_path, "kept.txt")))
+        expect(page.locator(".attach-item", has_text="kept.txt")).to_have_attribute("data-status", "done")
+        page.route("**/api/upload?name=stuck*", lambda route: None)  # never answered
+        page.set_input_files("#attach-input", str(_note(tmp_path, "stuck.txt")))
+        expect(page.locator(".attach-item", has_text="stuck.txt")).to_have_attribute("data-status", "uploading")
+
+        page.reload()
+        stuck = page.locator(".attach-item", has_text="stuck.txt")
+        expect(stuck.locator(".attach-error")).to_contain_text("Upload failed")
+        expect(stuck.locator(".attach-retry")).to_have_count(0)
+        expect(page.locator(".attach-item", has_text="kept.txt")).to_have_attribute("data-status", "done")
+        shots(page, "after-reload")
+        stuck.locator(".attach-remove").click()
+        page.fill("#attach-caption", "after a reload")
+        page.keyboard.press("Enter")  # Enter in the caption sends the files, not the composer
+        expect(page.locator("#attach-panel")).to_have_count(0)
+        bubble = page.locator(".message", has=page.locator(".file-name", has_text="kept.txt"))
+        expect(bubble).to_contain_text("after a reload")
+        expect(page.locator("#composer")).to_have_value("")
+    finally:
+        ctx.close()
+
+
 def _note(tmp_path, name: str):
     path = tmp_path / name
     path.write_text("notes")
