@@ -94,6 +94,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
 
     async def _close(self) -> None:
         await live.leave(self._tab())
+        await self._drop_attached()  # files are attached to the chat they were picked in
         self._riding = False
         self.room_id, self.room_title, self.room_kind = 0, "", ""
         self.renamed = {}
@@ -147,6 +148,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
         item = views.chat_item(row, self._user_id, views.zone(self._tz), self.lang)
         if item["room_id"] != self.room_id:
             self._set_pending(())  # pending messages belong to the room they were written in
+            await self._drop_attached()
             self._moved = ""
         self.room_id, self.room_kind = item["room_id"], item["kind"]
         self.renamed = {}  # the window below is read with everyone's current name
