@@ -105,12 +105,14 @@ def verify(rows: list[tuple[str, int]], clients: list[Client]) -> dict:
     for text, seq in rows:
         seqs.setdefault(text, []).append(seq)
     lost = duplicates = order = 0
+    missing: list[str] = []
     for c in clients:
         previous = 0
         for n in sorted(c.acked):
             found = seqs.get(marker(c.index, n), [])
             if not found:
                 lost += 1
+                missing.append(marker(c.index, n))
                 continue
             duplicates += len(found) - 1
             if min(found) <= previous:
@@ -119,4 +121,5 @@ def verify(rows: list[tuple[str, int]], clients: list[Client]) -> dict:
     extra = sum(len(v) - 1 for v in seqs.values() if len(v) > 1)
     return {"acked": sum(len(c.acked) for c in clients), "stored": len(rows), "lost": lost,
             "duplicates": max(duplicates, extra), "order_violations": order,
-            "attempts": sum(c.attempts for c in clients), "reconnects": sum(c.reconnects for c in clients)}
+            "attempts": sum(c.attempts for c in clients), "reconnects": sum(c.reconnects for c in clients),
+            "lost_markers": missing[:20]}

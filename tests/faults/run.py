@@ -61,8 +61,11 @@ class Run:
     """One scenario's database, app and clients."""
 
     def __init__(self, server_url: str, name: str, **app_env):
-        os.environ["TEST_DATABASE_URL"] = server_url
-        self.db_url, self.admin_url = support.create_database(f"corpchat_faults_{name}")
+        shared, os.environ["TEST_DATABASE_URL"] = os.environ.get("TEST_DATABASE_URL"), server_url
+        try:
+            self.db_url, self.admin_url = support.create_database(f"corpchat_faults_{name}")
+        finally:
+            os.environ["TEST_DATABASE_URL"] = shared or ""
         from corpchat.cli import migrate
 
         migrate(self.db_url)
@@ -96,8 +99,15 @@ class Run:
         self.app.proc.wait(10)
 
 
+_SHARED: list[str] = []
+
+
 def _shared_server() -> str:
-    return os.environ.get("TEST_DATABASE_URL") or support.base_server_url()
+    """The machine's PostgreSQL (TEST_DATABASE_URL, or the embedded one), for the scenarios
+    that do not stop it."""
+    if not _SHARED:
+        _SHARED.append(os.environ.get("TEST_DATABASE_URL") or support.base_server_url())
+    return _SHARED[0]
 
 
 async def kill(quick: bool) -> dict:
@@ -198,6 +208,7 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     support.test_environment()
     os.environ.pop("REFLEX_REDIS_URL", None)
+    _shared_server()
     results, ok = {}, True
     for name in args.only.split(","):
         t = time.monotonic()
