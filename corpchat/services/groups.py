@@ -14,7 +14,7 @@ like its messages; only the group's owner and admins ever read it (services/grou
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 
 from corpchat import db
 from corpchat.config import settings
@@ -190,10 +190,6 @@ def members(actor_id: int, room_id, query="", limit: int = MEMBERS_SHOWN) -> tup
     people = sorted(({"id": r.id, "login": r.login, "name": r.real_name or r.login, "role": r.role} for r in rows),
                     key=lambda p: (_ROLE_ORDER[p["role"]], p["name"].lower()))
     return me.role, people[:max(1, min(limit, MEMBERS_SHOWN))]
-
-
-def member_count(s, room_id: int) -> int:
-    return s.exec(select(func.count()).select_from(Participant).where(Participant.room_id == room_id)).scalar_one()
 
 
 def _add_people(s, room_id: int, actor_id: int, people: list[int]) -> None:
