@@ -128,7 +128,8 @@ def test_settings_page_photo_live_remove_confirmed_log_by_person_and_refusals(br
         page = anna.locator("#group-page")
         expect(page.locator(".member")).to_have_count(3)
         # The photo: chosen, cropped, saved; Boris's chat list shows it without a reload.
-        anna.locator(".group-photo-upload input[type=file]").set_input_files(checkered_png(tmp_path / "club.png", (200, 60, 30)))
+        chosen = checkered_png(tmp_path / "club.png", (200, 60, 30))
+        anna.locator(".group-photo-upload input[type=file]").set_input_files(chosen)
         expect(anna.locator(".cropper-face")).to_be_visible()
         anna.click("#group-photo-save")
         photo = re.compile(r"^/api/avatar/[0-9a-f]{32}/64$")
