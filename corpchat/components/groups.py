@@ -126,6 +126,13 @@ def _members_tab() -> rx.Component:
                                    on_change=ChatState.search_members, width="100%"), debounce_timeout=250),
         rx.vstack(rx.foreach(ChatState.members, _member_row), width="100%", spacing="0",
                   max_height="50vh", overflow_y="auto", id="group-members"),
+        rx.cond(ChatState.members_more | (ChatState.members_from > 0), rx.hstack(
+            rx.icon_button(rx.icon("chevron-left"), variant="soft", size="1", disabled=ChatState.members_from == 0,
+                           aria_label=tr("group.members_prev"), on_click=ChatState.members_page(False)),
+            rx.icon_button(rx.icon("chevron-right"), variant="soft", size="1", disabled=~ChatState.members_more,
+                           aria_label=tr("group.members_next"), on_click=ChatState.members_page(True),
+                           id="members-next"),
+            justify="center", width="100%")),
         rx.hstack(
             rx.button(tr("group.leave"), variant="soft", color_scheme="gray", id="group-leave",
                       on_click=ChatState.leave_group(ChatState.room_id)),
@@ -215,12 +222,13 @@ def group_settings() -> rx.Component:
                   rx.callout(tr("group.log_refused"), icon="lock", color_scheme="gray", id="log-refused"))
     return rx.cond(
         ChatState.panel_open & (ChatState.room_id > 0),
-        rx.center(rx.card(rx.vstack(
+        rx.flex(rx.card(rx.vstack(
             head, tabs,
             rx.cond(ChatState.panel_tab == "log", log, rx.vstack(
                 _members_tab(), rx.cond(ChatState.can_add, _add_people()), width="100%", spacing="3")),
             spacing="4", width="100%"), width="min(640px, 100vw)", size="3", id="group-page"),
-            align="start", min_height="100dvh", padding=["0", "12px"]),
+            # top-aligned: the list grows and shrinks as people are searched, added, removed
+            justify="center", align="start", min_height="100dvh", padding=["0", "24px 12px"]),
         rx.cond(ChatState.group_refused | (ChatState.room_id == 0), _refused(),
                 rx.center(rx.spinner(size="3"), min_height="100dvh")),
     )

@@ -235,6 +235,8 @@ STRINGS = {
     "group.not_available_text": "You are not a member of this group, or it no longer exists.",
     "group.back_to_chats": "Back to chats",
     "group.log_refused": "Only the owner and admins can read the audit log.",
+    "group.members_prev": "Previous members",
+    "group.members_next": "More members",
     "group.close": "Close",
     "sys.avatar_changed": "{actor} changed the group photo",
     "sys.avatar_removed": "{actor} removed the group photo",

@@ -246,6 +246,8 @@ STRINGS = {
     "group.not_available_text": "Вы не участник этой группы, или её больше нет.",
     "group.back_to_chats": "К чатам",
     "group.log_refused": "Журнал действий могут читать только владелец и администраторы.",
+    "group.members_prev": "Предыдущие участники",
+    "group.members_next": "Ещё участники",
     "group.close": "Закрыть",
     "sys.avatar_changed": {"male": "{actor} сменил фото группы", "female": "{actor} сменила фото группы",
                            "unspecified": "{actor} сменил(а) фото группы"},

@@ -246,6 +246,8 @@ STRINGS = {
     "group.not_available_text": "Ви не учасник цієї групи, або її вже не існує.",
     "group.back_to_chats": "До чатів",
     "group.log_refused": "Журнал дій можуть читати лише власник та адміністратори.",
+    "group.members_prev": "Попередні учасники",
+    "group.members_next": "Більше учасників",
     "group.close": "Закрити",
     "sys.avatar_changed": {"male": "{actor} змінив фото групи", "female": "{actor} змінила фото групи",
                            "unspecified": "{actor} змінив(ла) фото групи"},

@@ -323,6 +323,7 @@ HANDLERS: dict[tuple[type, str], dict[str, str]] = {
     (ChatState, "rename_form"): {"form_data": "group_form"},
     (ChatState, "load_group_page"): {},
     (ChatState, "add_picked"): {},
+    (ChatState, "members_page"): {"forward": "bool"},
     (ChatState, "filter_log_person"): {"person": "log_person"},
     (ChatState, "ask_remove_member"): {"user_id": "user"},
     (ChatState, "photo_crop_changed"): {"box": "crop_box"},

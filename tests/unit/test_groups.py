@@ -372,3 +372,27 @@ def test_the_photo_refusals_change_nothing(team, photo_store):
         group_avatar.set_avatar(owner, private, _photo())
     assert _room_avatar(room) is None and _logs(room) == []
     assert not list(photo_store.rglob("*")) or all(p.is_dir() for p in photo_store.rglob("*"))  # no file left
+
+
+def test_the_member_list_is_read_a_page_at_a_time(db_clean):
+    owner = make_user("owner")
+    people = [make_user(f"m{i:03d}") for i in range(120)]
+    room = make_group(owner, *people, admins=(people[-1],), name="Big")
+    role, first, more = groups.members(owner, room)
+    assert role == "owner" and more and len(first) == groups.MEMBERS_SHOWN
+    assert [p["role"] for p in first[:3]] == ["owner", "admin", "member"]  # owner, admins, then by name
+    assert first[2]["login"] == "m000"
+    seen = [p["id"] for p in first]
+    offset = groups.MEMBERS_SHOWN
+    while more:
+        _, page, more = groups.members(owner, room, offset=offset)
+        seen += [p["id"] for p in page]
+        offset += groups.MEMBERS_SHOWN
+    assert sorted(seen) == sorted([owner, *people])  # each once, across the pages
+    found = [p["login"] for p in groups.members(owner, room, "m11")[1]]
+    assert found == ["m119", *(f"m11{i}" for i in range(9))]  # the admin first
+    for bad in (-1, "5", 1.5, None, 10**9):
+        with pytest.raises(Invalid):
+            groups.members(owner, room, offset=bad)
+    with pytest.raises(NotFound):
+        groups.members(make_user("stranger"), room)

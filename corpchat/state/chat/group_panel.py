@@ -66,6 +66,8 @@ class GroupPanelMixin(GroupParts, mixin=True):
     my_role: str = ""
     members: list[MemberItem] = []
     member_query: str = ""
+    members_from: int = 0  # the page of members shown starts here (groups.MEMBERS_SHOWN a page)
+    members_more: bool = False
     can_rename: bool = False
     can_add: bool = False
     can_delete: bool = False
@@ -153,6 +155,7 @@ class GroupPanelMixin(GroupParts, mixin=True):
 
     async def _show_group(self) -> None:
         self.panel_open, self.panel_tab, self.member_query, self.log_action = True, "members", "", ""
+        self.members_from = 0
         self.log_person, self.log_people, self.log = "", [], []
         self._pick([])
         await self._load_members()
@@ -175,15 +178,24 @@ class GroupPanelMixin(GroupParts, mixin=True):
     @authed
     async def add_picked(self):
         """Add the people picked on the page (the same picking as a new group's)."""
-        await self._emit(await in_thread(groups.add_members, self._user_id, self.room_id, list(self.picked_ids)))
+        notes = await in_thread(groups.add_members, self._user_id, self.room_id, list(self.picked_ids))
+        await self._emit(notes)
         self._pick([])
+        self._show_members(self.room_members + len(notes))  # one system line per member added
         await self._load_members()
 
     @authed
     async def search_members(self, query: str):
         if not isinstance(query, str) or len(query) > 100:
             raise Invalid()
-        self.member_query = query
+        self.member_query, self.members_from = query, 0
+        await self._load_members()
+
+    @authed
+    async def members_page(self, forward: bool):
+        if type(forward) is not bool or (forward and not self.members_more) or (not forward and not self.members_from):
+            raise Invalid()
+        self.members_from = max(0, self.members_from + (groups.MEMBERS_SHOWN if forward else -groups.MEMBERS_SHOWN))
         await self._load_members()
 
     @authed
@@ -248,7 +260,8 @@ class GroupPanelMixin(GroupParts, mixin=True):
         return settings.avatar_max_bytes // (1024 * 1024)
 
     async def _load_members(self) -> None:
-        role, people = await in_thread(groups.members, self._user_id, self.room_id, self.member_query)
+        role, people, self.members_more = await in_thread(groups.members, self._user_id, self.room_id,
+                                                          self.member_query, self.members_from)
         kind, me = self.room_kind, self._user_id
         self.my_role = role
         self.can_rename = policy.can(role, "group.rename", kind)

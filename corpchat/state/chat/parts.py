@@ -20,6 +20,7 @@ class ChatParts(Protocol):
     can_delete_others: bool
     sidebar_tab: str
     panel_open: bool
+    room_members: int
     lang: str
     _tz: str
 
