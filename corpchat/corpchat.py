@@ -17,6 +17,7 @@ from corpchat.api.uploads import routes as upload_routes
 from corpchat.config import settings
 from corpchat.pages.auth import login_page, register_page
 from corpchat.pages.chat import chat_page
+from corpchat.pages.group import group_page
 from corpchat.pages.profile import profile_page
 from corpchat.pages.settings import settings_page
 from corpchat.realtime import lifecycle
@@ -59,6 +60,7 @@ app.register_lifespan_task(lifecycle.lifespan)
 app.register_lifespan_task(uploads.lifespan)
 presence_edges.install()
 app.add_page(chat_page, route="/", title=ChatState.page_title, on_load=ChatState.load_chat_page)
+app.add_page(group_page, route="/group/[group_id]", title="CorpChat — group", on_load=ChatState.load_group_page)
 app.add_page(login_page, route="/login", title="CorpChat — log in", on_load=PublicPageState.load_public_page)
 app.add_page(register_page, route="/register", title="CorpChat — register",
              on_load=PublicPageState.load_public_page)

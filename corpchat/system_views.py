@@ -29,7 +29,8 @@ _LOG_SENTENCE = {"create": "group_created", "rename": "group_renamed", "add": "m
 
 def log_text(entry, lang: str) -> str:
     """One audit-log entry (services.group_log.Entry) in the reader's language."""
-    payload = {"action": _LOG_SENTENCE.get(entry.action, ""), "actor": entry.actor_id, "target": entry.target_id,
+    sentence = "avatar_removed" if entry.action == "avatar" and not entry.new else _LOG_SENTENCE.get(entry.action, "")
+    payload = {"action": sentence, "actor": entry.actor_id, "target": entry.target_id,
                "old": entry.old, "new": entry.new,
                "names": {str(entry.actor_id): entry.actor, str(entry.target_id): entry.target},
                "gender": entry.actor_gender}

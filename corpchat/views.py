@@ -68,6 +68,10 @@ def unread_label(n: int) -> str:
     return f"{UNREAD_CAP - 1}+" if n >= UNREAD_CAP else (str(n) if n else "")
 
 
+def avatar_url(avatar_id: str | None, size: int = 64) -> str:
+    return f"/api/avatar/{avatar_id}/{size}" if avatar_id else ""
+
+
 def chat_item(row: dict, viewer_id: int, tz, lang: str, now: datetime | None = None) -> dict:
     """One chat-list entry from a rooms.chat_list row (`now`: pass one for a whole list)."""
     if row["kind"] == "private":
@@ -92,6 +96,8 @@ def chat_item(row: dict, viewer_id: int, tz, lang: str, now: datetime | None = N
         "last_seq": int(row.get("last_seq") or 0),
         # whose name the preview starts with (a group's "Anna: ..."), to redo it when they rename
         "lm_sender": int(row.get("lm_sender") or 0) if row.get("lm_id") else 0,
+        # a group's photo (a private chat's is the other person's: people.py, hidden across a block)
+        "avatar": avatar_url(row.get("room_avatar")) if row["kind"] == "group" else "",
     }
 
 
@@ -179,7 +185,7 @@ def chat_item_after_message(chat: dict, message: dict, unread: int, viewer_id: i
         "lm_system": message.get("payload") if message["kind"] == "system" else None,
         "last_seq": max(chat["last_seq"], message["seq"]),
     }
-    return chat_item(row, viewer_id, tz, lang)
+    return {**chat_item(row, viewer_id, tz, lang), "avatar": chat.get("avatar", "")}
 
 
 def pending_item(body: str, client_id: str, viewer_id: int, room_id: int) -> dict:
@@ -256,6 +262,7 @@ class ChatItem(TypedDict):
     unread_label: str
     last_seq: int
     lm_sender: int
+    avatar: str
 
 
 class PersonItem(TypedDict):

@@ -1,4 +1,5 @@
-"""POST /api/avatar: the avatar from the profile page (issues 13, 21).
+"""POST /api/avatar: the avatar from the profile page (issues 13, 21); POST
+/api/group-avatar/{room_id}: a group's photo from its settings page (issue 22), the same way.
 
 The body is the chosen image as it is; `?x=&y=&w=&h=` is the crop box (pixels of the
 upright image) that the cropper reported to Python, and the server crops and re-encodes.
@@ -24,8 +25,9 @@ from corpchat import i18n
 from corpchat.api.request_checks import same_origin, session_identity
 from corpchat.config import settings
 from corpchat.realtime import hub
-from corpchat.services import accounts, avatars, image_decode
+from corpchat.services import accounts, avatars, group_avatar, image_decode
 from corpchat.services.errors import Invalid, ServiceError
+from corpchat.services.events import pushes
 
 
 def _error(key: str, status: int, lang: str, **params) -> JSONResponse:
@@ -60,7 +62,9 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def upload(request: Request) -> JSONResponse:
+async def _receive(request: Request, store) -> JSONResponse:
+    """The checks every avatar upload shares, then `store(user_id, raw, crop)` in a thread; it
+    returns (the new avatar's id, what to tell)."""
     lang = i18n.from_accept_language(request.headers.get("accept-language"))
     if not same_origin(request):
         return _error("err.forbidden", 403, lang)
@@ -74,15 +78,32 @@ async def upload(request: Request) -> JSONResponse:
         # The slot is taken on the loop: a waiting upload holds no thread of the pool that every
         # other user's handlers run in.
         async with image_decode.slot_async():
-            change = await asyncio.to_thread(avatars.upload_avatar, identity.user_id, raw, crop)
+            avatar_id, told = await asyncio.to_thread(store, identity.user_id, raw, crop)
     except ClientDisconnect:
         return _error("err.bad_request", 400, lang)
     except ServiceError as exc:
-        status = {"err.avatar_too_large": 413, "err.too_fast": 429}.get(exc.key, 400)
+        status = {"err.avatar_too_large": 413, "err.too_fast": 429, "err.forbidden": 403,
+                  "err.not_found": 404}.get(exc.key, 400)
         return _error(exc.key, status, lang, **exc.params)
-    if change.push is not None:
-        await hub.push(change.push)
-    return JSONResponse({"avatar_id": change.current_id}, headers={"Cache-Control": "no-store"})
+    for push in pushes(told):
+        await hub.push(push)
+    return JSONResponse({"avatar_id": avatar_id}, headers={"Cache-Control": "no-store"})
 
 
-routes = [Route("/api/avatar", upload, methods=["POST"])]
+async def upload(request: Request) -> JSONResponse:
+    def store(user_id, raw, crop):
+        change = avatars.upload_avatar(user_id, raw, crop)
+        return change.current_id, change.push
+    return await _receive(request, store)
+
+
+async def upload_group(request: Request) -> JSONResponse:
+    """POST /api/group-avatar/{room_id}: the group's photo (the owner and admins; the service
+    checks the role, a forged or foreign id is refused like any other)."""
+    room = request.path_params["room_id"]
+    room_id = int(room) if room.isascii() and room.isdigit() and len(room) <= 18 else 0
+    return await _receive(request, lambda user_id, raw, crop: group_avatar.set_avatar(user_id, room_id, raw, crop))
+
+
+routes = [Route("/api/avatar", upload, methods=["POST"]),
+          Route("/api/group-avatar/{room_id}", upload_group, methods=["POST"])]

@@ -11,13 +11,14 @@ from corpchat.state.chat import ChatState
 def confirm_dialog() -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
-            rx.alert_dialog.title(rx.cond(ChatState.confirming == "chat", tr("chat.confirm_delete_chat"),
-                                          tr("chat.confirm_delete_all"))),
+            rx.alert_dialog.title(rx.match(ChatState.confirming, ("chat", tr("chat.confirm_delete_chat")),
+                                           ("member", tr("group.confirm_remove")), tr("chat.confirm_delete_all"))),
             rx.alert_dialog.description(ChatState.confirm_text, size="2"),
             rx.flex(
                 rx.alert_dialog.cancel(rx.button(tr("chat.cancel"), variant="soft", color_scheme="gray",
                                                  on_click=ChatState.dismiss_confirm, id="confirm-cancel")),
-                rx.alert_dialog.action(rx.button(tr("chat.delete"), color_scheme="red",
+                rx.alert_dialog.action(rx.button(rx.cond(ChatState.confirming == "member", tr("group.remove_ok"),
+                                                         tr("chat.delete")), color_scheme="red",
                                                  on_click=ChatState.confirm_delete, id="confirm-ok")),
                 spacing="3", justify="end", margin_top="16px",
             ),

@@ -109,16 +109,18 @@ def _chosen_file_url(upload_id: str) -> Var[str]:
                 hooks={hook: None})))
 
 
-def _post(upload_url: str, upload_id: str, box: Var) -> Var:
-    """The bridge's call: the chosen file and `box` to `upload_url`; a promise of its JSON answer."""
-    return Var(f"postAvatar({json.dumps(upload_url)}, filesById[{json.dumps(upload_id)}]?.[0], {box!s})",
+def _post(upload_url: str | Var, upload_id: str, box: Var) -> Var:
+    """The bridge's call: the chosen file and `box` to `upload_url` (a group's photo names its group:
+    a Var); a promise of its JSON answer."""
+    url = Var.create(upload_url)
+    return Var(f"postAvatar({url!s}, filesById[{json.dumps(upload_id)}]?.[0], {box!s})",
                _var_data=VarData.merge(get_upload_files_context_var_data(),
                                        VarData(imports={_POST_JS: [ImportVar(tag="postAvatar")]}),
-                                       box._get_all_var_data()))
+                                       box._get_all_var_data(), url._get_all_var_data()))
 
 
 def avatar_cropper(upload_id: str, *, box: Var, saving: Var, on_crop, on_refused, on_error, on_save, on_saved,
-                   choose_label: str | Var, save_label: str | Var, upload_url: str = "/api/avatar",
+                   choose_label: str | Var, save_label: str | Var, upload_url: str | Var = "/api/avatar",
                    preview_size: int = 96, height: int = 320) -> rx.Component:
     """The choose button, then (with a file chosen) the cropper, Save and the round preview.
 

@@ -1,14 +1,17 @@
-"""Groups on the chat page: the "new group" dialog and an open group's panel (members and the
-actions my role allows, rename, add, leave, delete; the audit log for owner and admins)."""
+"""Groups: the "new group" dialog of the chat page, and an open group's settings page
+(/group/<id>: photo, rename, members and the actions my role allows, add, leave, delete; the
+audit log for the owner and admins, refused to a member)."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from corpchat.components.common import avatar, tr
+from corpchat.components.cropper import avatar_cropper
 from corpchat.components.people import person_avatar
 from corpchat.models.tables import GROUP_ACTIONS
 from corpchat.state.chat import ChatState
+from corpchat.state.chat.group_panel import PHOTO_UPLOAD_ID
 
 _WIDTH = "min(520px, 94vw)"
 
@@ -72,7 +75,7 @@ def _member_row(m) -> rx.Component:
         rx.cond(m["can_transfer"], rx.menu.item(tr("group.make_owner"), class_name="make-owner",
                                                 on_click=ChatState.transfer_ownership(room, m["id"]))),
         rx.cond(m["can_remove"], rx.menu.item(tr("group.remove"), color="red", class_name="remove-member",
-                                              on_click=ChatState.remove_member(room, m["id"]))),
+                                              on_click=ChatState.ask_remove_member(m["id"]))),
     ]
     any_action = m["can_promote"] | m["can_demote"] | m["can_transfer"] | m["can_remove"]
     return rx.hstack(
@@ -94,8 +97,26 @@ def _log_row(e) -> rx.Component:
                      width="100%", padding="4px 2px", class_name="log-entry")
 
 
+def _photo() -> rx.Component:
+    """The owner's and admins' photo controls: the profile's cropper, posted for this group."""
+    return rx.vstack(
+        rx.hstack(rx.text(tr("group.photo"), size="2", weight="medium"), rx.spacer(),
+                  rx.cond(ChatState.room_avatar != "", rx.button(
+                      tr("group.photo_remove"), size="1", variant="ghost", color_scheme="red", id="group-photo-remove",
+                      on_click=ChatState.remove_photo)), width="100%", align="center"),
+        avatar_cropper(PHOTO_UPLOAD_ID, box=ChatState.photo_crop, saving=ChatState.photo_saving,
+                       on_crop=ChatState.photo_crop_changed, on_refused=ChatState.photo_refused,
+                       on_error=ChatState.photo_failed, on_save=ChatState.photo_saving_started,
+                       on_saved=ChatState.photo_posted, choose_label=tr("group.photo_choose"),
+                       save_label=tr("group.photo_save"), upload_url="/api/group-avatar/" + ChatState.room_id.to(str),
+                       preview_size=64, height=200),
+        width="100%", spacing="1", id="group-photo",
+    )
+
+
 def _members_tab() -> rx.Component:
     return rx.vstack(
+        rx.cond(ChatState.can_photo, _photo()),
         rx.cond(ChatState.can_rename, rx.form(
             rx.hstack(rx.input(name="name", default_value=ChatState.room_title, key=ChatState.room_title,
                                max_length=100, flex="1", id="group-name"),
@@ -104,7 +125,14 @@ def _members_tab() -> rx.Component:
         rx.debounce_input(rx.input(placeholder=tr("nav.search"), value=ChatState.member_query,
                                    on_change=ChatState.search_members, width="100%"), debounce_timeout=250),
         rx.vstack(rx.foreach(ChatState.members, _member_row), width="100%", spacing="0",
-                  max_height="45vh", overflow_y="auto", id="group-members"),
+                  max_height="50vh", overflow_y="auto", id="group-members"),
+        rx.cond(ChatState.members_more | (ChatState.members_from > 0), rx.hstack(
+            rx.icon_button(rx.icon("chevron-left"), variant="soft", size="1", disabled=ChatState.members_from == 0,
+                           aria_label=tr("group.members_prev"), on_click=ChatState.members_page(False)),
+            rx.icon_button(rx.icon("chevron-right"), variant="soft", size="1", disabled=~ChatState.members_more,
+                           aria_label=tr("group.members_next"), on_click=ChatState.members_page(True),
+                           id="members-next"),
+            justify="center", width="100%")),
         rx.hstack(
             rx.button(tr("group.leave"), variant="soft", color_scheme="gray", id="group-leave",
                       on_click=ChatState.leave_group(ChatState.room_id)),
@@ -136,6 +164,13 @@ def _log_tab() -> rx.Component:
             value=rx.cond(ChatState.log_action == "", "all", ChatState.log_action),
             on_change=ChatState.filter_log,
         ),
+        rx.select.root(
+            rx.select.trigger(width="100%", id="log-person"),
+            rx.select.content(rx.select.item(tr("group.log_anyone"), value="all"),
+                              rx.foreach(ChatState.log_people, lambda p: rx.select.item(p["name"], value=p["id"]))),
+            value=rx.cond(ChatState.log_person == "", "all", ChatState.log_person),
+            on_change=ChatState.filter_log_person,
+        ),
         rx.cond(ChatState.log.length() == 0, rx.text(tr("group.log_empty"), size="2", color_scheme="gray")),
         rx.vstack(rx.foreach(ChatState.log, _log_row), width="100%", spacing="0", max_height="50vh",
                   overflow_y="auto", id="group-log"),
@@ -144,23 +179,56 @@ def _log_tab() -> rx.Component:
     )
 
 
-def group_panel() -> rx.Component:
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.hstack(avatar(ChatState.room_initials, "3"),
-                      rx.vstack(rx.dialog.title(ChatState.room_title, margin="0"),
-                                rx.text(ChatState.room_members_label, size="1", color_scheme="gray"), spacing="0"),
-                      rx.spacer(),
-                      rx.dialog.close(rx.icon_button(rx.icon("x"), variant="ghost", aria_label=tr("group.close"),
-                                                     on_click=ChatState.close_panel)),
-                      align="center", width="100%", margin_bottom="8px"),
-            rx.cond(ChatState.can_read_log, rx.segmented_control.root(
-                rx.segmented_control.item(tr("group.members_tab"), value="members"),
-                rx.segmented_control.item(tr("group.log_tab"), value="log", id="log-tab"),
-                value=ChatState.panel_tab, on_change=ChatState.show_panel_tab, width="100%", margin_bottom="8px")),
-            rx.cond(ChatState.panel_tab == "log", _log_tab(), _members_tab()),
-            max_width=_WIDTH, id="group-panel",
-        ),
-        open=ChatState.panel_open,
-        on_open_change=lambda open_: rx.cond(open_, rx.noop(), ChatState.close_panel),
+def _add_people() -> rx.Component:
+    """The owner's and admins' "add people": the same picking as a new group's."""
+    return rx.vstack(
+        rx.debounce_input(rx.input(placeholder=tr("group.search"), on_change=ChatState.search_picks,
+                                   width="100%", class_name="add-people-search"), debounce_timeout=250),
+        rx.vstack(rx.foreach(ChatState.picks, _pick_row), width="100%", spacing="0", max_height="30vh",
+                  overflow_y="auto"),
+        rx.cond(ChatState.picked.length() > 0, rx.hstack(
+            rx.hstack(rx.foreach(ChatState.picked, _picked_chip), wrap="wrap", spacing="1", flex="1"),
+            rx.button(tr("group.add"), id="add-picked", on_click=ChatState.add_picked), width="100%",
+            align="center")),
+        width="100%", spacing="2",
+    )
+
+
+def _refused() -> rx.Component:
+    return rx.center(rx.card(rx.vstack(
+        rx.heading(tr("group.not_available"), size="4"),
+        rx.text(tr("group.not_available_text"), size="2", color_scheme="gray"),
+        rx.link(rx.button(tr("group.back_to_chats")), href="/"),
+        spacing="3", align="center"), id="group-refused", max_width="min(420px, 94vw)"),
+        min_height="100dvh", padding="12px")
+
+
+def group_settings() -> rx.Component:
+    """The settings page of the open group (pages/group.py); the log tab refuses a member."""
+    head = rx.hstack(
+        rx.link(rx.icon_button(rx.icon("arrow-left"), variant="ghost", aria_label=tr("chat.back")),
+                href="/", id="group-back"),
+        avatar(ChatState.room_initials, "4", src=ChatState.room_avatar, id="group-avatar"),
+        rx.vstack(rx.heading(ChatState.room_title, size="4", id="group-title"),
+                  rx.text(ChatState.room_members_label, size="1", color_scheme="gray"), spacing="0",
+                  min_width="0"),
+        align="center", width="100%", spacing="3",
+    )
+    tabs = rx.segmented_control.root(
+        rx.segmented_control.item(tr("group.members_tab"), value="members"),
+        rx.segmented_control.item(tr("group.log_tab"), value="log", id="log-tab"),
+        value=ChatState.panel_tab, on_change=ChatState.show_panel_tab, width="100%")
+    log = rx.cond(ChatState.can_read_log, _log_tab(),
+                  rx.callout(tr("group.log_refused"), icon="lock", color_scheme="gray", id="log-refused"))
+    return rx.cond(
+        ChatState.panel_open & (ChatState.room_id > 0),
+        rx.flex(rx.card(rx.vstack(
+            head, tabs,
+            rx.cond(ChatState.panel_tab == "log", log, rx.vstack(
+                _members_tab(), rx.cond(ChatState.can_add, _add_people()), width="100%", spacing="3")),
+            spacing="4", width="100%"), width="min(640px, 100vw)", size="3", id="group-page"),
+            # top-aligned: the list grows and shrinks as people are searched, added, removed
+            justify="center", align="start", min_height="100dvh", padding=["0", "24px 12px"]),
+        rx.cond(ChatState.group_refused | (ChatState.room_id == 0), _refused(),
+                rx.center(rx.spinner(size="3"), min_height="100dvh")),
     )

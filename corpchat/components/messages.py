@@ -26,7 +26,8 @@ def header() -> rx.Component:
     return rx.hstack(
         rx.icon_button(rx.icon("arrow-left"), variant="ghost", on_click=ChatState.close_room,
                        class_name="back-button", aria_label=tr("chat.back")),
-        rx.cond(private, person_avatar(other, ChatState.room_initials, "2"), avatar(ChatState.room_initials, "2")),
+        rx.cond(private, person_avatar(other, ChatState.room_initials, "2"),
+                avatar(ChatState.room_initials, "2", src=ChatState.room_avatar, id="room-avatar")),
         rx.vstack(
             rx.text(ChatState.room_title, weight="bold", id="room-title"),
             rx.cond(private, status_line(other)),
@@ -42,7 +43,8 @@ def header() -> rx.Component:
                                               id="menu-profile")),
                 rx.cond(private, block_menu_item(other)),
                 rx.cond(ChatState.room_kind == "group",
-                        rx.menu.item(tr("group.settings"), on_click=ChatState.open_panel, id="menu-group")),
+                        rx.menu.item(tr("group.settings"), id="menu-group",
+                                     on_click=rx.redirect("/group/" + ChatState.room_id.to(str)))),
                 rx.menu.item(tr("chat.delete_chat"), color="red", on_click=ChatState.ask_delete_chat,
                              id="delete-chat")),
         ),

@@ -12,7 +12,8 @@ from corpchat.state.chat import ChatState
 def _chat_entry(chat) -> rx.Component:
     active = ChatState.room_id == chat["room_id"]
     return rx.hstack(
-        rx.cond(chat["kind"] == "private", person_avatar(chat["other_id"], chat["initials"]), avatar(chat["initials"])),
+        rx.cond(chat["kind"] == "private", person_avatar(chat["other_id"], chat["initials"]),
+                avatar(chat["initials"], src=chat["avatar"], class_name="chat-avatar")),
         rx.vstack(
             rx.hstack(
                 rx.text(chat["title"], weight="bold", size="2", class_name="chat-title",

@@ -98,6 +98,8 @@ class Room(SQLModel, table=True):
             "(kind = 'private') = (private_key IS NOT NULL)", name="ck_rooms_private_key"
         ),
         UniqueConstraint("private_key", name="uq_rooms_private_key"),
+        # A group's photo -> the group, for the avatar route (services/avatars.py, 0008).
+        Index("ix_rooms_avatar_id", "avatar_id", postgresql_where=text("avatar_id IS NOT NULL")),
     )
 
     id: int | None = _pk()

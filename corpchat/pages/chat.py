@@ -6,7 +6,7 @@ import reflex as rx
 
 from corpchat.components.common import tr
 from corpchat.components.confirm import confirm_dialog
-from corpchat.components.groups import group_panel, new_group_dialog
+from corpchat.components.groups import new_group_dialog
 from corpchat.components.messages import empty_pane, room_pane
 from corpchat.components.people import profile_card
 from corpchat.components.sidebar import sidebar
@@ -32,7 +32,6 @@ def chat_page() -> rx.Component:
         signed_out_overlay(),
         confirm_dialog(),
         new_group_dialog(),
-        group_panel(),
         profile_card(),
         height="100dvh", width="100%", spacing="0", id="app-shell",
         class_name=rx.cond(open_room, "shell room-open", "shell"),

@@ -70,15 +70,15 @@ def upload_avatar(actor_id: int, data, crop=None) -> AvatarChange:
     as Cropper.js reports it; without one the centre square is used.
     """
     rate_limits.check("avatar", actor_id)
-    raw = _read_limited(data, settings.avatar_max_bytes)
-    box = _crop_box(crop)
+    raw = read_limited(data, settings.avatar_max_bytes)
+    box = crop_box(crop)
     with db.session() as s:
         _lock_user(s, actor_id)
         _check_room_in_gallery(s, actor_id)
     # Decoding takes up to a second on a large photo: no row lock held meanwhile.
     images = render_avatar(raw, box)
     avatar_id = secrets.token_hex(16)
-    written = _store(avatar_id, images)
+    written = store(avatar_id, images)
     try:
         with db.session() as s:
             user = _lock_user(s, actor_id)
@@ -91,7 +91,7 @@ def upload_avatar(actor_id: int, data, crop=None) -> AvatarChange:
             s.refresh(row)
             notify = [actor_id, *profile_watchers(s, actor_id)]
     except BaseException:
-        _remove(avatar_id, written)
+        remove(avatar_id, written)
         raise
     return AvatarChange(avatar_id, Avatar(avatar_id, row.created_at, True), notify, _push(actor_id, avatar_id, notify))
 
@@ -139,17 +139,23 @@ def delete_avatar(actor_id: int, avatar_id) -> AvatarChange:
         current = user.avatar_id
         push = _push(actor_id, current, notify) if changed else None
     # Files go only after the commit: a rolled-back delete keeps a working avatar.
-    _remove(avatar_id, SIZES)
+    remove(avatar_id, SIZES)
     return AvatarChange(current, None, notify, push)
 
 
 # The viewer's session version (a logged-out session no longer sees avatars) and whether a block
 # either way stands between the viewer and the avatar's owner; no row: no such avatar (deleted).
+# A group's photo (rooms.avatar_id, services/group_avatar.py) is its members' only.
 _VIEWABLE = f"""
 SELECT v.session_version,
        EXISTS (SELECT 1 FROM blocked_users b WHERE {blocked_either_way_sql('a.user_id', 'v.id')}) AS blocked
 FROM user_avatars a JOIN users v ON v.id = %(viewer)s
-WHERE a.id = %(avatar)s"""
+WHERE a.id = %(avatar)s
+UNION ALL
+SELECT v.session_version, false
+FROM rooms r JOIN participants p ON p.room_id = r.id AND p.user_id = %(viewer)s JOIN users v ON v.id = p.user_id
+WHERE r.avatar_id = %(avatar)s
+LIMIT 1"""
 
 
 async def viewable_async(viewer_id: int, session_version: int, avatar_id: str) -> bool:
@@ -232,7 +238,7 @@ def _decode(raw: bytes) -> tuple[Image.Image, float]:
         raise Invalid("err.avatar_not_image") from exc
 
 
-def _crop_box(crop) -> tuple[int, int, int, int] | None:
+def crop_box(crop) -> tuple[int, int, int, int] | None:
     """(x, y, w, h) from the client, checked for type only; bounds are checked on the image."""
     if crop is None:
         return None
@@ -265,7 +271,7 @@ def _square(size: tuple[int, int], crop) -> tuple[int, int, int, int]:
 
 # Storage and rows.
 
-def _read_limited(data, limit: int) -> bytes:
+def read_limited(data, limit: int) -> bytes:
     """All of data, refusing more than limit bytes without reading much past it."""
     if isinstance(data, (bytes, bytearray, memoryview)):
         raw = bytes(data)
@@ -289,7 +295,7 @@ def _read_limited(data, limit: int) -> bytes:
     return raw
 
 
-def _store(avatar_id: str, images: dict[int, bytes]) -> list[int]:
+def store(avatar_id: str, images: dict[int, bytes]) -> list[int]:
     """Every size under its key; the sizes stored (all, or none after a failure)."""
     store, written = storage.current(), []
     try:
@@ -300,12 +306,12 @@ def _store(avatar_id: str, images: dict[int, bytes]) -> list[int]:
                 upload.commit(storage_key(avatar_id, size))
             written.append(size)
     except BaseException:
-        _remove(avatar_id, written)
+        remove(avatar_id, written)
         raise
     return written
 
 
-def _remove(avatar_id: str, sizes) -> None:
+def remove(avatar_id: str, sizes) -> None:
     store = storage.current()
     for size in sizes:
         store.delete(storage_key(avatar_id, size))

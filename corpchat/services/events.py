@@ -146,6 +146,13 @@ class GroupRenamed(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class GroupAvatarChanged(Event):
+    """The group's photo is now `avatar_id` ("": initials again)."""
+
+    avatar_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class MemberRemoved(Event):
     """`user_id` is no longer a member: told to the members who stay (one fewer). Lazy: in a
     big group it rides with the system line's chat-list move instead of costing every member's

@@ -14,7 +14,7 @@ like its messages; only the group's owner and admins ever read it (services/grou
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 
 from corpchat import db
 from corpchat.config import settings
@@ -169,31 +169,30 @@ def delete_group(actor_id: int, room_id) -> list[Push]:
         return _delete(s, room.id)
 
 
-MEMBERS_SHOWN = 100
-_ROLE_ORDER = {"owner": 0, "admin": 1, "member": 2}
+MEMBERS_SHOWN = 50  # a page of the member list: a 1,000-member group is never read whole
 
 
-def members(actor_id: int, room_id, query="", limit: int = MEMBERS_SHOWN) -> tuple[str, list[dict]]:
-    """My role and the group's members (owner, admins, then the rest by name), those matching
-    `query` in login or name; members only."""
+def members(actor_id: int, room_id, query="", offset=0, limit: int = MEMBERS_SHOWN) -> tuple[str, list[dict], bool]:
+    """My role, one page of the group's members (owner, admins, then the rest by name) matching
+    `query` in login or name, and whether more follow; members only. Sorted and cut by PostgreSQL."""
     query = validate.text(query, max_len=100).strip()
+    if type(offset) is not int or not 0 <= offset <= settings.group_max_members:
+        raise Invalid()
+    limit = max(1, min(limit, MEMBERS_SHOWN))
     with db.session() as s:
         room, me = access_room(s, actor_id, room_id)
         if room.kind != "group":
             raise NotFound()
-        q = (select(User.id, User.login, User.real_name, Participant.role)
+        rank = case({"owner": 0, "admin": 1}, value=Participant.role, else_=2)
+        name = func.coalesce(func.nullif(User.real_name, ""), User.login)
+        q = (select(User.id, User.login, name.label("name"), Participant.role)
              .join(Participant, Participant.user_id == User.id).where(Participant.room_id == room.id))
         if query:
             like = validate.like_pattern(query)
             q = q.where(User.login.ilike(like) | User.real_name.ilike(like))
-        rows = s.exec(q).all()
-    people = sorted(({"id": r.id, "login": r.login, "name": r.real_name or r.login, "role": r.role} for r in rows),
-                    key=lambda p: (_ROLE_ORDER[p["role"]], p["name"].lower()))
-    return me.role, people[:max(1, min(limit, MEMBERS_SHOWN))]
-
-
-def member_count(s, room_id: int) -> int:
-    return s.exec(select(func.count()).select_from(Participant).where(Participant.room_id == room_id)).scalar_one()
+        rows = s.exec(q.order_by(rank, func.lower(name), User.id).offset(offset).limit(limit + 1)).all()
+    people = [{"id": r.id, "login": r.login, "name": r.name, "role": r.role} for r in rows[:limit]]
+    return me.role, people, len(rows) > limit
 
 
 def _add_people(s, room_id: int, actor_id: int, people: list[int]) -> None:

@@ -16,6 +16,7 @@ _MODERATORS = frozenset({"owner", "admin"})
 ACTIONS: dict[str, dict[str, frozenset[str]]] = {
     "message.delete_others": {"group": _MODERATORS},
     "group.rename": {"group": _MODERATORS},
+    "group.avatar": {"group": _MODERATORS},
     "group.add_member": {"group": _MODERATORS},
     "group.remove_member": {"group": _MODERATORS},
     "group.set_role": {"group": frozenset({"owner"})},

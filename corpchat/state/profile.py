@@ -11,7 +11,6 @@ comes back to `avatar_posted`, and this page re-reads its gallery.
 
 from __future__ import annotations
 
-import math
 from typing import TypedDict
 
 import reflex as rx
@@ -21,19 +20,12 @@ from corpchat.config import settings
 from corpchat.models.tables import GENDERS
 from corpchat.services import accounts, avatars, birthdate, blocks, profiles
 from corpchat.services.errors import Invalid, NotFound, ServiceError
+from corpchat.state import crop as cropping
 from corpchat.state.base import AuthState, authed, in_thread
-from corpchat.state.chat.people import avatar_url
+from corpchat.views import avatar_url
 from corpchat.views import initials as _initials
 
 _FORM_FIELDS = ("real_name", "bio", "gender", "birth")
-# What the cropper may report on its own (before or instead of the server's answer).
-_CROPPER_ERRORS = ("err.avatar_too_large", "err.avatar_not_image", "err.avatar_too_many_pixels",
-                   "err.avatar_gallery_full", "err.avatar_crop", "err.too_fast", "err.bad_request",
-                   "err.not_authenticated", "err.forbidden")
-# react-dropzone's reasons for refusing a chosen file -> what the user is told.
-_REFUSALS = {"file-too-large": "err.avatar_too_large", "file-invalid-type": "err.avatar_not_image",
-             "too-many-files": "err.avatar_not_image"}
-_BOX_KEYS = ("x", "y", "width", "height")
 AVATAR_UPLOAD_ID = "avatar"
 
 
@@ -139,28 +131,15 @@ class ProfileState(AuthState):
 
     @authed
     async def crop_changed(self, box: dict):
-        """The cropper's box after a gesture; anything else is ignored (the server checks again)."""
-        if not isinstance(box, dict):
-            return
-        values = [box.get(k) for k in _BOX_KEYS]
-        if not all(type(v) in (int, float) and math.isfinite(v) and 0 <= round(v) <= 1_000_000 for v in values):
-            return
-        values = [round(v) for v in values]
-        if values[2] < 1 or values[3] < 1:
-            return
-        self.crop = dict(zip(_BOX_KEYS, values, strict=True))
-        self.error = ""  # a picture is being cropped: an earlier refusal is over
+        box = cropping.box_of(box)
+        if box is not None:
+            self.crop = box
+            self.error = ""  # a picture is being cropped: an earlier refusal is over
 
     @authed
     async def avatar_refused(self, rejected: list):
         """react-dropzone refused the chosen file (its type or size)."""
-        try:
-            code = rejected[0]["errors"][0]["code"]
-        except (TypeError, KeyError, IndexError):
-            raise Invalid() from None
-        if not isinstance(code, str) or code not in _REFUSALS:
-            raise Invalid()
-        return self._avatar_error(_REFUSALS[code])
+        return self._avatar_error(cropping.refusal_of(rejected))
 
     @authed
     async def avatar_saving(self):
@@ -170,29 +149,20 @@ class ProfileState(AuthState):
     async def avatar_posted(self, answer: dict):
         """POST /api/avatar's answer, through the browser: {avatar_id} or {error[, max]}."""
         self.saving = False
-        if not isinstance(answer, dict):
-            raise Invalid()
-        avatar_id = answer.get("avatar_id")
-        if avatar_id is not None:
-            if not isinstance(avatar_id, str) or not avatars.ID_PATTERN.fullmatch(avatar_id):
-                raise Invalid()
-            await self._reload_gallery()
-            if not any(item["id"] == avatar_id for item in self.gallery):
-                raise NotFound()
-            self.crop = {}
-            self.error, self.notice = "", self._t("profile.avatar_saved")
-            # The cropper and its preview circle go (18#6).
-            return rx.clear_selected_files(AVATAR_UPLOAD_ID)
-        key, limit = answer.get("error"), answer.get("max")
-        if not isinstance(key, str) or key not in _CROPPER_ERRORS:
-            raise Invalid()
-        return self._avatar_error(key, limit if type(limit) is int and 0 <= limit < 1_000_000 else None)
+        avatar_id, key, limit = cropping.answer_of(answer)
+        if avatar_id is None:
+            return self._avatar_error(key, limit)
+        await self._reload_gallery()
+        if not any(item["id"] == avatar_id for item in self.gallery):
+            raise NotFound()
+        self.crop = {}
+        self.error, self.notice = "", self._t("profile.avatar_saved")
+        # The cropper and its preview circle go (18#6).
+        return rx.clear_selected_files(AVATAR_UPLOAD_ID)
 
     @authed
     async def avatar_failed(self, key: str):
-        if not isinstance(key, str) or key not in _CROPPER_ERRORS:
-            raise Invalid()
-        return self._avatar_error(key)
+        return self._avatar_error(cropping.error_key(key))
 
     def _avatar_error(self, key: str, limit: int | None = None):
         if limit is None:

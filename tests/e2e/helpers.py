@@ -42,3 +42,19 @@ def open_people(page) -> None:
 
     page.screenshot(path=str(support.ARTIFACTS / "people-tab-failed.png"))
     page.wait_for_selector("#people-search", timeout=3000)
+
+
+def checkered_png(path, colour=(30, 90, 200)) -> str:
+    """A 640 x 400 checkerboard PNG written to `path` (a picture the avatar cropper can show)."""
+    import io
+
+    from PIL import Image
+    img = Image.new("RGB", (640, 400), (240, 240, 240))
+    for x in range(0, 640, 40):
+        for y in range(0, 400, 40):
+            if (x + y) // 40 % 2:
+                img.paste(colour, (x, y, x + 40, y + 40))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    path.write_bytes(buf.getvalue())
+    return str(path)

@@ -4,27 +4,13 @@ avatar, online / last seen and the block change live."""
 
 from __future__ import annotations
 
-import io
 import re
 
-from PIL import Image
 from playwright.sync_api import expect
 
-from tests.e2e.helpers import login, open_people, register, unique
+from tests.e2e.helpers import checkered_png, login, open_people, register, unique
 
 PHONE = {"width": 390, "height": 844}
-
-
-def _png(path) -> str:
-    img = Image.new("RGB", (640, 400), (240, 240, 240))
-    for x in range(0, 640, 40):
-        for y in range(0, 400, 40):
-            if (x + y) // 40 % 2:
-                img.paste((30, 90, 200), (x, y, x + 40, y + 40))
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    path.write_bytes(buf.getvalue())
-    return str(path)
 
 
 def _open_chat_with(page, login_name: str, title: str) -> None:
@@ -82,7 +68,7 @@ def test_profile_avatar_presence_and_block_seen_from_another_tab(new_page, brows
     expect(stored).to_be_visible()
 
     # Boris crops an avatar: drag the frame, zoom, save; Anna's header shows it without reload.
-    boris.locator(".avatar-upload input[type=file]").set_input_files(_png(tmp_path / "me.png"))
+    boris.locator(".avatar-upload input[type=file]").set_input_files(checkered_png(tmp_path / "me.png"))
     face = boris.locator(".cropper-face")
     expect(face).to_be_visible()
     box = face.bounding_box()
@@ -194,7 +180,7 @@ def test_avatar_choosing_refusing_saving_and_deleting_on_a_dark_phone(new_page, 
         page.locator(".avatar-upload input[type=file]").set_input_files(str(not_image))
         expect(page.get_by_text("PNG, JPEG, WebP").first).to_be_visible()
 
-        page.locator(".avatar-upload input[type=file]").set_input_files(_png(tmp_path / "me.png"))
+        page.locator(".avatar-upload input[type=file]").set_input_files(checkered_png(tmp_path / "me.png"))
         expect(page.locator(".cropper-container")).to_be_visible()
         card = page.locator(".rt-Card").first.bounding_box()
         crop = page.locator(".cropper-container").bounding_box()

@@ -112,6 +112,7 @@ def shown(c: w.ReflexClient) -> dict:
         other = v.get("room_other_id") or 0
         state["room"] = {
             "title": v.get("room_title"), "initials": v.get("room_initials"), "kind": v.get("room_kind"),
+            "avatar": v.get("room_avatar"),
             "other": other, "status": presence.get(str(other)) if other else None,
             **(person(other) if other else {}),
             "blocked": other in blocked, "blocked_by_me": other in mine,  # block banner / menu
@@ -371,6 +372,17 @@ async def group_renamed(x: World) -> None:
                   and any(b["kind"] == "system" for b in s["room"]["bubbles"]))
 
 
+async def group_avatar_changed(x: World) -> None:
+    """O (the owner) sets the group's photo through the upload route: list, header and a system line."""
+    await x.watch()
+    async with httpx.AsyncClient(timeout=15) as http:
+        r = await http.post(f"{x.url}/api/group-avatar/{x.room}", content=_png(),
+                            headers={"Origin": x.url, "Cookie": x.o.cookie_header, "Content-Type": "image/png"})
+    assert r.status_code == 200, r.text
+    has = lambda s: (chat_of(s, x.room) or {}).get("avatar", "").startswith("/api/avatar/")  # noqa: E731
+    await x.until("the group photo", on_list=has, on_open=lambda s: has(s) and s["room"]["avatar"])
+
+
 async def member_removed(x: World) -> None:
     """O (the owner) removes P from another tab: one member fewer and the system line."""
     mine = await x.tab(x.o, room=True)
@@ -424,6 +436,7 @@ SCENARIOS: dict[type[ev.Event], Case] = {
     ev.AvatarChanged: Case(avatar_changed),
     ev.BlockChanged: Case(block_changed),
     ev.GroupRenamed: Case(group_renamed, group=True),
+    ev.GroupAvatarChanged: Case(group_avatar_changed, group=True),
     ev.MemberRemoved: Case(member_removed, group=True),
     ev.RemovedFromChat: Case(member_removed_me, group=True, peer_owns=True),
     ev.RoleChanged: Case(role_changed, group=True, peer_owns=True),

@@ -341,6 +341,17 @@ HANDLERS: dict[tuple[type, str], dict[str, str]] = {
     (ChatState, "filter_log"): {"action": "log_action"},
     (ChatState, "more_log"): {},
     (ChatState, "rename_form"): {"form_data": "group_form"},
+    (ChatState, "load_group_page"): {},
+    (ChatState, "add_picked"): {},
+    (ChatState, "members_page"): {"forward": "bool"},
+    (ChatState, "filter_log_person"): {"person": "log_person"},
+    (ChatState, "ask_remove_member"): {"user_id": "user"},
+    (ChatState, "photo_crop_changed"): {"box": "crop_box"},
+    (ChatState, "photo_refused"): {"rejected": "rejections"},
+    (ChatState, "photo_failed"): {"key": "err_key"},
+    (ChatState, "photo_saving_started"): {},
+    (ChatState, "photo_posted"): {"answer": "avatar_answer"},
+    (ChatState, "remove_photo"): {},
     (SettingsState, "load_settings_page"): {},
     (SettingsState, "change_language"): {"lang": "lang"},
     (ProfileState, "load_profile_page"): {},
@@ -383,6 +394,7 @@ def target_value(world: World, kind: str, *, own: bool) -> Any:
         "group_name": f"group {uuid.uuid4().hex[:6]}",
         "people": [world.bob.user_id if own else world.carol.user_id], "role": "admin",
         "group_form": {"name": f"group {uuid.uuid4().hex[:6]}"}, "panel_tab": "log", "log_action": "rename",
+        "log_person": str(world.bob.user_id if own else world.carol.user_id),
         "crop_box": {"x": 1, "y": 2, "width": 30, "height": 30},
         "rejections": [{"file": {"path": "a.txt"}, "errors": [{"code": "file-invalid-type", "message": "no"}]}],
         "avatar_answer": {"avatar_id": uuid.uuid4().hex},  # not hers: NotFound
@@ -495,6 +507,7 @@ def bad_values(world: World, kind: str) -> list:
         "panel_tab": ["admin", "", HUGE], "log_action": ["message", "", HUGE],
         "rec_kind": ["audio", "", "VOICE", HUGE], "rec_code": [HUGE, "x" * 41],
         "blob_url": ["javascript:alert(1)", "https://evil.example/x.webm", "", "blob:" + HUGE],
+        "log_person": [str(world.carol.user_id), "", "abc", HUGE],  # only someone this tab's log showed
     }[kind]
     return non_str + bad_strings
 

@@ -104,3 +104,25 @@ def test_the_crop_box_travels_in_the_query_and_the_server_crops(db_clean, client
         r = client.post(f"/api/avatar?{bad}", content=png(), headers={**ORIGIN, **cookie(a)})
         assert r.status_code == 400 and r.json()["error"] == "err.avatar_crop", (bad, r.text)
     assert len(avatars.gallery(a)) == 1
+
+
+def test_group_photo_route_owner_and_admins_only(db_clean, client):
+    """POST /api/group-avatar/<id>: the same checks, then the group's role; refusals change nothing."""
+    from corpchat.services.events import GroupAvatarChanged
+    owner, member, stranger = make_user("olga"), make_user("mira"), make_user("ostap")
+    room = make_group(owner, member, name="Team")
+    r = client.post(f"/api/group-avatar/{room}", content=png(), headers={**ORIGIN, **cookie(member)})
+    assert r.status_code == 403 and r.json()["error"] == "err.forbidden"
+    for who, target in ((stranger, str(room)), (owner, "99999999"), (owner, "abc"), (owner, "1" * 30)):
+        r = client.post(f"/api/group-avatar/{target}", content=png(), headers={**ORIGIN, **cookie(who)})
+        assert r.status_code in (400, 404), (target, r.text)
+    evil = {"Origin": "https://evil.example"}
+    r = client.post(f"/api/group-avatar/{room}", content=png(), headers={**evil, **cookie(owner)})
+    assert r.status_code == 403
+    r = client.post(f"/api/group-avatar/{room}", content=b"GIF89a not really", headers={**ORIGIN, **cookie(owner)})
+    assert r.status_code == 400 and r.json()["error"] == "err.avatar_not_image"
+    assert client.pushed == []
+    r = client.post(f"/api/group-avatar/{room}?x=0&y=0&w=64&h=64", content=png(), headers={**ORIGIN, **cookie(owner)})
+    assert r.status_code == 200, r.text
+    told = [p.event for p in client.pushed if isinstance(p.event, GroupAvatarChanged)]
+    assert told == [GroupAvatarChanged(room, avatar_id=r.json()["avatar_id"])]

@@ -110,11 +110,11 @@ def test_crop_is_squared_and_clamped():
     (0, 0, float("inf"), 1), (True, 0, 10, 10), (0, 0, "10", 10), {"x": 0}, (0, 0, 10**12, 10),
 ])
 def test_bad_crops_are_refused(crop):
-    assert key_of(lambda: avatars.render_avatar(halves(), avatars._crop_box(crop))) == "err.avatar_crop"
+    assert key_of(lambda: avatars.render_avatar(halves(), avatars.crop_box(crop))) == "err.avatar_crop"
 
 
 def test_fractional_crop_from_cropperjs_is_rounded():
-    assert avatars._crop_box((0.4, 10.6, 99.5, 99.5)) == (0, 11, 100, 100)
+    assert avatars.crop_box((0.4, 10.6, 99.5, 99.5)) == (0, 11, 100, 100)
 
 
 def test_exif_with_gps_is_stripped_and_orientation_applied():

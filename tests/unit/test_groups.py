@@ -288,3 +288,111 @@ def test_exactly_one_owner_under_1000_concurrent_role_changes(team, monkeypatch)
         seen = list(pool.map(one, range(1000)))
     assert set(seen) == {1}
     assert list(_roles(room).values()).count("owner") == 1
+
+
+# ----- the group's photo (services/group_avatar.py) ----------------------------------------
+def _photo(colour=(200, 30, 30)) -> bytes:
+    import io
+
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.new("RGB", (120, 80), colour).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def photo_store(tmp_path, monkeypatch):
+    from corpchat.services import storage
+    monkeypatch.setattr(storage, "_current", storage.LocalStorage(tmp_path / "files"))
+    return tmp_path / "files"
+
+
+def _room_avatar(room: int) -> str | None:
+    from corpchat.models import Room
+    with db.session() as s:
+        return s.exec(select(Room.avatar_id).where(Room.id == room)).scalar_one()
+
+
+def test_an_admin_sets_the_photo_every_member_is_told_and_it_is_logged(team, photo_store):
+    from corpchat.services import avatars, group_avatar
+    from corpchat.services.events import GroupAvatarChanged
+    owner, admin, member, other, room = team
+    avatar_id, (changed, note) = group_avatar.set_avatar(admin, room, _photo(), (20, 0, 80, 80))
+    everyone = {owner, admin, member}
+    assert changed.event == GroupAvatarChanged(room, avatar_id=avatar_id) and set(changed.audience) == everyone
+    assert note.event.message["payload"]["action"] == "avatar_changed" and set(note.audience) == everyone
+    assert _room_avatar(room) == avatar_id
+    assert _logs(room) == [("avatar", admin, None, {"old": "", "new": avatar_id})]
+    assert avatars.read_image(avatar_id, 64)[:4] == b"RIFF"  # re-encoded WebP
+    # Members see it through the route's check; an outsider does not (as for a deleted one).
+    assert _viewable(member, avatar_id) and not _viewable(other, avatar_id)
+
+    # The owner replaces it: the old files go; then removes it: initials, logged and told.
+    newer, _ = group_avatar.set_avatar(owner, room, _photo((0, 0, 200)))
+    assert _room_avatar(room) == newer and avatars.read_image(avatar_id, 64) is None
+    removed, note = group_avatar.remove_avatar(owner, room)
+    assert removed.event == GroupAvatarChanged(room, avatar_id="") and _room_avatar(room) is None
+    assert note.event.message["payload"]["action"] == "avatar_removed"
+    assert avatars.read_image(newer, 64) is None
+    assert [r[0] for r in _logs(room)] == ["avatar"] * 3 and _logs(room)[-1][3] == {"old": newer, "new": ""}
+    assert group_avatar.remove_avatar(owner, room) == []  # nothing to remove, nothing told
+
+
+def _viewable(viewer: int, avatar_id: str) -> bool:
+    """The avatar route's check (avatars._VIEWABLE), run here on a plain connection."""
+    from corpchat.models import User
+    from corpchat.services import avatars
+    with db.session() as s:
+        version = s.exec(select(User.session_version).where(User.id == viewer)).scalar_one()
+    with db.engine().connect() as conn:
+        row = conn.exec_driver_sql(avatars._VIEWABLE, {"viewer": viewer, "avatar": avatar_id}).first()
+    return row is not None and row.session_version == version and not row.blocked
+
+
+def test_the_photo_refusals_change_nothing(team, photo_store):
+    from corpchat.services import group_avatar
+    owner, admin, member, other, room = team
+    with pytest.raises(Forbidden):
+        group_avatar.set_avatar(member, room, _photo())  # a member may not
+    with pytest.raises(Forbidden):
+        group_avatar.remove_avatar(member, room)
+    for stranger_room in (room, 10**9, "1; DROP TABLE rooms", None):  # not a member, forged ids
+        with pytest.raises((NotFound, Invalid)):
+            group_avatar.set_avatar(other if stranger_room == room else owner, stranger_room, _photo())
+    for bad, key in ((b"<svg onload=alert(1)>", "err.avatar_not_image"), (b"", "err.avatar_not_image"),
+                     (b"\x89PNG\r\n\x1a\n" + b"\0" * 50, "err.avatar_not_image")):
+        with pytest.raises(Invalid) as err:
+            group_avatar.set_avatar(owner, room, bad)
+        assert err.value.key == key
+    with pytest.raises(Invalid) as err:
+        group_avatar.set_avatar(owner, room, _photo(), (500, 500, 10, 10))  # outside the picture
+    assert err.value.key == "err.avatar_crop"
+    private = rooms.open_private(owner, member)
+    with pytest.raises(Forbidden):
+        group_avatar.set_avatar(owner, private, _photo())
+    assert _room_avatar(room) is None and _logs(room) == []
+    assert not list(photo_store.rglob("*")) or all(p.is_dir() for p in photo_store.rglob("*"))  # no file left
+
+
+def test_the_member_list_is_read_a_page_at_a_time(db_clean):
+    owner = make_user("owner")
+    people = [make_user(f"m{i:03d}") for i in range(120)]
+    room = make_group(owner, *people, admins=(people[-1],), name="Big")
+    role, first, more = groups.members(owner, room)
+    assert role == "owner" and more and len(first) == groups.MEMBERS_SHOWN
+    assert [p["role"] for p in first[:3]] == ["owner", "admin", "member"]  # owner, admins, then by name
+    assert first[2]["login"] == "m000"
+    seen = [p["id"] for p in first]
+    offset = groups.MEMBERS_SHOWN
+    while more:
+        _, page, more = groups.members(owner, room, offset=offset)
+        seen += [p["id"] for p in page]
+        offset += groups.MEMBERS_SHOWN
+    assert sorted(seen) == sorted([owner, *people])  # each once, across the pages
+    found = [p["login"] for p in groups.members(owner, room, "m11")[1]]
+    assert found == ["m119", *(f"m11{i}" for i in range(9))]  # the admin first
+    for bad in (-1, "5", 1.5, None, 10**9):
+        with pytest.raises(Invalid):
+            groups.members(owner, room, offset=bad)
+    with pytest.raises(NotFound):
+        groups.members(make_user("stranger"), room)

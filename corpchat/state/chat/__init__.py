@@ -58,6 +58,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
     shown_room: str = rx.SessionStorage("", name="corpchat_room")
     room_title: str = ""
     room_initials: str = ""
+    room_avatar: str = ""  # a group's photo ("" for initials; a private chat's comes from people.py)
     room_kind: str = ""
     can_delete_others: bool = False  # policy: "delete for everyone" on others' messages here
     my_id: int = 0
@@ -70,6 +71,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
             await self._clear_view()
             return rx.redirect("/login")
         self.my_id = self._user_id
+        self.panel_open = False  # back from a group's settings page
         locale = await in_thread(accounts.get_locale, self._user_id)
         self._use_language(locale or self._browser_language())
         await hub.connect(self._user_id, self._tab())
@@ -96,7 +98,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
         await live.leave(self._tab())
         await self._drop_attached()  # files are attached to the chat they were picked in
         self._riding = False
-        self.room_id, self.room_title, self.room_kind = 0, "", ""
+        self.room_id, self.room_title, self.room_kind, self.room_avatar = 0, "", "", ""
         self.renamed = {}
         self.panel_open = False
         self.shown_room = ""
@@ -153,7 +155,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
         self.room_id, self.room_kind = item["room_id"], item["kind"]
         self.renamed = {}  # the window below is read with everyone's current name
         self.shown_room = str(self.room_id)
-        self.room_title, self.room_initials = item["title"], item["initials"]
+        self.room_title, self.room_initials, self.room_avatar = item["title"], item["initials"], item["avatar"]
         self.room_other_id = item["other_id"] if item["kind"] == "private" else 0
         self._render_presence()
         self.can_delete_others = policy.can(row["role"], "message.delete_others", row["kind"])

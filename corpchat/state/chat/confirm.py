@@ -1,4 +1,5 @@
-"""Asking before what cannot be undone: deleting a message for everyone, deleting a chat.
+"""Asking before what cannot be undone: deleting a message for everyone, deleting a chat,
+removing a member from a group.
 
 The dialog (components/confirm.py) is one per page, not one per bubble; the menu item asks,
 the dialog's button acts on what was asked about (kept backend-only, so a client can only
@@ -9,13 +10,13 @@ from __future__ import annotations
 
 import reflex as rx
 
-from corpchat.services import messages, rooms
+from corpchat.services import groups, messages, rooms
 from corpchat.services.errors import Invalid
 from corpchat.state.base import authed, in_thread
 
 
 class ConfirmMixin(rx.State, mixin=True):
-    confirming: str = ""  # "" (no dialog), "message" or "chat"
+    confirming: str = ""  # "" (no dialog), "message", "chat" or "member"
     confirm_text: str = ""
     _confirm_target: tuple = ()  # (room_id, message_id or 0) asked about
 
@@ -44,6 +45,15 @@ class ConfirmMixin(rx.State, mixin=True):
         self._ask("chat", (self.room_id, 0), "chat.confirm_delete_chat")
 
     @authed
+    async def ask_remove_member(self, user_id: int):
+        # Only a member the group panel offers to remove: the dialog names them.
+        member = next((m for m in self.members if m["id"] == user_id and m["can_remove"]), None)
+        if type(user_id) is not int or member is None:
+            raise Invalid()
+        self.confirming, self._confirm_target = "member", (self.room_id, user_id)
+        self.confirm_text = self._t("group.confirm_remove_text", name=member["name"])
+
+    @authed
     async def dismiss_confirm(self):
         self._reset_confirm()
 
@@ -57,5 +67,7 @@ class ConfirmMixin(rx.State, mixin=True):
             await self._emit(await in_thread(messages.delete_for_everyone, self._user_id, target[1]))
         elif kind == "chat":
             await self._emit(await in_thread(rooms.delete_chat_for_me, self._user_id, target[0]))
+        elif kind == "member":
+            await self._emit(await in_thread(groups.remove_member, self._user_id, target[0], target[1]))
         else:
             raise Invalid()

@@ -1,21 +1,27 @@
-"""The group panel of the chat page: a new group (name + people picked), and an open group's
-settings (rename, members with the actions my role allows, add, leave, delete) and its audit
-log for the owner and admins. Every check is the service's (services/groups.py, group_log.py);
-what to offer comes from the same policy table (`policy.can`)."""
+"""Groups on the chat page: a new group (name + people picked), and an open group's settings page
+(/group/<id>, pages/group.py): rename, photo, members with the actions my role allows, add,
+leave, delete, and the audit log for the owner and admins. Every check is the service's
+(services/groups.py, group_avatar.py, group_log.py); what to offer comes from the same policy
+table (`policy.can`). The page is ChatState's: it opens the group as the chat page does, so its
+live changes reach the page through the same `@on` functions, and "back" shows the chat at once."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypedDict
+from typing import TypedDict
 
 import reflex as rx
 
 from corpchat import i18n, views
+from corpchat.config import settings
 from corpchat.models.tables import GROUP_ACTIONS
+from corpchat.realtime import hub
 from corpchat.realtime.appliers import on
-from corpchat.services import group_log, groups, policy, rooms
-from corpchat.services.errors import Invalid
-from corpchat.services.events import GroupRenamed, MemberRemoved, RoleChanged
+from corpchat.services import accounts, group_avatar, group_log, groups, policy, rooms
+from corpchat.services.errors import Invalid, NotFound, ServiceError
+from corpchat.services.events import GroupAvatarChanged, GroupRenamed, MemberRemoved, RoleChanged
+from corpchat.state import crop as cropping
 from corpchat.state.base import authed, in_thread
+from corpchat.state.chat.parts import GroupParts
 from corpchat.system_views import log_text
 
 LOG_PAGE = 30
@@ -40,17 +46,28 @@ class LogItem(TypedDict):
     time: str
 
 
-class GroupPanelMixin(rx.State, mixin=True):
+class LogPerson(TypedDict):
+    id: str  # a select's value
+    name: str
+
+
+PHOTO_UPLOAD_ID = "group-photo"
+
+
+class GroupPanelMixin(GroupParts, mixin=True):
     new_group_open: bool = False
     picked: list[views.PersonItem] = []
     picked_ids: list[int] = []
     picks: list[views.PersonItem] = []  # the people search results while picking
 
-    panel_open: bool = False
+    panel_open: bool = False  # the settings page of the open group is showing
+    group_refused: bool = False  # /group/<id> named no group of mine
     panel_tab: str = "members"
     my_role: str = ""
     members: list[MemberItem] = []
     member_query: str = ""
+    members_from: int = 0  # the page of members shown starts here (groups.MEMBERS_SHOWN a page)
+    members_more: bool = False
     can_rename: bool = False
     can_add: bool = False
     can_delete: bool = False
@@ -58,17 +75,11 @@ class GroupPanelMixin(rx.State, mixin=True):
     log: list[LogItem] = []
     log_more: bool = False
     log_action: str = ""
-
-    if TYPE_CHECKING:  # what this mixin uses of ChatState's other parts, named once
-        room_id: int
-        room_kind: str
-        room_title: str
-        lang: str
-        _tz: str
-
-        def _t(self, key: str, **params) -> str: ...
-        async def _emit(self, result) -> None: ...
-        async def _create_group(self, name, member_ids) -> None: ...
+    log_person: str = ""  # a user id, or "" for anyone
+    log_people: list[LogPerson] = []  # whom the log filter offers: the people of the entries read
+    can_photo: bool = False
+    photo_crop: dict = {}
+    photo_saving: bool = False
 
     # ----- a new group -----------------------------------------------------------
     @authed
@@ -112,12 +123,41 @@ class GroupPanelMixin(rx.State, mixin=True):
         self.new_group_open = False
         self._pick([])
 
-    # ----- an open group's panel -----------------------------------------------------
+    # ----- an open group's settings page (/group/<id>) ------------------------------
+    async def load_group_page(self):
+        """on_load of /group/<id>: the chat page's guard and connection, then that group opened
+        (the way back to the chat shows it at once); anything but one of my groups: refused."""
+        if not await self._login_from_cookie():
+            return rx.redirect("/login")
+        self.my_id = self._user_id
+        self._use_language(await in_thread(accounts.get_locale, self._user_id) or self._browser_language())
+        await hub.connect(self._user_id, self._tab())
+        tail = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
+        room = int(tail) if tail.isascii() and tail.isdigit() and len(tail) <= 18 else 0
+        self.group_refused = False
+        try:
+            if not room:
+                raise NotFound()
+            await self._open(room)
+            if self.room_kind != "group":
+                raise NotFound()
+            await self._show_group()
+        except ServiceError:
+            await self._close()
+            self.group_refused = True
+
     @authed
     async def open_panel(self):
+        """The open group's settings (the page calls it on load; a script may too)."""
         if self.room_kind != "group":
             raise Invalid()
+        await self._show_group()
+
+    async def _show_group(self) -> None:
         self.panel_open, self.panel_tab, self.member_query, self.log_action = True, "members", "", ""
+        self.members_from = 0
+        self.log_person, self.log_people, self.log = "", [], []
+        self._pick([])
         await self._load_members()
 
     @authed
@@ -130,13 +170,32 @@ class GroupPanelMixin(rx.State, mixin=True):
             raise Invalid()
         self.panel_tab = tab
         if tab == "log":
+            if not self.can_read_log:
+                self.log = []
+                return  # the page says the log is the owner's and admins' (and the service refuses too)
             await self._load_log(reset=True)
+
+    @authed
+    async def add_picked(self):
+        """Add the people picked on the page (the same picking as a new group's)."""
+        notes = await in_thread(groups.add_members, self._user_id, self.room_id, list(self.picked_ids))
+        await self._emit(notes)
+        self._pick([])
+        self._show_members(self.room_members + len(notes))  # one system line per member added
+        await self._load_members()
 
     @authed
     async def search_members(self, query: str):
         if not isinstance(query, str) or len(query) > 100:
             raise Invalid()
-        self.member_query = query
+        self.member_query, self.members_from = query, 0
+        await self._load_members()
+
+    @authed
+    async def members_page(self, forward: bool):
+        if type(forward) is not bool or (forward and not self.members_more) or (not forward and not self.members_from):
+            raise Invalid()
+        self.members_from = max(0, self.members_from + (groups.MEMBERS_SHOWN if forward else -groups.MEMBERS_SHOWN))
         await self._load_members()
 
     @authed
@@ -144,6 +203,13 @@ class GroupPanelMixin(rx.State, mixin=True):
         if action != "all" and action not in GROUP_ACTIONS:
             raise Invalid()
         self.log_action = "" if action == "all" else action
+        await self._load_log(reset=True)
+
+    @authed
+    async def filter_log_person(self, person: str):
+        if person != "all" and not any(p["id"] == person for p in self.log_people):
+            raise Invalid()  # only someone the log showed
+        self.log_person = "" if person == "all" else person
         await self._load_log(reset=True)
 
     @authed
@@ -156,14 +222,53 @@ class GroupPanelMixin(rx.State, mixin=True):
             raise Invalid()
         await self._emit(await in_thread(groups.rename_group, self._user_id, self.room_id, form_data.get("name")))
 
+    # ----- the group's photo: the profile's cropper, posted to /api/group-avatar/{room} ----------
+    @authed
+    async def photo_crop_changed(self, box: dict):
+        box = cropping.box_of(box)
+        if box is not None:
+            self.photo_crop = box
+
+    @authed
+    async def photo_refused(self, rejected: list):
+        return rx.toast.error(self._t(cropping.refusal_of(rejected), max=self._photo_limit()))
+
+    @authed
+    async def photo_failed(self, key: str):
+        return rx.toast.error(self._t(cropping.error_key(key), max=self._photo_limit()))
+
+    @authed
+    async def photo_saving_started(self):
+        self.photo_saving = True
+
+    @authed
+    async def photo_posted(self, answer: dict):
+        """The route's answer: the new photo reached every member already (GroupAvatarChanged)."""
+        self.photo_saving = False
+        avatar_id, key, limit = cropping.answer_of(answer)
+        if avatar_id is None:
+            return rx.toast.error(self._t(key, max=self._photo_limit() if limit is None else limit))
+        self.photo_crop = {}
+        return [rx.clear_selected_files(PHOTO_UPLOAD_ID), rx.toast.success(self._t("group.photo_saved"))]
+
+    @authed
+    async def remove_photo(self):
+        await self._emit(await in_thread(group_avatar.remove_avatar, self._user_id, self.room_id))
+
+    @staticmethod
+    def _photo_limit() -> int:
+        return settings.avatar_max_bytes // (1024 * 1024)
+
     async def _load_members(self) -> None:
-        role, people = await in_thread(groups.members, self._user_id, self.room_id, self.member_query)
+        role, people, self.members_more = await in_thread(groups.members, self._user_id, self.room_id,
+                                                          self.member_query, self.members_from)
         kind, me = self.room_kind, self._user_id
         self.my_role = role
         self.can_rename = policy.can(role, "group.rename", kind)
         self.can_add = policy.can(role, "group.add_member", kind)
         self.can_delete = policy.can(role, "group.delete", kind)
         self.can_read_log = policy.can(role, "group.audit_log.read", kind)
+        self.can_photo = policy.can(role, "group.avatar", kind)
         self.members = [{
             "id": p["id"], "name": p["name"], "login": p["login"], "initials": views.initials(p["name"]),
             "role": p["role"], "role_label": i18n.t(self.lang, f"group.role_{p['role']}"),
@@ -176,12 +281,19 @@ class GroupPanelMixin(rx.State, mixin=True):
     async def _load_log(self, reset: bool) -> None:
         before = None if reset or not self.log else self.log[-1]["id"]
         entries = await in_thread(group_log.read, self._user_id, self.room_id, before,
-                                  self.log_action or None, None, LOG_PAGE + 1)
+                                  self.log_action or None, int(self.log_person) if self.log_person else None,
+                                  LOG_PAGE + 1)
         tz = views.zone(self._tz)
         items = [{"id": e.id, "text": log_text(e, self.lang),
                   "time": views.short_time(e.at, tz, self.lang)} for e in entries[:LOG_PAGE]]
         self.log = items if reset else [*self.log, *items]
         self.log_more = len(entries) > LOG_PAGE
+        known = {p["id"]: p["name"] for p in self.log_people}
+        for e in entries[:LOG_PAGE]:
+            for uid, name in ((e.actor_id, e.actor), (e.target_id, e.target)):
+                if uid and name:
+                    known.setdefault(str(uid), name)
+        self.log_people = [{"id": k, "name": v} for k, v in sorted(known.items(), key=lambda kv: kv[1].lower())]
 
     async def _refresh_panel(self, room_id: int) -> None:
         """A live change to the group the panel shows: read its members again (this tab only)."""
@@ -198,6 +310,11 @@ class GroupPanelMixin(rx.State, mixin=True):
     @on(RoleChanged, order=10)
     async def _panel_role_changed(self, event: RoleChanged) -> None:
         await self._refresh_panel(event.room_id)
+
+    @on(GroupAvatarChanged, order=10)
+    async def _panel_avatar_changed(self, event: GroupAvatarChanged) -> None:
+        if self.panel_open and self.room_id == event.room_id and self.panel_tab == "log" and self.can_read_log:
+            await self._load_log(reset=True)
 
     @on(GroupRenamed, order=10)
     async def _panel_renamed(self, event: GroupRenamed) -> None:

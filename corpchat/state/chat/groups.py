@@ -6,36 +6,19 @@ state lives")."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import reflex as rx
 
 from corpchat import i18n, views
 from corpchat.realtime.appliers import on
 from corpchat.services import groups, policy
-from corpchat.services.events import GroupRenamed, MemberRemoved, RemovedFromChat, RoleChanged
+from corpchat.services.events import GroupAvatarChanged, GroupRenamed, MemberRemoved, RemovedFromChat, RoleChanged
 from corpchat.state.base import authed, in_thread
+from corpchat.state.chat.parts import GroupParts
 
 
-class GroupsMixin(rx.State, mixin=True):
+class GroupsMixin(GroupParts, mixin=True):
     room_members: int = 0  # the open group's member count (0: not a group)
     room_members_label: str = ""
-
-    if TYPE_CHECKING:  # what this mixin uses of ChatState's other parts, named once
-        room_id: int
-        room_title: str
-        room_initials: str
-        room_kind: str
-        can_delete_others: bool
-        sidebar_tab: str
-
-        async def _open(self, room_id) -> None: ...
-
-        def _chat(self, room_id: int) -> dict | None: ...
-        def _put_chat(self, item: dict, to_top: bool) -> None: ...
-        def _drop_chat(self, room_id: int) -> None: ...
-        async def _close(self) -> None: ...
-        async def _emit(self, result) -> None: ...
 
     @authed
     async def rename_group(self, room_id: int, new_name: str):
@@ -61,7 +44,9 @@ class GroupsMixin(rx.State, mixin=True):
 
     @authed
     async def leave_group(self, room_id: int):
+        on_page = self.panel_open
         await self._emit(await in_thread(groups.leave_group, self._user_id, room_id))
+        return rx.redirect("/") if on_page else None  # from the settings page: the group is gone
 
     @authed
     async def change_role(self, room_id: int, user_id: int, role: str):
@@ -73,7 +58,9 @@ class GroupsMixin(rx.State, mixin=True):
 
     @authed
     async def delete_group(self, room_id: int):
+        on_page = self.panel_open
         await self._emit(await in_thread(groups.delete_group, self._user_id, room_id))
+        return rx.redirect("/") if on_page else None
 
     def _show_members(self, n: int) -> None:
         self.room_members = n
@@ -86,6 +73,15 @@ class GroupsMixin(rx.State, mixin=True):
             self._put_chat({**chat, "title": event.name, "initials": views.initials(event.name)}, to_top=False)
         if self.room_id == event.room_id:
             self.room_title, self.room_initials = event.name, views.initials(event.name)
+
+    @on(GroupAvatarChanged)
+    def _on_group_avatar(self, event: GroupAvatarChanged) -> None:
+        url = views.avatar_url(event.avatar_id)
+        chat = self._chat(event.room_id)
+        if chat is not None:
+            self._put_chat({**chat, "avatar": url}, to_top=False)
+        if self.room_id == event.room_id:
+            self.room_avatar = url
 
     @on(MemberRemoved)
     def _on_member_removed(self, event: MemberRemoved) -> None:

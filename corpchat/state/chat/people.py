@@ -21,10 +21,7 @@ from corpchat.services import birthdate, blocks, presence, presence_text, profil
 from corpchat.services.errors import Invalid, NotFound
 from corpchat.services.events import AvatarChanged, BlockChanged, PresenceChanged, ProfileChanged
 from corpchat.state.base import authed, in_thread
-
-
-def avatar_url(avatar_id: str | None, size: int = 64) -> str:
-    return f"/api/avatar/{avatar_id}/{size}" if avatar_id else ""
+from corpchat.views import avatar_url
 
 
 class CardItem(TypedDict):
