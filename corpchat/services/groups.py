@@ -172,6 +172,15 @@ def delete_group(actor_id: int, room_id) -> list[Push]:
 MEMBERS_SHOWN = 50  # a page of the member list: a 1,000-member group is never read whole
 
 
+def member_ids(actor_id: int, room_id) -> tuple[int, ...]:
+    """Every member's id (members only): the header counts how many of them are online."""
+    with db.session() as s:
+        room, _ = access_room(s, actor_id, room_id)
+        if room.kind != "group":
+            raise NotFound()
+        return room_members(s, room.id)
+
+
 def members(actor_id: int, room_id, query="", offset=0, limit: int = MEMBERS_SHOWN) -> tuple[str, list[dict], bool]:
     """My role, one page of the group's members (owner, admins, then the rest by name) matching
     `query` in login or name, and whether more follow; members only. Sorted and cut by PostgreSQL."""

@@ -160,6 +160,8 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
         self._render_presence()
         self.can_delete_others = policy.can(row["role"], "message.delete_others", row["kind"])
         self._show_members(int(row.get("members") or 0) if item["kind"] == "group" else 0)
+        if item["kind"] == "group":
+            await self._count_online()
         self.has_older, self.has_newer = more, False
         self.editing_id, self.editing_text = 0, ""
         self._reset_confirm()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import reflex as rx
 
 from corpchat import i18n, views
+from corpchat.realtime import lifecycle
 from corpchat.realtime.appliers import on
 from corpchat.services import groups, policy
 from corpchat.services.events import GroupAvatarChanged, GroupRenamed, MemberRemoved, RemovedFromChat, RoleChanged
@@ -18,6 +19,7 @@ from corpchat.state.chat.parts import GroupParts
 
 class GroupsMixin(GroupParts, mixin=True):
     room_members: int = 0  # the open group's member count (0: not a group)
+    room_online: int = 0  # how many of them had a tab open when the group was opened
     room_members_label: str = ""
 
     @authed
@@ -64,7 +66,20 @@ class GroupsMixin(GroupParts, mixin=True):
 
     def _show_members(self, n: int) -> None:
         self.room_members = n
-        self.room_members_label = i18n.t(self.lang, "chat.members", n=n) if n else ""
+        if not n:
+            self.room_online = 0
+        label = i18n.t(self.lang, "chat.members", n=n) if n else ""
+        if n and self.room_online:
+            label = i18n.t(self.lang, "chat.members_online", members=label, n=self.room_online)
+        self.room_members_label = label
+
+    async def _count_online(self) -> None:
+        """Counted when the group is opened, not kept live: presence goes to private-chat
+        partners only (services/visibility.presence_watchers), and pushing every member's
+        comings and goings to a 1,000-member group's tabs would cost more than the header is worth."""
+        ids = await in_thread(groups.member_ids, self._user_id, self.room_id)
+        self.room_online = len(await lifecycle.online(list(ids)))
+        self._show_members(self.room_members)
 
     @on(GroupRenamed)
     def _on_group_renamed(self, event: GroupRenamed) -> None:
