@@ -109,7 +109,7 @@ def send_sync(actor_id: int, room_id, body, client_id, kind="text", payload=None
 
 
 async def send_async(actor_id: int, room_id, body, client_id, kind="text", payload=None) -> Sent:
-    """Store a message on the event loop's own connection (see db.async_autocommit): a text, or
+    """Store a message on the event loop's own connection (see db.run_async): a text, or
     a file/voice/video message whose `payload` is `files.FileInfo.payload()` of a file the sender
     uploaded (`body` is then its caption, possibly empty).
 
@@ -199,8 +199,8 @@ def _fail(batch: list, exc: Exception) -> None:
 
 async def _write_batch(batch: list[tuple[_Send, asyncio.Future]]) -> None:
     try:
-        async with db.async_autocommit() as conn:
-            stored = await _drive_async(_write_steps([one for one, _ in batch]), conn)
+        # A fresh generator per attempt: run_async may run it twice (a dead pooled connection).
+        stored = await db.run_async(lambda conn: _drive_async(_write_steps([one for one, _ in batch]), conn))
     except psycopg.errors.UniqueViolation as exc:
         if not _client_id_race(exc):
             _fail(batch, exc)
@@ -226,8 +226,7 @@ async def _write_batch(batch: list[tuple[_Send, asyncio.Future]]) -> None:
 
 async def _unwritten(one: _Send, done: asyncio.Future) -> None:
     try:
-        async with db.async_autocommit() as conn:
-            resend = await _drive_async(_unwritten_steps(one), conn)
+        resend = await db.run_async(lambda conn: _drive_async(_unwritten_steps(one), conn))
         result = await asyncio.to_thread(_existing, *resend)
     except Exception as exc:
         if not done.done():
