@@ -42,7 +42,7 @@ def check_text(value) -> str:
         raise Invalid()
     if len(value) > settings.max_message_length:
         raise Invalid("err.message_too_long", max=settings.max_message_length)
-    value = value.replace("\r\n", "\n").strip()
+    value = validate.without_nul(value).replace("\r\n", "\n").strip()
     if not value:
         raise Invalid("err.message_empty")
     return value
@@ -54,7 +54,7 @@ def check_caption(value) -> str:
         raise Invalid()
     if len(value) > settings.max_message_length:
         raise Invalid("err.message_too_long", max=settings.max_message_length)
-    return value.replace("\r\n", "\n").strip()
+    return validate.without_nul(value).replace("\r\n", "\n").strip()
 
 
 def check_client_id(value) -> str:
