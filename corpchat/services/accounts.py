@@ -22,9 +22,9 @@ from corpchat.services.throttle import FailureCounter, LoginThrottle
 LOGIN_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 BCRYPT_MAX_BYTES = 72
 JWT_ALGORITHM = "HS256"
-_logins = LoginThrottle(settings.login_max_failures, settings.login_window_seconds)
+_logins = LoginThrottle(settings.login_max_failures, settings.login_window_seconds, name="login")
 # Every registration costs a bcrypt hash and a row: one address may not mint accounts in bulk.
-_registrations = FailureCounter(settings.register_max_per_ip, settings.register_window_seconds)
+_registrations = FailureCounter(settings.register_max_per_ip, settings.register_window_seconds, "register")
 
 
 def _rounds() -> int:
