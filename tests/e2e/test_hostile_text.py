@@ -50,6 +50,10 @@ TYPED = ['<img src=x onerror=alert(1)>', '<svg onload=alert(1)>', '[x](javascrip
          'JaVaScRiPt:alert(1)', 'invoice\u202efdp.exe', '<iframe srcdoc="<script>alert(1)</script>">']
 FILE_NAME = '<img src=x onerror=alert(1)>\u202egpj.exe'
 CAPTION = '<svg onload=alert(1)> [x](javascript:alert(1)) \u202eevil'
+# Reactions are emoji only (services/messages.check_emoji): these are refused, the family kept.
+HOSTILE_REACTIONS = ['<img src=x onerror=alert(1)>', 'javascript:alert(1)', '\u202e😀', '😀\u200b', '👍<b>',
+                     '<svg/onload=1>', "x" * 17, "\x00"]
+FAMILY = "👨\u200d👩\u200d👧\u200d👦"
 PER_MESSAGE = 15
 H = lambda name: w.handler_name(ChatState, name)  # noqa: E731
 # Page-wide: no inline handler, no script-ish URL, nothing that loads or runs a document.
@@ -93,6 +97,10 @@ async def _send_corpus(url: str, login_name: str, room: int, chunks: list[str]) 
         for body in chunks:
             await tab.call(H("send_message"), form_data={"text": body, "client_id": secrets.token_hex(8)})
         assert not tab.get(ChatState, "pending", []), "a send was not stored"
+        first = _scalar("SELECT id FROM messages WHERE room_id = :r AND text LIKE '#hostile-00%'", r=room)
+        for reaction in [*HOSTILE_REACTIONS, FAMILY]:
+            await tab.call(H("react"), message_id=first, emoji=reaction)
+        assert _scalar("SELECT array_agg(reaction) FROM message_reactions WHERE message_id = :m", m=first) == [FAMILY]
     finally:
         await tab.close()
 
@@ -107,12 +115,16 @@ async def _create_groups(url: str, login_name: str, member_id: int, names: list[
         await tab.close()
 
 
-def _user_id(login_name: str) -> int:
+def _scalar(sql: str, **params):
     from sqlalchemy import text
 
     from corpchat import db
     with db.engine().connect() as conn:
-        return conn.execute(text("SELECT id FROM users WHERE login = :l"), {"l": login_name}).scalar_one()
+        return conn.execute(text(sql), params).scalar_one()
+
+
+def _user_id(login_name: str) -> int:
+    return _scalar("SELECT id FROM users WHERE login = :l", l=login_name)
 
 
 def test_naughty_strings_render_as_text_for_another_user(new_page, app_server, shots):
@@ -173,6 +185,8 @@ def test_naughty_strings_render_as_text_for_another_user(new_page, app_server, s
     expect(_bubble(boris, f"#hostile-{last:02d}")).to_have_count(1)
     for payload in TYPED:
         assert _shown(payload) in [t for t in boris.locator(".msg-text").all_text_contents()], payload
+    expect(_bubble(boris, "#hostile-00").locator(".reaction-count")).to_have_count(1)
+    expect(_bubble(boris, "#hostile-00")).to_contain_text(FAMILY)
     for i, body in enumerate(chunks):
         assert _bubble(boris, f"#hostile-{i:02d}").locator(".msg-text").text_content() == _shown(body), i
     file_bubble = boris.locator(".message", has=boris.locator(".file-name"))
@@ -205,3 +219,7 @@ def test_naughty_strings_render_as_text_for_another_user(new_page, app_server, s
     assert boris.evaluate(INJECTED_JS) == [] and anna.evaluate(INJECTED_JS) == []
     assert boris.evaluate(RUNNABLE_JS) == runnable
     assert dialogs == []
+    # The detector itself: an injected element and handler in a message are found.
+    boris.evaluate("() => document.querySelector('.msg-text').insertAdjacentHTML("
+                   "'beforeend', '<img src=\"data:,\" onerror=\"void 0\">')")
+    assert len(boris.evaluate(INJECTED_JS)) == 2
