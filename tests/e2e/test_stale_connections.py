@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 
 import pytest
 from sqlalchemy import text
@@ -37,6 +38,18 @@ async def _send(tab, body: str) -> tuple[int, list]:
     return stored, [p for p in tab.get(ChatState, "pending", []) if p.get("text") == body]
 
 
+def _drop_every_connection() -> None:
+    """Terminate every backend of this database but ours, and wait until they are gone (as
+    after a restart: the server has closed them before it takes new connections)."""
+    others = "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    with db.engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        assert conn.execute(text(f"SELECT count(pg_terminate_backend(pid)) {others}")).scalar() >= 1
+        deadline = time.monotonic() + 10
+        while conn.execute(text(f"SELECT count(*) {others} AND backend_type = 'client backend'")).scalar():
+            assert time.monotonic() < deadline, "the terminated backends did not go"
+            time.sleep(0.05)
+
+
 async def _warm(tab, n: int = 12) -> None:
     # More sends than psycopg's prepare_threshold (5): the send statement is a server-side
     # prepared statement on every pooled connection that ran it.
@@ -63,20 +76,30 @@ async def test_first_send_after_a_table_rename_and_back_is_stored(app_server):
         await tab.close()
 
 
+
 async def test_first_send_after_the_database_drops_every_connection_is_stored(app_server):
     """What a PostgreSQL restart does to the app's idle pooled connections, without stopping the
     server the other tests share: every backend of this database but ours is terminated."""
     tab = await _pair(app_server.url)
     try:
         await _warm(tab)
-        with db.engine().begin() as conn:
-            killed = conn.execute(text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
-        assert killed >= 1
-        db.engine().dispose()  # this process's own pooled connections were among them
+        _drop_every_connection()
+        # This process's pool tells its dead connections apart at checkout, as the app's does.
         for i in range(3):
             body = f"after restart {i} {secrets.token_hex(4)}"
             assert await _send(tab, body) == (1, []), body
+    finally:
+        await tab.close()
+
+
+async def test_a_registration_after_the_database_drops_every_connection_succeeds(app_server):
+    """The sync engine's pool (registration, chat lists...) as well as the send path's."""
+    tab = await _pair(app_server.url)
+    try:
+        await _warm(tab, n=2)
+        _drop_every_connection()
+        for _ in range(3):  # through the app's whole pool of idle connections, not just one
+            session = await w.register(app_server.url, f"stale_r{secrets.token_hex(3)}", PASSWORD)
+            assert session.user_id
     finally:
         await tab.close()

@@ -50,7 +50,8 @@ def test_a_dropped_connection_is_replaced_and_the_work_runs_once_more():
             with db.engine().begin() as conn:  # what a database restart does to every idle one
                 conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                                   "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
-            db.engine().dispose()
+            with db.engine().connect() as conn:  # the sync pool tells its dead ones apart at checkout
+                assert conn.execute(text("SELECT 1")).scalar() == 1
             return first, (await db.run_async(work)).pid
         finally:
             await db.close_async_pool()
