@@ -7,19 +7,24 @@ data under `.data/pg`; it outlives this process, so a restart reuses it.
 from __future__ import annotations
 
 import asyncio
+import select
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from functools import lru_cache
+from typing import TypeVar
 
-from sqlalchemy import create_engine
+import psycopg
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session
 
 from corpchat import config
 from corpchat.config import PROJECT_ROOT, settings
 
 EMBEDDED_DATA_DIR = PROJECT_ROOT / ".data" / "pg"
+T = TypeVar("T")
 
 
 def to_sqlalchemy_url(url: str) -> str:
@@ -93,15 +98,40 @@ SESSION_OPTIONS = "-c jit=off"
 
 @lru_cache(maxsize=1)
 def engine() -> Engine:
-    return create_engine(
+    created = create_engine(
         database_url(),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         connect_args={"options": SESSION_OPTIONS},
-        # No pre-ping (a round trip per checkout, 13 % of the send path's thread time): after a
-        # database restart the first statement on a dead connection fails once and SQLAlchemy
-        # then discards every older pooled connection.
+        # No pre-ping (a round trip per checkout, 13 % of the send path's thread time): a dead
+        # connection is told apart locally at checkout instead (_closed_by_server).
     )
+    event.listen(created, "checkout", _refuse_closed)
+    return created
+
+
+def _closed_by_server(dbapi_conn) -> bool:
+    """Whether the server closed this idle connection (a restart, a failover, an admin's
+    pg_terminate_backend), without a round trip: the server's goodbye is waiting in the socket.
+    An idle healthy connection has nothing to read (or a notice, which keeps it OK)."""
+    pgconn = dbapi_conn.pgconn
+    try:
+        # Its goodbye (an ErrorResponse) is read first, the end of the stream on the next read.
+        for _ in range(4):
+            if not select.select([pgconn.socket], [], [], 0)[0]:
+                break
+            pgconn.consume_input()
+    except (psycopg.OperationalError, OSError, ValueError):
+        return True
+    return pgconn.status != psycopg.pq.ConnStatus.OK
+
+
+def _refuse_closed(dbapi_conn, record, proxy) -> None:
+    # DisconnectionError at checkout: the pool drops this connection and hands out another
+    # (SQLAlchemy's documented pessimistic handling). Before, the first statement after a
+    # database restart failed once on every pooled connection (a registration, a chat list...).
+    if _closed_by_server(dbapi_conn):
+        raise DisconnectionError("closed by the server")
 
 
 @contextmanager
@@ -183,14 +213,45 @@ async def lifespan(app=None):
         await close_async_pool()
 
 
-@asynccontextmanager
-async def async_autocommit() -> AsyncIterator:
-    """An autocommit psycopg connection on the event loop itself: no thread hand-off.
+def _plan_went_stale(exc: Exception) -> bool:
+    """PostgreSQL re-plans a prepared statement after DDL from another session (a migration) by
+    itself, except when its result columns changed: then it refuses the old statement."""
+    return isinstance(exc, psycopg.errors.FeatureNotSupported) and "cached plan must not change" in str(exc)
 
-    For the hottest path only (services.messages.send_async): 20 concurrent senders each
-    handing a statement to a thread kept every thread waiting for the GIL (the event loop
-    holds it) - the echo took 80 ms for ~14 ms of work.
+
+async def run_async(work: Callable[[psycopg.AsyncConnection], Awaitable[T]]) -> T:
+    """`await work(conn)` on an autocommit psycopg connection of the event loop's own pool: no
+    thread hand-off. For the hottest paths (services/send.py, the session check): 20 concurrent
+    senders each handing a statement to a thread kept every thread waiting for the GIL (the event
+    loop holds it) - the echo took 80 ms for ~14 ms of work.
+
+    Retried once when the connection, not the work, was at fault, so `work` must be safe to run
+    twice (a send is: its client id stores it at most once):
+    - the connection was dead (a database restart or failover, an idle connection cut): every
+      idle one in the pool died with it, so the pool checks them all (a round trip each, only
+      after a failure) before the retry. Not a ping per checkout: that is a round trip on every
+      send (the sync engine measured 13 % of the send path's thread time for it);
+    - a server-side prepared statement (psycopg prepares a statement run 5 times) whose result
+      columns a migration changed: DEALLOCATE ALL, which psycopg also takes as "forget yours".
+    A database still down fails the retry too: the caller shows the send as failed (Retry).
     """
     pool = await _async_pool()
-    async with pool.connection() as conn:
-        yield conn
+    for attempt in (1, 2):
+        async with pool.connection() as conn:
+            try:
+                return await work(conn)
+            except psycopg.OperationalError:
+                if attempt == 2 or not conn.broken:
+                    raise
+            except psycopg.Error as exc:
+                if attempt == 2 or not _plan_went_stale(exc):
+                    raise
+                await conn.execute("DEALLOCATE ALL")
+                continue
+        await pool.check()  # the broken one is discarded on its return; now the idle ones
+    raise AssertionError("unreachable")
+
+
+async def fetchone_async(conn, sql: str, params: dict):
+    """One row of one statement, for `run_async(lambda conn: fetchone_async(conn, ...))`."""
+    return await (await conn.execute(sql, params)).fetchone()

@@ -81,7 +81,7 @@ def profile_card() -> rx.Component:
                 ),
                 rx.cond(c["hidden"], rx.text(tr("profile.hidden"), size="2", color_scheme="gray", id="card-hidden")),
                 rx.grid(
-                    _row("profile.bio", c["bio"]),
+                    _row("profile.bio", c["bio"], "card-bio"),
                     _row("profile.birth", c["birth"]),
                     _row("profile.age_label", c["age"], "card-age"),
                     _row("profile.gender", c["gender"]),

@@ -22,9 +22,9 @@ from corpchat.services.throttle import FailureCounter, LoginThrottle
 LOGIN_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 BCRYPT_MAX_BYTES = 72
 JWT_ALGORITHM = "HS256"
-_logins = LoginThrottle(settings.login_max_failures, settings.login_window_seconds)
+_logins = LoginThrottle(settings.login_max_failures, settings.login_window_seconds, name="login")
 # Every registration costs a bcrypt hash and a row: one address may not mint accounts in bulk.
-_registrations = FailureCounter(settings.register_max_per_ip, settings.register_window_seconds)
+_registrations = FailureCounter(settings.register_max_per_ip, settings.register_window_seconds, "register")
 
 
 def _rounds() -> int:
@@ -169,12 +169,11 @@ def verify_token(token) -> Identity:
 
 
 async def verify_token_async(token) -> Identity:
-    """`verify_token` on the event loop's own connection (see db.async_autocommit): every tab
+    """`verify_token` on the event loop's own connection (see db.run_async): every tab
     re-checks its session before an action (at most every 5 s), and with thousands of
     connected users a thread hop per action kept the event loop waiting for the GIL."""
     user_id, version = decode_token(token)
-    async with db.async_autocommit() as conn:
-        row = await (await conn.execute(_SESSION, {"id": user_id})).fetchone()
+    row = await db.run_async(lambda conn: db.fetchone_async(conn, _SESSION, {"id": user_id}))
     return _identity(user_id, version, row)
 
 

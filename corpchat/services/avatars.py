@@ -161,8 +161,8 @@ LIMIT 1"""
 async def viewable_async(viewer_id: int, session_version: int, avatar_id: str) -> bool:
     """Whether this signed-in viewer may fetch this avatar (on the loop's own connection: a chat
     list asks for dozens at once)."""
-    async with db.async_autocommit() as conn:
-        row = await (await conn.execute(_VIEWABLE, {"viewer": viewer_id, "avatar": avatar_id})).fetchone()
+    params = {"viewer": viewer_id, "avatar": avatar_id}
+    row = await db.run_async(lambda conn: db.fetchone_async(conn, _VIEWABLE, params))
     return row is not None and row.session_version == session_version and not row.blocked
 
 

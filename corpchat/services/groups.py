@@ -30,7 +30,7 @@ NAME_MAX = 100
 
 def check_name(name) -> str:
     name = validate.text(name, max_len=NAME_MAX, key="err.group_name_too_long")
-    name = " ".join(name.split())
+    name = " ".join(validate.without_controls(name).split())  # one line, as a person's name
     if not name:
         raise Invalid("err.group_name_empty")
     return name

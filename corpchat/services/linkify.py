@@ -1,35 +1,50 @@
 """Split message text into plain and link segments.
 
-The UI renders plain segments as React text (escaped) and link segments as
-anchors whose href we built here: only http, https and mailto ever become
-links; `www.` gets `https://`. Nothing else is clickable.
+The UI renders plain segments as React text (escaped) and link segments as anchors whose href we
+built here. Recognition is linkify-it-py's (a port of the parser markdown-it uses: schemes, bare
+domains, bare e-mails, IDN, balanced brackets, trailing punctuation); what may become a link is
+ours: only http, https and mailto hrefs, bare domains and `www.` get `https://`, bare e-mails get
+`mailto:`. Nothing else is clickable.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-# Never inside a link: spaces, quotes, angle brackets, control characters and
-# bidirectional overrides (which could make a link's text lie about its target).
-_NOT_URL = r"\s<>\"'`\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff"
-_LINK = re.compile(
-    rf"(?P<url>\b(?:https?://|www\.)[^{_NOT_URL}]+)"
-    rf"|(?P<mail>\bmailto:[^{_NOT_URL}@]+@[^{_NOT_URL}]+)",
-    re.IGNORECASE,
-)
-_TRAILING = ".,;:!?)]}'\""
+from linkify_it import LinkifyIt
+
 _ALLOWED = ("http://", "https://", "mailto:")
 
+# Never inside a link: quotes (guillemets too: «see https://x.ua»), angle brackets, control and
+# zero-width characters and bidirectional controls (which could make a link's text lie about its
+# target). They are replaced by a space, one code point for one, before matching, so the parser's
+# offsets fit the real text.
+_BREAKS = re.compile("[\"<>`«»\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
-def _trim(url: str) -> tuple[str, str]:
-    """Trailing punctuation belongs to the sentence, not the link."""
-    tail = ""
-    while url and url[-1] in _TRAILING:
-        if url[-1] == ")" and url.count("(") >= url.count(")"):
-            break
-        tail = url[-1] + tail
-        url = url[:-1]
-    return url, tail
+# Bare domains are linked only under these TLDs (and punycode ones): the parser's short default
+# list plus the country codes people here write. Not every two-letter code, as the parser's
+# default would: "setup.py", "readme.md" and "run.sh" are file names in a chat about work.
+_TLDS = ["biz", "com", "edu", "gov", "net", "org", "pro", "info", "name", "shop", "рф", "укр",
+         "ua", "ru", "by", "kz", "pl", "de", "uk", "eu", "us", "io", "ai", "dev", "app"]
+
+
+@lru_cache(maxsize=1)
+def _parser() -> LinkifyIt:
+    # Only the schemes we allow; "//" (protocol-relative) and ftp are not links.
+    schemas = {"ftp:": None, "//": None}
+    return LinkifyIt(schemas, {"fuzzy_link": True, "fuzzy_email": True, "fuzzy_ip": False}).tlds(_TLDS, False)
+
+
+def _href(raw: str, schema: str) -> str:
+    """The href for a match, its scheme in lower case so it starts with one of _ALLOWED exactly."""
+    if not schema:  # a bare domain or www.: https, not the parser's http
+        return "https://" + raw
+    if schema == "mailto:" and not raw.lower().startswith("mailto:"):
+        # A bare address has no scheme of its own: "javascript:x@example.com" is not one.
+        return "" if ":" in raw else "mailto:" + raw
+    scheme, _, rest = raw.partition(":")
+    return scheme.lower() + ":" + rest
 
 
 # Shown text never carries bidirectional embeddings, overrides or isolates: "U+202E" would
@@ -52,19 +67,14 @@ def segments(text: str) -> list[dict[str, str]]:
             else:
                 out.append({"kind": "text", "text": s, "href": ""})
 
-    for m in _LINK.finditer(text):
-        raw, tail = _trim(m.group(0))
-        if raw.lower().startswith("www."):
-            href = "https://" + raw
-        else:  # the scheme in lower case, so every href starts with one of _ALLOWED exactly
-            scheme, _, rest = raw.partition(":")
-            href = scheme.lower() + ":" + rest
+    for m in _parser().match(_BREAKS.sub(" ", text)) or []:
+        raw = text[m.index:m.last_index]
+        href = _href(raw, m.schema)
         if not href.startswith(_ALLOWED) or not href.split(":", 1)[1].lstrip("/"):
             continue
-        plain(text[pos:m.start()])
+        plain(text[pos:m.index])
         out.append({"kind": "link", "text": raw, "href": href})
-        plain(tail)
-        pos = m.end()
+        pos = m.last_index
     plain(text[pos:])
     for seg in out:  # after linkifying: a control still ends a link, then it is dropped
         seg["text"] = strip_bidi(seg["text"])

@@ -8,7 +8,6 @@ user still appears in shared groups and in grammar ("був"/"була").
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -33,7 +32,6 @@ _RAW_FACTOR = 4
 
 # Bidi embeddings/overrides (U+202A-202E) and isolates (U+2066-2069) let a
 # name reorder the text around it ("Bob" shown as an admin's name reversed).
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 class _Unset:
@@ -136,7 +134,7 @@ def clean_name(value) -> str:
     """One line, no control or bidi-override characters, at most MAX_NAME characters."""
     if not isinstance(value, str) or len(value) > MAX_NAME * _RAW_FACTOR:
         raise Invalid("err.name_too_long", max=MAX_NAME)
-    value = " ".join(_strip_controls(value, keep="").split())
+    value = " ".join(validate.without_controls(value).split())
     if len(value) > MAX_NAME:
         raise Invalid("err.name_too_long", max=MAX_NAME)
     return value
@@ -147,17 +145,11 @@ def clean_bio(value) -> str:
     if not isinstance(value, str) or len(value) > MAX_BIO * _RAW_FACTOR:
         raise Invalid("err.bio_too_long", max=MAX_BIO)
     value = value.replace("\r\n", "\n").replace("\r", "\n")
-    lines = [" ".join(line.split()) for line in _strip_controls(value, keep="\n").split("\n")]
+    lines = [" ".join(line.split()) for line in validate.without_controls(value, keep="\n").split("\n")]
     value = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
     if len(value) > MAX_BIO:
         raise Invalid("err.bio_too_long", max=MAX_BIO)
     return value
-
-
-def _strip_controls(value: str, *, keep: str) -> str:
-    value = _BIDI.sub("", value)
-    # Tabs and other C0/C1 controls become spaces, so "a\tb" stays two words.
-    return "".join(" " if unicodedata.category(c) == "Cc" and c not in keep else c for c in value)
 
 
 def _blocked_by(s, blocker: int, blocked: int) -> bool:

@@ -42,7 +42,7 @@ def check_text(value) -> str:
         raise Invalid()
     if len(value) > settings.max_message_length:
         raise Invalid("err.message_too_long", max=settings.max_message_length)
-    value = value.replace("\r\n", "\n").strip()
+    value = validate.without_nul(value).replace("\r\n", "\n").strip()
     if not value:
         raise Invalid("err.message_empty")
     return value
@@ -54,7 +54,7 @@ def check_caption(value) -> str:
         raise Invalid()
     if len(value) > settings.max_message_length:
         raise Invalid("err.message_too_long", max=settings.max_message_length)
-    return value.replace("\r\n", "\n").strip()
+    return validate.without_nul(value).replace("\r\n", "\n").strip()
 
 
 def check_client_id(value) -> str:
@@ -112,7 +112,7 @@ def send_sync(actor_id: int, room_id, body, client_id, kind="text", payload=None
 
 
 async def send_async(actor_id: int, room_id, body, client_id, kind="text", payload=None) -> Sent:
-    """Store a message on the event loop's own connection (see db.async_autocommit): a text, or
+    """Store a message on the event loop's own connection (see db.run_async): a text, or
     a file/voice/video message whose `payload` is `files.FileInfo.payload()` of a file the sender
     uploaded (`body` is then its caption, possibly empty).
 
@@ -202,8 +202,8 @@ def _fail(batch: list, exc: Exception) -> None:
 
 async def _write_batch(batch: list[tuple[_Send, asyncio.Future]], tries: int = 0) -> None:
     try:
-        async with db.async_autocommit() as conn:
-            stored = await _drive_async(_write_steps([one for one, _ in batch]), conn)
+        # A fresh generator per attempt: run_async may run it twice (a dead pooled connection).
+        stored = await db.run_async(lambda conn: _drive_async(_write_steps([one for one, _ in batch]), conn))
     except psycopg.errors.UniqueViolation as exc:
         if not _client_id_race(exc):
             _fail(batch, exc)
@@ -229,8 +229,7 @@ async def _write_batch(batch: list[tuple[_Send, asyncio.Future]], tries: int = 0
 
 async def _unwritten(one: _Send, done: asyncio.Future, tries: int = 0) -> None:
     try:
-        async with db.async_autocommit() as conn:
-            why = await _drive_async(_unwritten_steps(one), conn)
+        why = await db.run_async(lambda conn: _drive_async(_unwritten_steps(one), conn))
         if isinstance(why, _Retry):
             if tries >= RETRIES:
                 raise Conflict()

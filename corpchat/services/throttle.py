@@ -1,47 +1,55 @@
 """Counting recent login failures (and registrations) per login and per IP address.
 
-In-process: with several workers each keeps its own count, so the effective
-limit is multiplied by the worker count (still bounded). Which addresses a user
-logged in from is kept in the database (services/accounts.py), across restarts.
+Counted by `limits` (a maintained limiter, moving windows): with REFLEX_REDIS_URL in Redis, so
+every worker counts the same attempts (4 workers no longer allow 4x the guesses); without it in
+this process (a single worker). Which addresses a user logged in from is kept in the database
+(services/accounts.py), across restarts.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import defaultdict, deque
+import secrets
+from functools import lru_cache
+
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from corpchat.config import settings
+
+
+@lru_cache(maxsize=1)
+def _limiter() -> tuple[MovingWindowRateLimiter, str]:
+    """The limiter, and what our keys start with: in Redis the deployment's key prefix (two
+    deployments, or two test runs, sharing a Redis never count each other's attempts)."""
+    if not settings.redis_url:
+        return MovingWindowRateLimiter(MemoryStorage()), ""
+    from corpchat.realtime.lifecycle import key_prefix  # the one definition of our Redis prefix
+
+    storage: Storage = storage_from_string(settings.redis_url)
+    return MovingWindowRateLimiter(storage), key_prefix()
 
 
 class FailureCounter:
-    def __init__(self, max_failures: int, window_seconds: int):
-        self.max_failures = max_failures
-        self.window = window_seconds
-        self._events: dict[str, deque] = defaultdict(deque)
-        self._lock = threading.Lock()
+    """At most `max_failures` per key in any `window_seconds`. Counters with the same `name` count
+    together (in every worker, with Redis); without a name a counter counts alone (tests)."""
 
-    def _trim(self, key: str, now: float) -> deque:
-        q = self._events[key]
-        while q and q[0] <= now - self.window:
-            q.popleft()
-        return q
+    def __init__(self, max_failures: int, window_seconds: int, name: str | None = None):
+        self._limit = RateLimitItemPerSecond(max_failures, window_seconds, namespace="corpchat")
+        self._name = name or f"anon-{secrets.token_hex(8)}"
 
     def blocked(self, *keys: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            return any(len(self._trim(k, now)) >= self.max_failures for k in keys)
+        limiter, prefix = _limiter()
+        return any(not limiter.test(self._limit, prefix, self._name, k) for k in keys)
 
     def fail(self, *keys: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for k in keys:
-                self._trim(k, now).append(now)
-            if len(self._events) > 100_000:  # bound memory under a spray of logins
-                for k in [k for k, q in self._events.items() if not q]:
-                    del self._events[k]
+        limiter, prefix = _limiter()
+        for k in keys:
+            limiter.hit(self._limit, prefix, self._name, k)
 
     def reset(self, key: str) -> None:
-        with self._lock:
-            self._events.pop(key, None)
+        limiter, prefix = _limiter()
+        limiter.clear(self._limit, prefix, self._name, key)
 
 
 class LoginThrottle:
@@ -54,10 +62,12 @@ class LoginThrottle:
     the places they use, and the owner's own typos there do not count against anyone else.
     """
 
-    def __init__(self, max_failures: int, window_seconds: int, ip_factor: int = 4, spread_factor: int = 4):
-        self._pair = FailureCounter(max_failures, window_seconds)
-        self._ip = FailureCounter(max_failures * ip_factor, window_seconds)
-        self._login = FailureCounter(max_failures * spread_factor, window_seconds)
+    def __init__(self, max_failures: int, window_seconds: int, ip_factor: int = 4, spread_factor: int = 4,
+                 name: str | None = None):
+        name = name or f"anon-{secrets.token_hex(8)}"
+        self._pair = FailureCounter(max_failures, window_seconds, f"{name}-pair")
+        self._ip = FailureCounter(max_failures * ip_factor, window_seconds, f"{name}-ip")
+        self._login = FailureCounter(max_failures * spread_factor, window_seconds, f"{name}-login")
 
     def blocked(self, login: str, ip: str, known: bool) -> bool:
         if self._pair.blocked(f"{login}\n{ip}"):

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import re
 import secrets
+
+from playwright.sync_api import expect
 
 PASSWORD = "password123"
 
@@ -58,3 +61,23 @@ def checkered_png(path, colour=(30, 90, 200)) -> str:
     img.save(buf, "PNG")
     path.write_bytes(buf.getvalue())
     return str(path)
+
+
+def open_chat_with(page, login_name: str) -> None:
+    """The private chat with `login_name` (who has no real name yet), found in People."""
+    open_people(page)
+    page.fill("#people-search", login_name)
+    # wait for the debounced search to replace the full list, so the click lands on a settled row
+    expect(page.locator(".person-entry")).to_have_count(1)
+    page.locator(".person-entry", has_text=login_name).click()
+    expect(page.locator("#room-title")).to_have_text(login_name)
+
+
+def send_text(page, text: str) -> None:
+    page.fill("#composer", text)
+    page.press("#composer", "Enter")
+
+
+def bubble(page, text: str):
+    """The message whose text contains `text` (case-sensitive, unlike Playwright's has_text)."""
+    return page.locator(".message", has=page.locator(".msg-text", has_text=re.compile(re.escape(text))))

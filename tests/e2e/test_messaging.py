@@ -3,11 +3,12 @@ reactions and unread counters appear live on the other side."""
 
 from __future__ import annotations
 
-import re
-
 from playwright.sync_api import expect
 
-from tests.e2e.helpers import open_people, register, unique
+from tests.e2e.helpers import bubble as _bubble
+from tests.e2e.helpers import open_chat_with as _open_chat_with
+from tests.e2e.helpers import register, unique
+from tests.e2e.helpers import send_text as _send
 
 XSS = [
     "<img src=x onerror=alert(1)>",
@@ -16,25 +17,6 @@ XSS = [
     "javascript:alert(4)",
     "JaVaScRiPt:alert(5) data:text/html,<script>alert(6)</script>",
 ]
-
-
-def _open_chat_with(page, login: str) -> None:
-    open_people(page)
-    page.fill("#people-search", login)
-    # wait for the debounced search to replace the full list, so the click lands on a settled row
-    expect(page.locator(".person-entry")).to_have_count(1)
-    page.locator(".person-entry", has_text=login).click()
-    expect(page.locator("#room-title")).to_have_text(login)
-
-
-def _send(page, text: str) -> None:
-    page.fill("#composer", text)
-    page.press("#composer", "Enter")
-
-
-def _bubble(page, text: str):
-    """The message whose text contains `text` (case-sensitive, unlike Playwright's has_text)."""
-    return page.locator(".message", has=page.locator(".msg-text", has_text=re.compile(re.escape(text))))
 
 
 def test_live_messaging_between_two_users_and_two_tabs(new_page, shots):

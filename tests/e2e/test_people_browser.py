@@ -57,15 +57,7 @@ def test_profile_avatar_presence_and_block_seen_from_another_tab(new_page, brows
     anna.press("#composer", "Enter")
     # Stored before Boris goes on: a private chat makes them contacts (who are told of his
     # avatar) once it holds a message (19#4); a fast crop could otherwise overtake the send.
-    # Run after test_failed_send (a table renamed away and back), the first send of the app's
-    # pooled connection can fail once: the page then offers Retry, as a user would use it.
-    # (Open finding: why that send fails after the hiccup is for the fault suite, issue 24.)
-    stored = anna.locator(".message:not(.pending)", has_text="hi Boris")
-    retry = anna.locator(".msg-retry")
-    expect(stored.or_(retry)).to_be_visible()
-    if retry.count():
-        retry.click()
-    expect(stored).to_be_visible()
+    expect(anna.locator(".message:not(.pending)", has_text="hi Boris")).to_be_visible()
 
     # Boris crops an avatar: drag the frame, zoom, save; Anna's header shows it without reload.
     boris.locator(".avatar-upload input[type=file]").set_input_files(checkered_png(tmp_path / "me.png"))

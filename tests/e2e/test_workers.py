@@ -3,14 +3,19 @@ users connected to different instances exchange messages and reactions live."""
 
 from __future__ import annotations
 
+import itertools
 import os
+import secrets
 
 import pytest
 from playwright.sync_api import expect
 
 from tests import support
+from tests.e2e.helpers import bubble as _bubble
+from tests.e2e.helpers import open_chat_with as _open_chat_with
 from tests.e2e.helpers import register, unique
-from tests.e2e.test_messaging import _bubble, _open_chat_with, _send
+from tests.e2e.helpers import send_text as _send
+from tests.security.test_http import error_of, logged_in, post
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -90,3 +95,26 @@ def test_a_removed_member_on_another_worker_is_evicted_there(two_instances):
     assert not thread.is_alive(), "the scenario did not finish in 120 s"
     if failure:
         raise failure[0]
+
+
+def test_wrong_passwords_spread_over_two_workers_count_once(two_instances):
+    """The login throttle counts in Redis: alternating between the workers does not buy twice
+    the guesses (in-process counters allowed 2 x 5 here), and the owner's address that logged
+    in before still gets in."""
+    from corpchat.config import settings
+
+    one, two = two_instances
+    login = f"thr{secrets.token_hex(3)}"
+    assert logged_in(post(one, "/api/register", {"login": login, "password": "correct horse 12",
+                                                 "password_repeat": "correct horse 12"}))
+    guesser = "127.0.0.41"  # loopback answers from any 127/8 source
+    errors = [error_of(post(app, "/api/login", {"login": login, "password": "wrong password"},
+                            local_address=guesser))
+              for app in itertools.islice(itertools.cycle(two_instances), 2 * settings.login_max_failures)]
+    assert errors.count("err.bad_credentials") == settings.login_max_failures, errors
+    assert errors[settings.login_max_failures:] == ["err.throttled"] * settings.login_max_failures
+    for app in two_instances:  # every worker refuses the guessing address now
+        r = post(app, "/api/login", {"login": login, "password": "correct horse 12"}, local_address=guesser)
+        assert error_of(r) == "err.throttled"
+    # The owner, from the address the account was registered from, is not locked out.
+    assert logged_in(post(two, "/api/login", {"login": login, "password": "correct horse 12"}))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from corpchat.services.linkify import segments, strip_bidi
@@ -78,7 +80,7 @@ def test_quotes_and_angle_brackets_end_links():
 @pytest.mark.parametrize("text", [
     "http://", "https://", "https://.", "http:///", "www.", "mailto:", "mailto:@x", "mailto:nobody",
     "http:example.com", "ftp://example.com", "file:///etc/passwd", "xhttp://example.com",
-    "notwww.example.com", "just text", "", "   ",
+    "just text", "", "   ", "setup.py", "readme.md", "a.b", "file.txt",
 ])
 def test_not_links(text):
     assert links(text) == []
@@ -166,3 +168,60 @@ def test_bidi_controls_never_reach_the_page(control):
     shown = segments(f"invoice{control}fdp.exe and https://example.com/{control}x")
     assert all(control not in s["text"] and control not in s["href"] for s in shown)
     assert "".join(s["text"] for s in shown).startswith("invoicefdp.exe and https://example.com/")
+
+
+# linkify-it-py (issue 24 #6): bare e-mails, bare domains, IDN, balanced brackets.
+@pytest.mark.parametrize("text, expected", [
+    ("write to ivan.petrov@example.com today", [("ivan.petrov@example.com", "mailto:ivan.petrov@example.com")]),
+    ("Ivan@Example.COM.", [("Ivan@Example.COM", "mailto:Ivan@Example.COM")]),
+    ("пошта: olia.k+chat@пример.рф", [("olia.k+chat@пример.рф", "mailto:olia.k+chat@пример.рф")]),
+    ("see example.com/docs?x=1 please", [("example.com/docs?x=1", "https://example.com/docs?x=1")]),
+    ("notwww.example.com", [("notwww.example.com", "https://notwww.example.com")]),
+    ("сайт пример.рф/путь", [("пример.рф/путь", "https://пример.рф/путь")]),
+    ("сайт київ.укр", [("київ.укр", "https://київ.укр")]),
+    ("punycode xn--e1afmkfd.xn--p1ai ok", [("xn--e1afmkfd.xn--p1ai", "https://xn--e1afmkfd.xn--p1ai")]),
+    ("https://münchen.de/straße", [("https://münchen.de/straße", "https://münchen.de/straße")]),
+    ("(example.com/a_(b))", [("example.com/a_(b)", "https://example.com/a_(b)")]),
+    ("[https://example.com/x]", [("https://example.com/x", "https://example.com/x")]),
+    ("«https://example.com/x»", [("https://example.com/x", "https://example.com/x")]),
+    ("https://example.com/a?b=(c)&d=[e]", [("https://example.com/a?b=(c)&d=[e]", "https://example.com/a?b=(c)&d=[e]")]),
+    ("a@b.com and c@d.org", [("a@b.com", "mailto:a@b.com"), ("c@d.org", "mailto:c@d.org")]),
+])
+def test_bare_mails_domains_idn_and_brackets(text, expected):
+    assert links(text) == expected
+    assert_safe(text)
+
+
+@pytest.mark.parametrize("text", [
+    "//example.com/x", "ftp://example.com", "setup.py", "run.sh", "1.2.3.4", "a@b", "@example.com",
+    "user@localhost", "javascript:x@example.com",
+])
+def test_schemes_and_names_that_stay_text(text):
+    assert links(text) == []
+    assert joined(text) == text
+
+
+JS_SPELLINGS = [
+    *[f"{v}alert(1)" for v in _case_variants("javascript:")],
+    "javascript&#58;alert(1)", "javascript&#x3a;alert(1)", "javascript&#0000058alert(1)",
+    "&#x6A;&#x61;&#x76;&#x61;&#x73;&#x63;&#x72;&#x69;&#x70;&#x74;&#x3A;alert(1)",
+    "&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;&#58;alert(1)",
+    "javascript%3Aalert(1)", "%6A%61%76%61%73%63%72%69%70%74%3Aalert(1)", "java%0ascript:alert(1)",
+    "jav&Tab;ascript:alert(1)", "java&NewLine;script:alert(1)", "\\u006aavascript:alert(1)",
+    "\\x6aavascript:alert(1)", "ｊａｖａｓｃｒｉｐｔ：alert(1)", "javascript\u2028:alert(1)",
+    "javascript:alert('example.com')", "javascript:x@example.com", "javascript:alert(1)//example.com",
+    "javascript://example.com/%0aalert(1)", "javascript:/*https://x.org*/alert(1)",
+    "[x](javascript:alert(1))", "[example.com](javascript:alert(1))", "[x](JaVaScRiPt:alert(1) \"t\")",
+    "<javascript:alert(1)>", "<a href=javascript:alert(1)>x</a>", "mailto:javascript:alert(1)",
+    "https:javascript:alert(1)", "http://javascript:alert(1)", "www.javascript:alert(1)",
+    "javascript\u202e:alert(1)", "java\u200dscript:alert(1)", "javascript\ufeff:alert(1)",
+]
+
+
+@pytest.mark.parametrize("text", JS_SPELLINGS)
+def test_javascript_in_any_spelling_is_never_a_link(text):
+    for variant in (text, f"click {text} now", f"({text})", f"{text}.", f"example.com {text}"):
+        assert "".join(p["text"] for p in segments(variant)) == strip_bidi(variant)
+        for _, href in links(variant):
+            assert href.startswith(("https://", "http://", "mailto:")), href
+            assert not re.search(r"(?i)^\W*(java|vb)script|^\W*data:", href)

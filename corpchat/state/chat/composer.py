@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 
 import reflex as rx
@@ -13,6 +14,8 @@ from corpchat.services import messages, validate
 from corpchat.services.errors import Invalid, ServiceError
 from corpchat.state.base import authed
 from corpchat.state.chat.drafts import COMPOSER_ID
+
+log = logging.getLogger(__name__)
 
 SENDING_AFTER = 0.03  # s: a send not stored by then is shown as "sending…"
 
@@ -88,6 +91,7 @@ class ComposerMixin(rx.State, mixin=True):
             yield rx.toast.error(self._t(exc.key, **exc.params))
             return
         except Exception:  # not stored (database down…): keep it, offer a retry
+            log.warning("send %s not stored", client_id, exc_info=True)
             if not shown:
                 self._set_pending(self._pending + (views.pending_item(body, client_id, self._user_id, room_id),))
             self._set_status(client_id, "failed")
