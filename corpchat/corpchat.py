@@ -13,6 +13,7 @@ from corpchat.api.avatar_upload import routes as avatar_upload_routes
 from corpchat.api.avatars import routes as avatar_routes
 from corpchat.api.headers import SecurityHeaders
 from corpchat.api.media import routes as media_routes
+from corpchat.api.signalling import routes as signalling_routes
 from corpchat.api.uploads import routes as upload_routes
 from corpchat.config import settings
 from corpchat.pages.auth import login_page, register_page
@@ -30,7 +31,8 @@ from corpchat.state.settings import SettingsState
 
 check_startup(settings)
 
-api = Starlette(routes=auth_routes + avatar_routes + avatar_upload_routes + media_routes + upload_routes)
+api = Starlette(routes=auth_routes + avatar_routes + avatar_upload_routes + media_routes + upload_routes
+                + signalling_routes)
 
 app = rx.App(
     # Our routes first (Reflex mounts itself under them), then the headers around everything.
