@@ -1,0 +1,118 @@
+"""A real call (issue 23): two headless Chromium processes with fake cameras and microphones call
+each other on loopback through CorpChat's own signalling route (api/signalling.py) and the PeerJS
+bridge: the callee's tab rings, the remote <video> gets frames, hang-up ends it on both sides and
+the chat records it; across a block the server refuses the call and nothing rings."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.e2e.conftest import CHROMIUM, FLAGS, Shots
+from tests.e2e.helpers import open_people, register, unique
+
+MEDIA_FLAGS = [*FLAGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+               "--autoplay-policy=no-user-gesture-required"]
+
+
+@pytest.fixture(scope="module")
+def two_browsers():
+    """Two browser processes, as two people on two machines."""
+    with sync_playwright() as pw:
+        browsers = [pw.chromium.launch(executable_path=CHROMIUM, args=MEDIA_FLAGS) for _ in range(2)]
+        yield browsers
+        for b in browsers:
+            b.close()
+
+
+@pytest.fixture
+def pair(two_browsers, app_server, request):
+    pages = []
+    for b in two_browsers:
+        ctx = b.new_context(viewport={"width": 900, "height": 700}, locale="en-US", base_url=app_server.url,
+                            permissions=["camera", "microphone"])
+        page = ctx.new_page()
+        page.set_default_timeout(20_000)
+        pages.append(page)
+    yield pages
+    for p in pages:
+        p.context.close()
+
+
+def _open_chat_with(page, login: str) -> None:
+    open_people(page)
+    page.fill("#people-search", login)
+    expect(page.locator(".person-entry")).to_have_count(1)
+    page.locator(".person-entry", has_text=login).click()
+    expect(page.locator("#room-title")).to_have_text(login)
+
+
+def _frames_flow(page, timeout_ms: int = 20_000) -> float:
+    """Wait until the remote video has a picture and its time moves; return how long that took (s)."""
+    start = time.monotonic()
+    page.wait_for_function("() => { const v = document.getElementById('call-remote-video');"
+                           " return v && v.videoWidth > 0 && v.currentTime > 0; }", timeout=timeout_ms)
+    t0 = page.evaluate("document.getElementById('call-remote-video').currentTime")
+    page.wait_for_function(f"() => document.getElementById('call-remote-video').currentTime > {t0} + 0.5",
+                           timeout=timeout_ms)
+    return time.monotonic() - start
+
+
+def test_a_video_call_through_our_signalling(pair, request):
+    shots = Shots(request.node.name)
+    anna_page, boris_page = pair
+    anna, boris = unique("anna"), unique("boris")
+    register(anna_page, anna)
+    register(boris_page, boris)
+    _open_chat_with(anna_page, boris)
+    anna_page.fill("#composer", "shall we talk?")
+    anna_page.press("#composer", "Enter")
+    expect(boris_page.locator("#sidebar")).to_contain_text(anna)
+
+    clicked = time.monotonic()
+    anna_page.click("#call-video")
+    expect(anna_page.locator("#call-status")).to_have_text("Calling…")
+    expect(boris_page.locator("#call-ringing")).to_be_visible()
+    expect(boris_page.locator("#call-with")).to_have_text(anna)
+    shots(anna_page, "anna-calling")
+    shots(boris_page, "boris-ringing")
+
+    boris_page.click("#call-accept")
+    for page in (anna_page, boris_page):
+        _frames_flow(page)
+    setup = time.monotonic() - clicked
+    print(f"\ncall set-up, click -> remote frames advancing on both sides (incl. the answer click): {setup:.2f} s")
+    expect(anna_page.locator("#call-stage")).to_be_visible()
+    assert anna_page.evaluate("document.getElementById('call-local-video').videoWidth") > 0
+    shots(anna_page, "anna-in-call")
+    shots(boris_page, "boris-in-call")
+
+    boris_page.click("#call-hang-up")
+    for page in (anna_page, boris_page):
+        expect(page.locator("#call-screen")).to_have_count(0)
+    expect(anna_page.locator(".message").last).to_contain_text(f"{anna} called · 0:")
+    shots(anna_page, "anna-after")
+
+
+def test_a_call_across_a_block_is_refused(pair, request):
+    shots = Shots(request.node.name)
+    anna_page, boris_page = pair
+    anna, boris = unique("anna"), unique("boris")
+    register(anna_page, anna)
+    register(boris_page, boris)
+    _open_chat_with(anna_page, boris)
+    anna_page.fill("#composer", "hello")
+    anna_page.press("#composer", "Enter")
+    _open_chat_with(boris_page, anna)
+    boris_page.click("#room-menu")
+    boris_page.click("#menu-block")
+    expect(boris_page.locator("#block-banner")).to_be_visible()
+
+    anna_page.click("#call-video")
+    expect(anna_page.locator("[data-sonner-toast]")).to_contain_text("You cannot call this user.")
+    boris_page.wait_for_timeout(1000)
+    expect(boris_page.locator("#call-screen")).to_have_count(0)
+    expect(anna_page.locator("#call-screen")).to_have_count(0)
+    shots(anna_page, "anna-refused")
