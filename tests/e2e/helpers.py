@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import secrets
 
+from playwright.sync_api import expect
+
 PASSWORD = "password123"
 
 
@@ -42,3 +44,13 @@ def open_people(page) -> None:
 
     page.screenshot(path=str(support.ARTIFACTS / "people-tab-failed.png"))
     page.wait_for_selector("#people-search", timeout=3000)
+
+
+def open_chat_with(page, login_name: str, title: str | None = None) -> None:
+    """Find a person in People and open the private chat (its header shows `title`, else the login)."""
+    open_people(page)
+    page.fill("#people-search", login_name)
+    # wait for the debounced search to replace the full list, so the click lands on a settled row
+    expect(page.locator(".person-entry")).to_have_count(1)
+    page.locator(".person-entry", has_text=login_name).click()
+    expect(page.locator("#room-title")).to_have_text(title or login_name)

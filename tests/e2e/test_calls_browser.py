@@ -11,7 +11,8 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from tests.e2e.conftest import CHROMIUM, FLAGS, Shots
-from tests.e2e.helpers import open_people, register, unique
+from tests.e2e.helpers import open_chat_with as _open_chat_with
+from tests.e2e.helpers import register, unique
 
 MEDIA_FLAGS = [*FLAGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
                "--autoplay-policy=no-user-gesture-required"]
@@ -41,14 +42,6 @@ def pair(two_browsers, app_server, request):
         p.context.close()
 
 
-def _open_chat_with(page, login: str) -> None:
-    open_people(page)
-    page.fill("#people-search", login)
-    expect(page.locator(".person-entry")).to_have_count(1)
-    page.locator(".person-entry", has_text=login).click()
-    expect(page.locator("#room-title")).to_have_text(login)
-
-
 def _frames_flow(page, timeout_ms: int = 20_000) -> float:
     """Wait until the remote video has a picture and its time moves; return how long that took (s)."""
     start = time.monotonic()
@@ -60,8 +53,8 @@ def _frames_flow(page, timeout_ms: int = 20_000) -> float:
     return time.monotonic() - start
 
 
-def test_a_video_call_through_our_signalling(pair, request):
-    shots = Shots(request.node.name)
+def _acquainted(pair) -> tuple[str, str]:
+    """Anna and Boris, Anna's chat with Boris open and a message in it (Boris's list names her)."""
     anna_page, boris_page = pair
     anna, boris = unique("anna"), unique("boris")
     register(anna_page, anna)
@@ -70,6 +63,13 @@ def test_a_video_call_through_our_signalling(pair, request):
     anna_page.fill("#composer", "shall we talk?")
     anna_page.press("#composer", "Enter")
     expect(boris_page.locator("#sidebar")).to_contain_text(anna)
+    return anna, boris
+
+
+def test_a_video_call_through_our_signalling(pair, request):
+    shots = Shots(request.node.name)
+    anna_page, boris_page = pair
+    anna, boris = _acquainted(pair)
 
     clicked = time.monotonic()
     anna_page.click("#call-video")
@@ -99,12 +99,7 @@ def test_a_video_call_through_our_signalling(pair, request):
 def test_a_call_across_a_block_is_refused(pair, request):
     shots = Shots(request.node.name)
     anna_page, boris_page = pair
-    anna, boris = unique("anna"), unique("boris")
-    register(anna_page, anna)
-    register(boris_page, boris)
-    _open_chat_with(anna_page, boris)
-    anna_page.fill("#composer", "hello")
-    anna_page.press("#composer", "Enter")
+    anna, boris = _acquainted(pair)
     _open_chat_with(boris_page, anna)
     boris_page.click("#room-menu")
     boris_page.click("#menu-block")

@@ -7,7 +7,8 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.helpers import open_people, register, unique
+from tests.e2e.helpers import open_chat_with as _open_chat_with
+from tests.e2e.helpers import register, unique
 
 XSS = [
     "<img src=x onerror=alert(1)>",
@@ -16,15 +17,6 @@ XSS = [
     "javascript:alert(4)",
     "JaVaScRiPt:alert(5) data:text/html,<script>alert(6)</script>",
 ]
-
-
-def _open_chat_with(page, login: str) -> None:
-    open_people(page)
-    page.fill("#people-search", login)
-    # wait for the debounced search to replace the full list, so the click lands on a settled row
-    expect(page.locator(".person-entry")).to_have_count(1)
-    page.locator(".person-entry", has_text=login).click()
-    expect(page.locator("#room-title")).to_have_text(login)
 
 
 def _send(page, text: str) -> None:
