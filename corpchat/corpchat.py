@@ -7,7 +7,7 @@ import socketio
 from starlette.applications import Starlette
 
 from corpchat import db, logs
-from corpchat.api import uploads
+from corpchat.api import signalling, uploads
 from corpchat.api.auth_routes import routes as auth_routes
 from corpchat.api.avatar_upload import routes as avatar_upload_routes
 from corpchat.api.avatars import routes as avatar_routes
@@ -60,6 +60,7 @@ app.register_lifespan_task(tab_guard.lifespan)
 app.register_lifespan_task(lifecycle.lifespan)
 app.register_lifespan_task(uploads.lifespan)
 presence_edges.install()
+signalling.install()
 app.add_page(chat_page, route="/", title="CorpChat", on_load=ChatState.load_chat_page)
 app.add_page(login_page, route="/login", title="CorpChat — log in", on_load=PublicPageState.load_public_page)
 app.add_page(register_page, route="/register", title="CorpChat — register",

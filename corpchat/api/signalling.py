@@ -34,7 +34,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from corpchat.config import settings
-from corpchat.realtime import hub
+from corpchat.realtime import hub, lifecycle
 from corpchat.services import accounts, calls
 from corpchat.services.errors import ServiceError
 from corpchat.services.events import pushes
@@ -203,6 +203,21 @@ async def _gone(peer: calls.Peer) -> None:
     for p in pushes(result):
         await hub.push(p)
 
+
+async def _last_tab(user_id: int) -> None:
+    for p in pushes(await asyncio.to_thread(calls.leave_all, user_id)):
+        await hub.push(p)
+
+
+def install() -> None:
+    """Once per worker: a user whose last tab is gone (lifecycle's grace period over) leaves their call."""
+    global _installed
+    if not _installed:
+        _installed = True
+        lifecycle.on_last_tab(_last_tab)
+
+
+_installed = False
 
 routes = [
     Route(PATH + "/{key}/id", peer_id_route, methods=["GET"]),

@@ -2,7 +2,7 @@
 // microphone stream and the remote stream; Python owns everything shown (the <video> elements are
 // Python's, found by id) and every decision (who to dial comes from the server). Props in: the
 // peer id and token the server issued to this tab, the ICE servers, the signalling path, the
-// peers to dial, video or voice, mic and camera wanted. Events out: open, connected, remote
+// peers to dial, video or voice, mic and camera wanted, when the call connected (for the timer). Events out: open, connected, remote
 // (the remote tracks' state), ended, error.
 import { useEffect, useRef } from "react";
 import { Peer } from "peerjs";
@@ -13,7 +13,8 @@ function attach(id, stream) {
 }
 
 export function CallBridge(props) {
-  const { peerId, token, iceServers, path, dial, video, mic, camera, localVideoId, remoteVideoId } = props;
+  const { peerId, token, iceServers, path, dial, video, mic, camera, localVideoId, remoteVideoId, timerId,
+    since } = props;
   const handlers = useRef(props);
   handlers.current = props;
   const local = useRef(null);
@@ -84,6 +85,21 @@ export function CallBridge(props) {
     stream.getAudioTracks().forEach((t) => { t.enabled = !!mic; });
     stream.getVideoTracks().forEach((t) => { t.enabled = !!camera; });
   }, [mic, camera, local.current]);
+
+  // The duration, written into Python's element once a second (a state change a second would cost
+  // a round trip per tab for a clock).
+  useEffect(() => {
+    if (!since || !timerId) return undefined;
+    const tick = () => {
+      const el = document.getElementById(timerId);
+      const s = Math.max(0, Math.floor((Date.now() - since) / 1000));
+      const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = String(s % 60).padStart(2, "0");
+      if (el) el.textContent = h ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
+    };
+    tick();
+    const id = setInterval(tick, 1000);
+    return () => clearInterval(id);
+  }, [since, timerId]);
 
   // Python shows the <video> elements when it wants (after "connected", say): attach the streams
   // to whatever elements are there now, after every render.

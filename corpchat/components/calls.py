@@ -1,8 +1,8 @@
 """The call screen (issue 23), in Python: the ringing dialog (every tab of the callee), "calling…",
 the tiles (remote video, or the avatar when there is no picture; my own picture small), the
 buttons, the timer; and the bridge (call_bridge.jsx) that owns the PeerJS `Peer` and the media
-streams, props in and events out, no markup. The <video> elements are ours; the bridge finds them
-by id."""
+streams, props in and events out, no markup. The <video> elements and the timer's text are ours;
+the bridge finds them by id (it attaches the streams and writes the clock)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from corpchat.state.chat import ChatState
 from corpchat.state.chat.calls import signalling_path
 
 ASSET = rx.asset("call_bridge.jsx", shared=True)
-LOCAL_VIDEO, REMOTE_VIDEO = "call-local-video", "call-remote-video"
+LOCAL_VIDEO, REMOTE_VIDEO, TIMER = "call-local-video", "call-remote-video", "call-timer"
 
 
 class CallBridge(rx.NoSSRComponent):
@@ -33,6 +33,8 @@ class CallBridge(rx.NoSSRComponent):
     phase: rx.Var[str]  # only to re-render (and so re-attach the streams) when the screen changes
     local_video_id: rx.Var[str]
     remote_video_id: rx.Var[str]
+    timer_id: rx.Var[str]
+    since: rx.Var[int]  # ms since the epoch when the call connected (0: not yet)
 
     on_open: rx.EventHandler[passthrough_event_spec(str)]
     on_connected: rx.EventHandler[lambda: []]
@@ -46,7 +48,7 @@ def _bridge() -> rx.Component:
         peer_id=ChatState.call_peer_id, token=ChatState.call_peer_token, ice_servers=ChatState.call_ice,
         path=signalling_path(), dial=ChatState.call_dial, video=ChatState.call_kind == "video",
         mic=ChatState.call_mic, camera=ChatState.call_camera, phase=ChatState.call_phase,
-        local_video_id=LOCAL_VIDEO, remote_video_id=REMOTE_VIDEO,
+        local_video_id=LOCAL_VIDEO, remote_video_id=REMOTE_VIDEO, timer_id=TIMER, since=ChatState.call_since_ms,
         on_open=lambda _id: ChatState.call_bridge("open"),
         on_connected=ChatState.call_bridge("connected"),
         on_remote=ChatState.remote_media,
@@ -97,6 +99,7 @@ def _in_call() -> rx.Component:
             rx.text(rx.cond(ChatState.call_phase == "calling", tr("call.calling"),
                             rx.cond(active, "", tr("call.connecting"))), color_scheme="gray", id="call-status"),
             align="center", spacing="3", class_name="call-placeholder")),
+        rx.cond(active, rx.text("", id=TIMER, class_name="call-timer")),
         rx.el.video(id=LOCAL_VIDEO, auto_play=True, plays_inline=True, muted=True, class_name="call-local",
                     display=rx.cond((ChatState.call_kind == "video") & ChatState.call_camera, "block", "none")),
         rx.hstack(

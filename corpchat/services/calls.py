@@ -182,6 +182,16 @@ def leave_room(user_id: int, room_id: int) -> list[Push]:
         return out
 
 
+def leave_all(user_id: int) -> list[Push]:
+    """The user's last tab is gone: the call they are in ends for them, so a closed browser leaves
+    no one in a call with nobody. A call still ringing them rings on until it is missed (they may
+    open a tab in time)."""
+    live = live_call(user_id)
+    if live is None or live["ringing"]:
+        return []
+    return hang_up(user_id, live["call_id"])
+
+
 def live_call(user_id: int) -> dict | None:
     """My live call, if any (a tab opened later shows the ringing or the call)."""
     with db.session() as s:

@@ -5,6 +5,7 @@ the chat records it; across a block the server refuses the call and nothing ring
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -86,6 +87,13 @@ def test_a_video_call_through_our_signalling(pair, request):
     print(f"\ncall set-up, click -> remote frames advancing on both sides (incl. the answer click): {setup:.2f} s")
     expect(anna_page.locator("#call-stage")).to_be_visible()
     assert anna_page.evaluate("document.getElementById('call-local-video').videoWidth") > 0
+    expect(anna_page.locator("#call-timer")).to_have_text(re.compile(r"^0:0[0-9]$"))
+    anna_page.click("#call-camera")  # my camera off: my own picture goes, the button says so
+    expect(anna_page.locator("#call-local-video")).to_be_hidden()
+    expect(anna_page.locator("#call-camera")).to_have_attribute("aria-label", "Turn camera on")
+    assert anna_page.evaluate("document.getElementById('call-local-video').srcObject"
+                              ".getVideoTracks().every(t => !t.enabled)")
+    anna_page.click("#call-camera")
     shots(anna_page, "anna-in-call")
     shots(boris_page, "boris-in-call")
 

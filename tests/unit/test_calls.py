@@ -139,6 +139,16 @@ def test_a_block_during_a_call_ends_it(pair):
     assert ended.event.outcome == "answered" and _call(seat.call_id)[0] == "ended"
 
 
+def test_the_last_tab_gone_leaves_the_call(pair):
+    anna, boris, _, room = pair
+    seat = calls.start(anna, room, "video")
+    assert calls.leave_all(boris) == []  # rings on until missed: Boris may open a tab in time
+    calls.accept(boris, seat.call_id)
+    ended, note = calls.leave_all(anna)
+    assert ended.event.outcome == "answered" and note.event.message["payload"]["action"] == "call_ended"
+    assert calls.live_call(boris) is None
+
+
 def test_group_call_up_to_six(db_clean):
     people = [make_user(f"user{i}") for i in range(8)]
     room = make_group(people[0], *people[1:])
