@@ -89,13 +89,16 @@ def _ringing() -> rx.Component:
 
 def _in_call() -> rx.Component:
     active = ChatState.call_phase == "active"
-    show_video = active & (ChatState.call_kind == "video") & ChatState.call_remote_video
+    show_video = (active & (ChatState.call_kind == "video") & ChatState.call_remote_video
+                  & ChatState.call_remote_frames)
     return rx.box(
         rx.el.video(id=REMOTE_VIDEO, auto_play=True, plays_inline=True, class_name="call-remote",
                     display=rx.cond(show_video, "block", "none")),
         rx.cond(~show_video, rx.vstack(
             avatar(ChatState.call_with_initials, "8"),
-            rx.text(ChatState.call_with, size="5", weight="bold", id="call-with"),
+            rx.hstack(rx.text(ChatState.call_with, size="5", weight="bold", id="call-with"),
+                      rx.cond(~ChatState.call_remote_mic, rx.icon("mic-off", id="call-remote-muted")),
+                      align="center"),
             rx.text(rx.cond(ChatState.call_phase == "calling", tr("call.calling"),
                             rx.cond(active, "", tr("call.connecting"))), color_scheme="gray", id="call-status"),
             align="center", spacing="3", class_name="call-placeholder")),

@@ -31,7 +31,7 @@ from corpchat.config import settings
 from corpchat.services import rate_limits, system_messages, validate
 from corpchat.services.access import access_room
 from corpchat.services.errors import Conflict, Forbidden, Invalid, NotFound
-from corpchat.services.events import CallAccepted, CallEnded, CallRinging, Push
+from corpchat.services.events import CallAccepted, CallEnded, CallMediaChanged, CallRinging, Push
 from corpchat.services.visibility import blocked_either_way, room_members
 
 KINDS = ("video", "voice")
@@ -140,6 +140,19 @@ def hang_up(actor_id: int, call_id) -> list[Push]:
         if _is_private(s, call.room_id):
             return _end(s, call, "answered" if call.state == "active" else "missed")
         return _end_if_empty(s, call)
+
+
+def set_media(actor_id: int, call_id, mic, camera) -> Push | None:
+    """Tell the others in the call that my microphone or camera is now on or off."""
+    if not isinstance(mic, bool) or not isinstance(camera, bool):
+        raise Invalid()
+    rate_limits.check("call_media", actor_id)
+    with db.session() as s:
+        call, state = _my_call(s, actor_id, call_id)
+        if call.state == "ended" or state != "joined":
+            return None
+        others = tuple(u for u in _members(s, call.id) if u != actor_id)
+    return Push(others, CallMediaChanged(call.room_id, call_id=call.id, user_id=actor_id, mic=mic, camera=camera))
 
 
 def expire(call_id) -> list[Push]:

@@ -240,6 +240,17 @@ class CallAccepted(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class CallMediaChanged(Event):
+    """`user_id` turned their camera or microphone on or off: the others show the avatar instead of
+    a black picture, and a muted microphone."""
+
+    call_id: int = 0
+    user_id: int = 0
+    mic: bool = True
+    camera: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class CallEnded(Event):
     """The call is over for everyone (`outcome`: answered, missed, declined, cancelled)."""
 

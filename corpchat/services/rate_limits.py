@@ -57,6 +57,7 @@ _LIMITS = {
     "profile": TokenBucket(settings.profile_burst, settings.profile_per_minute),
     # Each rings every tab of the callee: a person calls a few times a minute, a script in a loop.
     "call": TokenBucket(5, 10),
+    "call_media": TokenBucket(20, 60),  # camera and microphone toggles, each told to the others
     "open_chat": TokenBucket(settings.open_chat_burst, settings.open_chat_per_minute),
 }
 

@@ -5,6 +5,7 @@ the chat records it; across a block the server refuses the call and nothing ring
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -32,8 +33,10 @@ def two_browsers():
 @pytest.fixture
 def pair(two_browsers, app_server, request):
     pages = []
-    for b in two_browsers:
-        ctx = b.new_context(viewport={"width": 900, "height": 700}, locale="en-US", base_url=app_server.url,
+    # Anna on a laptop in English, Boris on a phone in Ukrainian (the screenshots show both).
+    for b, viewport, locale in zip(two_browsers, ({"width": 900, "height": 700}, {"width": 390, "height": 844}),
+                                   ("en-US", "uk-UA"), strict=True):
+        ctx = b.new_context(viewport=viewport, locale=locale, base_url=app_server.url,
                             permissions=["camera", "microphone"])
         page = ctx.new_page()
         page.set_default_timeout(20_000)
@@ -72,6 +75,14 @@ def test_a_video_call_through_our_signalling(pair, request):
     anna_page, boris_page = pair
     anna, boris = _acquainted(pair)
 
+    signals: list[str] = []  # what both browsers send over our signalling socket
+
+    def follow(ws) -> None:
+        if "/api/peer/peerjs" in ws.url:
+            ws.on("framesent", lambda payload: signals.append(payload if isinstance(payload, str) else ""))
+
+    anna_page.on("websocket", follow)
+    boris_page.on("websocket", follow)
     clicked = time.monotonic()
     anna_page.click("#call-video")
     expect(anna_page.locator("#call-status")).to_have_text("Calling…")
@@ -84,18 +95,28 @@ def test_a_video_call_through_our_signalling(pair, request):
     for page in (anna_page, boris_page):
         _frames_flow(page)
     setup = time.monotonic() - clicked
-    print(f"\ncall set-up, click -> remote frames advancing on both sides (incl. the answer click): {setup:.2f} s")
+    kinds = [json.loads(m)["type"] for m in signals if m]
+    print(f"\ncall set-up, click -> remote frames advancing on both sides (incl. the answer click): {setup:.2f} s;"
+          f" {len(kinds)} signalling messages: {sorted(set(kinds))}")
     expect(anna_page.locator("#call-stage")).to_be_visible()
     assert anna_page.evaluate("document.getElementById('call-local-video').videoWidth") > 0
     expect(anna_page.locator("#call-timer")).to_have_text(re.compile(r"^0:0[0-9]$"))
+    shots(anna_page, "anna-in-call")
+    shots(boris_page, "boris-in-call")
     anna_page.click("#call-camera")  # my camera off: my own picture goes, the button says so
     expect(anna_page.locator("#call-local-video")).to_be_hidden()
     expect(anna_page.locator("#call-camera")).to_have_attribute("aria-label", "Turn camera on")
     assert anna_page.evaluate("document.getElementById('call-local-video').srcObject"
                               ".getVideoTracks().every(t => !t.enabled)")
+    # Boris sees her avatar instead of a black picture, then her picture again
+    expect(boris_page.locator("#call-remote-video")).to_be_hidden()
+    expect(boris_page.locator("#call-with")).to_have_text(anna)
+    shots(boris_page, "boris-sees-camera-off")
+    anna_page.click("#call-mic")
+    expect(boris_page.locator("#call-remote-muted")).to_be_visible()
     anna_page.click("#call-camera")
-    shots(anna_page, "anna-in-call")
-    shots(boris_page, "boris-in-call")
+    expect(boris_page.locator("#call-remote-video")).to_be_visible()
+    _frames_flow(boris_page)
 
     boris_page.click("#call-hang-up")
     for page in (anna_page, boris_page):

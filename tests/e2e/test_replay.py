@@ -429,6 +429,21 @@ async def call_accepted(x: World) -> None:
     await x.until("the ringing stops", on_open=silent, on_list=silent)
 
 
+async def call_media_changed(x: World) -> None:
+    """O answers in a tab nobody watches; P turns the camera off: that tab shows the avatar, the
+    watched tabs (not in the call) show what a fresh tab shows: no call."""
+    answering = await x.tab(x.o)
+    peer = await _ring_o(x)
+    await x.until("O's tabs ring", on_open=_ringing, on_list=_ringing)
+    await answering.call(H("accept_call"))
+    silent = lambda s: s["call"]["call_phase"] == ""  # noqa: E731
+    await x.until("the ringing stops", on_open=silent, on_list=silent)
+    frames = await peer.call(H("toggle_camera"))
+    assert not w.ReflexClient.error_toasts(frames), w.ReflexClient.error_toasts(frames)
+    await answering.wait_for(lambda c: c.vars_of(ChatState).get("call_remote_video") is False, 10,
+                             what="the answering tab shows P's camera off")
+
+
 async def call_ended(x: World) -> None:
     """P gives up before O answers: the ringing stops and the chat records a missed call."""
     peer = await _ring_o(x)
@@ -471,6 +486,7 @@ SCENARIOS: dict[type[ev.Event], Case] = {
     ev.CallRinging: Case(call_ringing),
     ev.CallAccepted: Case(call_accepted),
     ev.CallEnded: Case(call_ended),
+    ev.CallMediaChanged: Case(call_media_changed),
 }
 # More positions for some event types (each id names its event type first).
 VARIANTS: dict[str, Case] = {

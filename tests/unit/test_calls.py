@@ -11,7 +11,7 @@ from sqlalchemy import text
 from corpchat import db, system_views
 from corpchat.services import calls, rooms
 from corpchat.services.errors import Conflict, Forbidden, Invalid, NotFound
-from corpchat.services.events import CallAccepted, CallEnded, CallRinging, MessageSent
+from corpchat.services.events import CallAccepted, CallEnded, CallMediaChanged, CallRinging, MessageSent
 from tests.factories import block, make_group, make_user
 
 
@@ -137,6 +137,19 @@ def test_a_block_during_a_call_ends_it(pair):
     calls.accept(boris, seat.call_id)
     ended, _ = calls.end_between(boris, anna)
     assert ended.event.outcome == "answered" and _call(seat.call_id)[0] == "ended"
+
+
+def test_camera_and_microphone_are_told_to_the_others(pair):
+    anna, boris, carl, room = pair
+    seat = calls.start(anna, room, "video")
+    calls.accept(boris, seat.call_id)
+    told = calls.set_media(anna, seat.call_id, False, False)
+    assert told.audience == (boris,) and told.event == CallMediaChanged(room, call_id=seat.call_id, user_id=anna,
+                                                                        mic=False, camera=False)
+    with pytest.raises(Invalid):
+        calls.set_media(anna, seat.call_id, "no", False)
+    with pytest.raises(NotFound):
+        calls.set_media(carl, seat.call_id, True, True)
 
 
 def test_the_last_tab_gone_leaves_the_call(pair):

@@ -22,7 +22,15 @@ from corpchat.realtime import hub
 from corpchat.realtime.appliers import on
 from corpchat.services import calls
 from corpchat.services.errors import ServiceError
-from corpchat.services.events import BlockChanged, CallAccepted, CallEnded, CallRinging, RemovedFromChat, pushes
+from corpchat.services.events import (
+    BlockChanged,
+    CallAccepted,
+    CallEnded,
+    CallMediaChanged,
+    CallRinging,
+    RemovedFromChat,
+    pushes,
+)
 from corpchat.state.base import authed, in_thread
 
 BRIDGE_STATES = ("open", "connected", "ended", "error")
@@ -52,7 +60,9 @@ class CallsMixin(rx.State, mixin=True):
     call_ice: list[dict] = []
     call_mic: bool = True
     call_camera: bool = True
-    call_remote_video: bool = True
+    call_remote_video: bool = True  # the other side's picture: its camera is on and frames come
+    call_remote_mic: bool = True
+    call_remote_frames: bool = True  # the bridge: the remote video track is live (not muted by the network)
     call_since_ms: int = 0
     _call_id: int = 0
     _call_other: int = 0  # in a one-to-one call: the other person (a block between us ends it)
@@ -106,11 +116,17 @@ class CallsMixin(rx.State, mixin=True):
     async def toggle_mic(self):
         if self.call_peer_id:
             self.call_mic = not self.call_mic
+            await self._tell_media()
 
     @authed
     async def toggle_camera(self):
         if self.call_peer_id:
             self.call_camera = not self.call_camera
+            await self._tell_media()
+
+    async def _tell_media(self) -> None:
+        await self._emit(await in_thread(calls.set_media, self._user_id, self._call_id, self.call_mic,
+                                         self.call_camera))
 
     @authed
     async def call_bridge(self, state: str):
@@ -130,7 +146,7 @@ class CallsMixin(rx.State, mixin=True):
     @authed
     async def remote_media(self, state: dict):
         if self.call_peer_id and isinstance(state, dict) and isinstance(state.get("video"), bool):
-            self.call_remote_video = state["video"]
+            self.call_remote_frames = state["video"]
 
     async def _restore_call(self) -> None:
         """A tab loaded while a call rings me rings too (a tab already in a call keeps it)."""
@@ -155,7 +171,7 @@ class CallsMixin(rx.State, mixin=True):
         self.call_phase = self.call_peer_id = self.call_peer_token = self.call_with = self.call_with_initials = ""
         self.call_kind = "video"
         self.call_dial, self.call_ice = [], []
-        self.call_remote_video = True
+        self.call_remote_video = self.call_remote_mic = self.call_remote_frames = True
 
     @on(CallRinging)
     def _on_call_ringing(self, event: CallRinging) -> None:
@@ -176,6 +192,11 @@ class CallsMixin(rx.State, mixin=True):
             self._call_reset()  # answered in another of my tabs
         elif self.call_phase == "calling":
             self.call_phase = "connecting"
+
+    @on(CallMediaChanged)
+    def _on_call_media(self, event: CallMediaChanged) -> None:
+        if event.call_id == self._call_id and self.call_peer_id and event.user_id != self._user_id:
+            self.call_remote_video, self.call_remote_mic = event.camera, event.mic
 
     @on(CallEnded)
     def _on_call_ended(self, event: CallEnded) -> None:
