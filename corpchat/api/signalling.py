@@ -16,8 +16,9 @@ socket; a socket that keeps sending into an empty bucket is closed). When a sock
 goes and its peer does not come back within RECONNECT_SECONDS, the member hangs up: a closed tab
 leaves no one ringing into the void or stuck "busy".
 
-One worker holds the sockets it accepted; with several workers both peers of a call must be on
-the same one for now (routing through the realtime router is left to do).
+With several workers (REFLEX_REDIS_URL) the worker holding a peer's socket says so in Redis, and
+a message for a peer on another worker rides the realtime router's channel to it
+(realtime/router.py), so two people on different workers reach each other.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from corpchat.config import settings
 from corpchat.realtime import hub, lifecycle
+from corpchat.realtime import router as _router
 from corpchat.services import accounts, calls
 from corpchat.services.errors import ServiceError
 from corpchat.services.events import pushes
@@ -93,6 +95,8 @@ async def peer_socket(ws: WebSocket) -> None:
     await ws.accept()
     old = _sockets.get(peer_id)
     _sockets[peer_id] = ws
+    if (routed := hub.routing()) is not None:
+        await routed[0].claim_peer(peer_id, routed[1])
     if (pending := _leaving.pop(peer_id, None)) is not None:
         pending.cancel()
     if old is not None:
@@ -108,6 +112,9 @@ async def peer_socket(ws: WebSocket) -> None:
     finally:
         if _sockets.get(peer_id) is ws:
             del _sockets[peer_id]
+            if (routed := hub.routing()) is not None:
+                with contextlib.suppress(Exception):
+                    await routed[0].release_peer(peer_id, routed[1])
             _leaving[peer_id] = asyncio.get_running_loop().call_later(
                 RECONNECT_SECONDS, lambda: asyncio.ensure_future(_gone(peer)))
 
@@ -165,11 +172,37 @@ def _parse(data) -> dict | None:
 
 
 async def _deliver(dst: str, message: dict) -> None:
-    target = _sockets.get(dst)
-    if target is not None:
-        with contextlib.suppress(Exception):
-            await target.send_text(json.dumps(message))
+    text = json.dumps(message)
+    if await _send_here(dst, text):
+        return
+    if (routed := hub.routing()) is not None:
+        router, me = routed
+        owner = await router.peer_owner(dst)
+        if owner and owner != me and await router.publish_signal(owner, dst, text):
             return
+    _queue(dst, message)
+
+
+async def _send_here(dst: str, text: str) -> bool:
+    target = _sockets.get(dst)
+    if target is None:
+        return False
+    try:
+        await target.send_text(text)
+        return True
+    except Exception:
+        return False
+
+
+def _routed_signal(dst: str, text: str) -> None:
+    """A message another worker routed here for a socket of this worker."""
+    async def send() -> None:
+        if not await _send_here(dst, text):
+            _queue(dst, json.loads(text))
+    asyncio.get_running_loop().create_task(send())
+
+
+def _queue(dst: str, message: dict) -> None:
     now = time.monotonic()
     waiting = [m for m in _queued.get(dst, []) if m[0] > now][-QUEUE_MAX + 1:]
     waiting.append((now + QUEUE_SECONDS, message["src"], message))
@@ -215,6 +248,7 @@ def install() -> None:
     if not _installed:
         _installed = True
         lifecycle.on_last_tab(_last_tab)
+        _router.on_signal(_routed_signal)
 
 
 _installed = False

@@ -15,6 +15,7 @@ from playwright.sync_api import expect, sync_playwright
 from tests.e2e.conftest import CHROMIUM, FLAGS, Shots
 from tests.e2e.helpers import open_chat_with as _open_chat_with
 from tests.e2e.helpers import register, unique
+from tests.e2e.test_workers import two_instances  # noqa: F401  (a fixture: two app instances on one Redis)
 
 MEDIA_FLAGS = [*FLAGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
                "--autoplay-policy=no-user-gesture-required"]
@@ -30,17 +31,31 @@ def two_browsers():
             b.close()
 
 
-@pytest.fixture
-def pair(two_browsers, app_server, request):
+def _pages(browsers, urls: list[str]) -> list:
+    """Anna on a laptop in English, Boris on a phone in Ukrainian (the screenshots show both)."""
     pages = []
-    # Anna on a laptop in English, Boris on a phone in Ukrainian (the screenshots show both).
-    for b, viewport, locale in zip(two_browsers, ({"width": 900, "height": 700}, {"width": 390, "height": 844}),
-                                   ("en-US", "uk-UA"), strict=True):
-        ctx = b.new_context(viewport=viewport, locale=locale, base_url=app_server.url,
-                            permissions=["camera", "microphone"])
+    for b, url, viewport, locale in zip(browsers, urls, ({"width": 900, "height": 700},
+                                                         {"width": 390, "height": 844}), ("en-US", "uk-UA"),
+                                        strict=True):
+        ctx = b.new_context(viewport=viewport, locale=locale, base_url=url, permissions=["camera", "microphone"])
         page = ctx.new_page()
         page.set_default_timeout(20_000)
         pages.append(page)
+    return pages
+
+
+@pytest.fixture
+def pair(two_browsers, app_server):
+    pages = _pages(two_browsers, [app_server.url] * 2)
+    yield pages
+    for p in pages:
+        p.context.close()
+
+
+@pytest.fixture
+def pair_on_two_instances(two_browsers, two_instances):  # noqa: F811  (the imported fixture)
+    """Anna's browser talks to one app instance, Boris's to another (Redis between them)."""
+    pages = _pages(two_browsers, [app.url for app in two_instances])
     yield pages
     for p in pages:
         p.context.close()
@@ -71,7 +86,15 @@ def _acquainted(pair) -> tuple[str, str]:
 
 
 def test_a_video_call_through_our_signalling(pair, request):
-    shots = Shots(request.node.name)
+    _call(pair, Shots(request.node.name))
+
+
+def test_a_call_between_users_on_different_instances(pair_on_two_instances, request):
+    """Signalling for a peer on another worker rides the realtime router through Redis."""
+    _call(pair_on_two_instances, Shots(request.node.name), toggles=False)
+
+
+def _call(pair, shots: Shots, toggles: bool = True) -> None:
     anna_page, boris_page = pair
     anna, boris = _acquainted(pair)
 
@@ -103,6 +126,17 @@ def test_a_video_call_through_our_signalling(pair, request):
     expect(anna_page.locator("#call-timer")).to_have_text(re.compile(r"^0:0[0-9]$"))
     shots(anna_page, "anna-in-call")
     shots(boris_page, "boris-in-call")
+    if toggles:
+        _toggle_camera_and_mic(anna_page, boris_page, anna, shots)
+
+    boris_page.click("#call-hang-up")
+    for page in (anna_page, boris_page):
+        expect(page.locator("#call-screen")).to_have_count(0)
+    expect(anna_page.locator(".message").last).to_contain_text(f"{anna} called · 0:")
+    shots(anna_page, "anna-after")
+
+
+def _toggle_camera_and_mic(anna_page, boris_page, anna: str, shots: Shots) -> None:
     anna_page.click("#call-camera")  # my camera off: my own picture goes, the button says so
     expect(anna_page.locator("#call-local-video")).to_be_hidden()
     expect(anna_page.locator("#call-camera")).to_have_attribute("aria-label", "Turn camera on")
@@ -117,12 +151,6 @@ def test_a_video_call_through_our_signalling(pair, request):
     anna_page.click("#call-camera")
     expect(boris_page.locator("#call-remote-video")).to_be_visible()
     _frames_flow(boris_page)
-
-    boris_page.click("#call-hang-up")
-    for page in (anna_page, boris_page):
-        expect(page.locator("#call-screen")).to_have_count(0)
-    expect(anna_page.locator(".message").last).to_contain_text(f"{anna} called · 0:")
-    shots(anna_page, "anna-after")
 
 
 def test_a_call_across_a_block_is_refused(pair, request):
