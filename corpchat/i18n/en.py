@@ -264,6 +264,5 @@ STRINGS = {
     "call.mic_on": "Unmute microphone",
     "call.camera_off": "Turn camera off",
     "call.camera_on": "Turn camera on",
-    "call.elsewhere": "Answered in another tab",
     "call.failed": "The call could not connect.",
 }

@@ -279,6 +279,5 @@ STRINGS = {
     "call.mic_on": "Включить микрофон",
     "call.camera_off": "Выключить камеру",
     "call.camera_on": "Включить камеру",
-    "call.elsewhere": "Принято в другой вкладке",
     "call.failed": "Не удалось соединиться.",
 }

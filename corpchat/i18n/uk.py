@@ -279,6 +279,5 @@ STRINGS = {
     "call.mic_on": "Увімкнути мікрофон",
     "call.camera_off": "Вимкнути камеру",
     "call.camera_on": "Увімкнути камеру",
-    "call.elsewhere": "Прийнято в іншій вкладці",
     "call.failed": "Не вдалося з'єднатися.",
 }

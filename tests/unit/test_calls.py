@@ -189,3 +189,29 @@ def test_ice_servers_with_a_turn_secret(monkeypatch):
     assert turn["urls"] == ["turn:turn.example:3478?transport=udp", "turns:turn.example:5349"]
     assert int(turn["username"]) > 0 and len(turn["credential"]) == 28
     assert calls.duration(7) == "0:07" and calls.duration(3723) == "1:02:03"
+
+
+def test_the_server_ends_an_unanswered_ring_by_itself(pair, monkeypatch):
+    """The caller's handler leaves a task that ends the ring as missed once its time is up, and
+    tells both sides, whether or not any tab is still there to ask."""
+    import asyncio
+    from dataclasses import replace
+
+    from corpchat.config import settings
+    from corpchat.state.chat import calls as call_state
+
+    told = []
+
+    async def push(p, **_):
+        told.append(p)
+
+    short = replace(settings, call_ring_seconds=0)
+    monkeypatch.setattr(calls, "settings", short)
+    monkeypatch.setattr(call_state, "settings", short)
+    monkeypatch.setattr(call_state.hub, "push", push)
+    anna, boris, _, room = pair
+    seat = calls.start(anna, room, "video")
+    asyncio.run(call_state._ring_timeout(seat.call_id))
+    assert [type(p.event) for p in told] == [CallEnded, MessageSent]
+    assert set(told[0].audience) == {anna, boris} and told[0].event.outcome == "missed"
+    assert _call(seat.call_id) == ("ended", "missed")
