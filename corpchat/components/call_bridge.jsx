@@ -2,8 +2,8 @@
 // microphone stream and the remote stream; Python owns everything shown (the <video> elements are
 // Python's, found by id) and every decision (who to dial comes from the server). Props in: the
 // peer id and token the server issued to this tab, the ICE servers, the signalling path, the
-// peers to dial, video or voice, mic and camera wanted, when the call connected (for the timer). Events out: open, connected, remote
-// (the remote tracks' state), ended, error.
+// peers to dial, video or voice, mic, camera and screen wanted, when the call connected (for the timer). Events out: open, connected, remote
+// (the remote tracks' state), screen (sharing or not), ended, error.
 import { useEffect, useRef } from "react";
 import { Peer } from "peerjs";
 
@@ -13,12 +13,13 @@ function attach(id, stream) {
 }
 
 export function CallBridge(props) {
-  const { peerId, token, iceServers, path, dial, video, mic, camera, localVideoId, remoteVideoId, timerId,
+  const { peerId, token, iceServers, path, dial, video, mic, camera, screen, localVideoId, remoteVideoId, timerId,
     since } = props;
   const handlers = useRef(props);
   handlers.current = props;
   const local = useRef(null);
   const remote = useRef(null);
+  const shared = useRef(null);  // the screen's stream while it replaces the camera
   const calls = useRef([]);
 
   useEffect(() => {
@@ -86,6 +87,37 @@ export function CallBridge(props) {
     stream.getVideoTracks().forEach((t) => { t.enabled = !!camera; });
   }, [mic, camera, local.current]);
 
+  // Screen sharing: the screen's track replaces the camera's on every connection (replaceTrack: no
+  // new offer), and back. Stopped from the browser's own "stop sharing" bar too; Python hears of
+  // every change (onScreen) and shows the button accordingly.
+  useEffect(() => {
+    const cameraStream = local.current;
+    if (!peerId || !cameraStream) return undefined;
+    const send = (track) => calls.current.forEach((c) => {
+      const sender = c.peerConnection && c.peerConnection.getSenders().find((x) => x.track && x.track.kind === "video");
+      if (sender) sender.replaceTrack(track);
+    });
+    const stop = () => {
+      if (!shared.current) return;
+      shared.current.getTracks().forEach((t) => t.stop());
+      shared.current = null;
+      send(cameraStream.getVideoTracks()[0] || null);
+      attach(handlers.current.localVideoId, cameraStream);
+    };
+    if (!screen) { stop(); return undefined; }
+    let cancelled = false;
+    navigator.mediaDevices.getDisplayMedia({ video: true }).then((stream) => {
+      if (cancelled) { stream.getTracks().forEach((t) => t.stop()); return; }
+      shared.current = stream;
+      const track = stream.getVideoTracks()[0];
+      track.onended = () => { stop(); if (handlers.current.onScreen) handlers.current.onScreen(false); };
+      send(track);
+      attach(handlers.current.localVideoId, stream);
+      if (handlers.current.onScreen) handlers.current.onScreen(true);
+    }).catch(() => { if (handlers.current.onScreen) handlers.current.onScreen(false); });
+    return () => { cancelled = true; };
+  }, [screen, peerId]);
+
   // The duration, written into Python's element once a second (a state change a second would cost
   // a round trip per tab for a clock).
   useEffect(() => {
@@ -103,6 +135,9 @@ export function CallBridge(props) {
 
   // Python shows the <video> elements when it wants (after "connected", say): attach the streams
   // to whatever elements are there now, after every render.
-  useEffect(() => { attach(localVideoId, local.current); attach(remoteVideoId, remote.current); });
+  useEffect(() => {
+    attach(localVideoId, shared.current || local.current);
+    attach(remoteVideoId, remote.current);
+  });
   return null;
 }

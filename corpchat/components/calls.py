@@ -14,7 +14,7 @@ from corpchat.state.chat import ChatState
 from corpchat.state.chat.calls import signalling_path
 
 ASSET = rx.asset("call_bridge.jsx", shared=True)
-LOCAL_VIDEO, REMOTE_VIDEO, TIMER = "call-local-video", "call-remote-video", "call-timer"
+LOCAL_VIDEO, REMOTE_VIDEO, TIMER, SHARE = "call-local-video", "call-remote-video", "call-timer", "call-screen-share"
 
 
 class CallBridge(rx.NoSSRComponent):
@@ -30,6 +30,7 @@ class CallBridge(rx.NoSSRComponent):
     video: rx.Var[bool]
     mic: rx.Var[bool]
     camera: rx.Var[bool]
+    screen: rx.Var[bool]
     phase: rx.Var[str]  # only to re-render (and so re-attach the streams) when the screen changes
     local_video_id: rx.Var[str]
     remote_video_id: rx.Var[str]
@@ -39,6 +40,7 @@ class CallBridge(rx.NoSSRComponent):
     on_open: rx.EventHandler[passthrough_event_spec(str)]
     on_connected: rx.EventHandler[lambda: []]
     on_remote: rx.EventHandler[passthrough_event_spec(dict)]
+    on_screen: rx.EventHandler[passthrough_event_spec(bool)]
     on_ended: rx.EventHandler[lambda: []]
     on_error: rx.EventHandler[passthrough_event_spec(str)]
 
@@ -47,11 +49,13 @@ def _bridge() -> rx.Component:
     return CallBridge.create(
         peer_id=ChatState.call_peer_id, token=ChatState.call_peer_token, ice_servers=ChatState.call_ice,
         path=signalling_path(), dial=ChatState.call_dial, video=ChatState.call_kind == "video",
-        mic=ChatState.call_mic, camera=ChatState.call_camera, phase=ChatState.call_phase,
+        mic=ChatState.call_mic, camera=ChatState.call_camera, screen=ChatState.call_screen,
+        phase=ChatState.call_phase,
         local_video_id=LOCAL_VIDEO, remote_video_id=REMOTE_VIDEO, timer_id=TIMER, since=ChatState.call_since_ms,
         on_open=lambda _id: ChatState.call_bridge("open"),
         on_connected=ChatState.call_bridge("connected"),
         on_remote=ChatState.remote_media,
+        on_screen=ChatState.screen_state,
         on_ended=ChatState.call_bridge("ended"),
         on_error=lambda _code: ChatState.call_bridge("error"),
         key=ChatState.call_peer_id,
@@ -104,7 +108,8 @@ def _in_call() -> rx.Component:
             align="center", spacing="3", class_name="call-placeholder")),
         rx.cond(active, rx.text("", id=TIMER, class_name="call-timer")),
         rx.el.video(id=LOCAL_VIDEO, auto_play=True, plays_inline=True, muted=True, class_name="call-local",
-                    display=rx.cond((ChatState.call_kind == "video") & ChatState.call_camera, "block", "none")),
+                    display=rx.cond((ChatState.call_kind == "video") & (ChatState.call_camera | ChatState.call_screen),
+                                    "block", "none")),
         rx.hstack(
             rx.cond(ChatState.call_mic, _round("mic", "call.mic_off", ChatState.toggle_mic, "gray", "call-mic"),
                     _round("mic-off", "call.mic_on", ChatState.toggle_mic, "red", "call-mic")),
@@ -112,6 +117,10 @@ def _in_call() -> rx.Component:
                     rx.cond(ChatState.call_camera,
                             _round("video", "call.camera_off", ChatState.toggle_camera, "gray", "call-camera"),
                             _round("video-off", "call.camera_on", ChatState.toggle_camera, "red", "call-camera"))),
+            rx.cond((ChatState.call_kind == "video") & active,
+                    rx.cond(ChatState.call_screen,
+                            _round("monitor-off", "call.screen_off", ChatState.toggle_screen, "blue", SHARE),
+                            _round("monitor-up", "call.screen_on", ChatState.toggle_screen, "gray", SHARE))),
             _round("phone-off", "call.hang_up", ChatState.hang_up, "red", "call-hang-up"),
             spacing="5", class_name="call-buttons"),
         class_name="call-stage", id="call-stage",

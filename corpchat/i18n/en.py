@@ -265,4 +265,6 @@ STRINGS = {
     "call.camera_off": "Turn camera off",
     "call.camera_on": "Turn camera on",
     "call.failed": "The call could not connect.",
+    "call.screen_on": "Share screen",
+    "call.screen_off": "Stop sharing",
 }

@@ -280,4 +280,6 @@ STRINGS = {
     "call.camera_off": "Выключить камеру",
     "call.camera_on": "Включить камеру",
     "call.failed": "Не удалось соединиться.",
+    "call.screen_on": "Показать экран",
+    "call.screen_off": "Остановить показ экрана",
 }

@@ -280,4 +280,6 @@ STRINGS = {
     "call.camera_off": "Вимкнути камеру",
     "call.camera_on": "Увімкнути камеру",
     "call.failed": "Не вдалося з'єднатися.",
+    "call.screen_on": "Показати екран",
+    "call.screen_off": "Зупинити показ екрана",
 }

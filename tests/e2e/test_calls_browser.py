@@ -151,6 +151,17 @@ def _toggle_camera_and_mic(anna_page, boris_page, anna: str, shots: Shots) -> No
     anna_page.click("#call-camera")
     expect(boris_page.locator("#call-remote-video")).to_be_visible()
     _frames_flow(boris_page)
+    # Screen sharing: the screen replaces her camera on Boris's side (a fake 1280x720 screen for a
+    # fake 640x480 camera), and back
+    width = "document.getElementById('call-remote-video').videoWidth"
+    camera_width = boris_page.evaluate(width)
+    anna_page.click("#call-screen-share")
+    expect(anna_page.locator("#call-screen-share")).to_have_attribute("aria-label", "Stop sharing")
+    boris_page.wait_for_function(f"() => {width} !== {camera_width} && {width} > 0")
+    shots(boris_page, "boris-sees-the-screen")
+    anna_page.click("#call-screen-share")
+    expect(anna_page.locator("#call-screen-share")).to_have_attribute("aria-label", "Share screen")
+    boris_page.wait_for_function(f"() => {width} === {camera_width}")
 
 
 def test_a_call_across_a_block_is_refused(pair, request):

@@ -329,6 +329,8 @@ HANDLERS: dict[tuple[type, str], dict[str, str]] = {
     (ChatState, "toggle_camera"): {},
     (ChatState, "call_bridge"): {"state": "bridge_state"},
     (ChatState, "remote_media"): {"state": "remote_state"},
+    (ChatState, "toggle_screen"): {},
+    (ChatState, "screen_state"): {"sharing": "bool"},
     (SettingsState, "load_settings_page"): {},
     (SettingsState, "change_language"): {"lang": "lang"},
     (ProfileState, "load_profile_page"): {},

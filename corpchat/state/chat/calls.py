@@ -60,6 +60,7 @@ class CallsMixin(rx.State, mixin=True):
     call_ice: list[dict] = []
     call_mic: bool = True
     call_camera: bool = True
+    call_screen: bool = False  # the screen replaces the camera's picture (the bridge says whether it does)
     call_remote_video: bool = True  # the other side's picture: its camera is on and frames come
     call_remote_mic: bool = True
     call_remote_frames: bool = True  # the bridge: the remote video track is live (not muted by the network)
@@ -124,6 +125,17 @@ class CallsMixin(rx.State, mixin=True):
             self.call_camera = not self.call_camera
             await self._tell_media()
 
+    @authed
+    async def toggle_screen(self):
+        if self.call_peer_id and self.call_kind == "video" and self.call_phase == "active":
+            self.call_screen = not self.call_screen
+
+    @authed
+    async def screen_state(self, sharing: bool):
+        """The bridge: sharing started, or stopped (refused, or from the browser's own bar)."""
+        if self.call_peer_id and isinstance(sharing, bool):
+            self.call_screen = sharing
+
     async def _tell_media(self) -> None:
         await self._emit(await in_thread(calls.set_media, self._user_id, self._call_id, self.call_mic,
                                          self.call_camera))
@@ -172,6 +184,7 @@ class CallsMixin(rx.State, mixin=True):
         self.call_kind = "video"
         self.call_dial, self.call_ice = [], []
         self.call_remote_video = self.call_remote_mic = self.call_remote_frames = True
+        self.call_screen = False
 
     @on(CallRinging)
     def _on_call_ringing(self, event: CallRinging) -> None:
