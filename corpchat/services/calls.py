@@ -69,8 +69,9 @@ def start(actor_id: int, room_id, kind) -> Seat:
     rate_limits.check("call", actor_id)
     with db.session() as s:
         room, _ = access_room(s, actor_id, room_id, lock=True)
-        early = _end_overdue(s, room.id)
-        others = [u for u in room_members(s, room.id) if u != actor_id]
+        members = room_members(s, room.id)
+        early = _end_overdue(s, members)  # a ring past its time keeps nobody busy
+        others = [u for u in members if u != actor_id]
         if room.kind == "private":
             if not others:
                 raise NotFound()
@@ -299,10 +300,13 @@ def _overdue(call) -> bool:
     return call.state == "ringing" and call.created_at < deadline
 
 
-def _end_overdue(s, room_id: int) -> list[Push]:
+def _end_overdue(s, user_ids) -> list[Push]:
+    """End as missed the rings past their time that these users are in (the timeout task did not
+    run: a restarted server)."""
     out: list[Push] = []
-    for cid in s.exec(text("SELECT id FROM calls WHERE room_id = :r AND state = 'ringing'"),
-                      params={"r": room_id}).scalars().all():
+    for cid in s.exec(text("SELECT DISTINCT c.id FROM calls c JOIN call_members m ON m.call_id = c.id "
+                           "WHERE m.user_id = ANY(:u) AND c.state = 'ringing' ORDER BY c.id"),
+                      params={"u": list(user_ids)}).scalars().all():
         call = _lock_call(s, cid)
         if _overdue(call):
             out += _end(s, call, "missed")

@@ -134,6 +134,7 @@ async def test_a_flood_is_throttled_then_cut(call):
     received = 0
     while await _next(wb, 1.0) is not None:
         received += 1
+    print(f"\nflood: {sent} sent, {received} forwarded before the socket was cut")
     assert received <= 200, received  # a burst of 100 (2 s of 50/s) and what refilled meanwhile
     msg = await wa.receive(timeout=5)
     assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)

@@ -109,6 +109,17 @@ def test_unanswered_ring_times_out_as_missed(pair):
     calls.start(anna, room, "video")  # the overdue ring does not leave anyone busy
 
 
+def test_an_overdue_ring_elsewhere_does_not_make_the_callee_busy(pair):
+    anna, boris, carl, room = pair
+    old = calls.start(carl, rooms.open_private(carl, boris), "video")
+    with db.session() as s:  # its timeout task never ran (the server restarted)
+        s.exec(text("UPDATE calls SET created_at = created_at - interval '60 seconds' WHERE id = :c"),
+               params={"c": old.call_id})
+    seat = calls.start(anna, room, "video")
+    assert [type(p.event) for p in seat.pushes] == [CallEnded, MessageSent, CallRinging]
+    assert _call(old.call_id) == ("ended", "missed")
+
+
 def test_who_may_call_whom(pair):
     anna, boris, carl, room = pair
     with pytest.raises(NotFound):
