@@ -18,7 +18,7 @@ export PORT
 # corpchat.cli serve refuses to start several workers without it.
 export GRANIAN_WORKERS := $(WORKERS)
 
-.PHONY: setup setup-test run stop test bench lint browser clean
+.PHONY: setup setup-test run stop test bench faults lint browser clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ test: setup-test browser
 
 bench: setup-test
 	$(PY) -m tests.bench.run $(BENCH_ARGS)
+
+# The crash and outage suite (issue 24): SIGKILLs, PostgreSQL and socket outages under 50
+# resending clients; needs the PostgreSQL server binaries (Debian's postgresql package).
+faults: setup-test
+	$(PY) -m tests.faults.run $(FAULTS_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .

@@ -122,6 +122,9 @@ class Settings:
     upload_stall_seconds: float = 30.0
     upload_min_bytes_per_second: int = 2048
     upload_unsent_ttl_hours: float = 24.0
+    # The longest recordings (state/chat/recorder.py): the recorder stops by itself there.
+    round_video_max_seconds: int = 60
+    voice_max_seconds: int = 600
     # Who may register, and whom people search and profiles show (services/directory.py).
     registration: str = "open"
     registration_invite_code: str = ""
@@ -234,6 +237,8 @@ def load() -> Settings:
         upload_stall_seconds=_float("UPLOAD_STALL_SECONDS", 30.0),
         upload_min_bytes_per_second=_int("UPLOAD_MIN_BYTES_PER_SECOND", 2048),
         upload_unsent_ttl_hours=_float("UPLOAD_UNSENT_TTL_HOURS", 24.0),
+        round_video_max_seconds=_int("ROUND_VIDEO_MAX_SECONDS", 60),
+        voice_max_seconds=_int("VOICE_MAX_SECONDS", 600),
         registration=os.environ.get("REGISTRATION", "").strip().lower() or "open",
         registration_invite_code=os.environ.get("REGISTRATION_INVITE_CODE", "").strip(),
         directory=os.environ.get("DIRECTORY", "").strip().lower() or "everyone",

@@ -61,7 +61,7 @@ app.register_lifespan_task(lifecycle.lifespan)
 app.register_lifespan_task(uploads.lifespan)
 presence_edges.install()
 signalling.install()
-app.add_page(chat_page, route="/", title="CorpChat", on_load=ChatState.load_chat_page)
+app.add_page(chat_page, route="/", title=ChatState.page_title, on_load=ChatState.load_chat_page)
 app.add_page(login_page, route="/login", title="CorpChat — log in", on_load=PublicPageState.load_public_page)
 app.add_page(register_page, route="/register", title="CorpChat — register",
              on_load=PublicPageState.load_public_page)

@@ -35,6 +35,8 @@ class FileItem(TypedDict):
     duration_ms: int
     duration: str
     thumb: bool
+    box_w: int  # an image's box in the bubble: its shape, at most 280 wide and 360 high
+    box_h: int
 
 
 def size_label(size: int, lang: str) -> str:
@@ -63,14 +65,21 @@ def icon(mime: str, name: str) -> str:
     return "📄"
 
 
+def image_box(width: int, height: int) -> tuple[int, int]:
+    w = min(280, width or 280)
+    return w, min(360, round(w * height / width) if width else 200)
+
+
 def file_item(payload: dict | None, lang: str) -> FileItem | None:
     if not payload or not isinstance(payload.get("file_id"), str):
         return None
     name, mime = str(payload.get("name") or "file"), str(payload.get("mime") or "")
+    width, height = int(payload.get("width") or 0), int(payload.get("height") or 0)
+    box_w, box_h = image_box(width, height)
     return {
         "id": payload["file_id"], "name": name, "size": size_label(int(payload.get("size") or 0), lang),
         "kind": str(payload.get("kind") or "file"), "icon": icon(mime, name),
-        "width": int(payload.get("width") or 0), "height": int(payload.get("height") or 0),
+        "width": width, "height": height, "box_w": box_w, "box_h": box_h,
         "duration_ms": int(payload.get("duration_ms") or 0),
         "duration": duration_label(payload.get("duration_ms")), "thumb": bool(payload.get("thumb")),
     }

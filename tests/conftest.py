@@ -46,7 +46,9 @@ def db_clean():
 @pytest.fixture(scope="session")
 def app_server():
     """The real app in production mode, on this run's database."""
-    app = support.AppProcess(log_name="app")
+    # A short voice cap, so that a browser test can see the recorder stop by itself
+    # (tests/e2e/test_recorder.py); longer than any other test records.
+    app = support.AppProcess(log_name="app", env={"VOICE_MAX_SECONDS": "6"})
     # Starting must leave tracked files alone (tests/security/test_http.py checks).
     app.requirements_before = support.file_state(support.ROOT / "requirements.txt")
     app.start()

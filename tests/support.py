@@ -86,7 +86,8 @@ def free_port() -> int:
 class AppProcess:
     """`python -m corpchat.cli serve` (reflex run --env prod) on a free port."""
 
-    def __init__(self, env: dict | None = None, port: int | None = None, log_name: str = "app"):
+    def __init__(self, env: dict | None = None, port: int | None = None, log_name: str = "app",
+                 backend_only: bool = False):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = dict(os.environ, PORT=str(self.port), APP_ORIGIN=self.url,
@@ -100,10 +101,15 @@ class AppProcess:
         ARTIFACTS.mkdir(exist_ok=True)
         self.log_path = ARTIFACTS / f"{log_name}-{self.port}.log"
         self.proc: subprocess.Popen | None = None
+        # The event handlers and API routes without a frontend build: clients of the raw protocol
+        # only (the faults suite restarts it 20 times; a build would be most of each restart).
+        self.command = [sys.executable, "-m", "corpchat.cli", "serve"] if not backend_only else [
+            sys.executable, "-m", "corpchat.reflex_launcher", "run", "--env", "prod", "--backend-only",
+            "--backend-port", str(self.port), "--backend-host", "127.0.0.1"]
 
     def start(self, timeout: float = 600) -> AppProcess:
         log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "corpchat.cli", "serve"], cwd=ROOT, env=self.env,
+        self.proc = subprocess.Popen(self.command, cwd=ROOT, env=self.env,
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

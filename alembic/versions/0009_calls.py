@@ -1,7 +1,7 @@
 """calls and call_members: who a call rings, who joined, the peer ids issued to them
 
 Revision ID: 0009_calls
-Revises: 0007_one_owner (another branch may add 0008: the merge renumbers)
+Revises: 0008_members_epoch
 """
 from typing import Sequence, Union
 
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision: str = "0009_calls"
-down_revision: Union[str, None] = "0007_one_owner"
+down_revision: Union[str, None] = "0008_members_epoch"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

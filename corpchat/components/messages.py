@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from corpchat.components.attachments import DROP_TARGET, file_view
+from corpchat.components.attachments import DROP_TARGET, attach_panel, file_view
 from corpchat.components.calls import call_buttons
 from corpchat.components.common import avatar, tr
 from corpchat.components.composer import composer, edit_box
@@ -261,7 +261,7 @@ def room_pane() -> rx.Component:
             ),
             display="flex", flex_direction="column-reverse", overflow_y="auto", flex="1", width="100%",
         ),
-        rx.cond(room_blocked(), block_banner(), composer()),
+        rx.cond(room_blocked(), block_banner(), rx.fragment(attach_panel(), composer())),
         height="100%", width="100%", spacing="0", id=DROP_TARGET,
     )
 

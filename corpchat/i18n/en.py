@@ -182,6 +182,7 @@ STRINGS = {
     "voice.record": "Record a voice message",
     "voice.recording": "Recording",
     "voice.send": "Send",
+    "voice.stop": "Stop and listen",
     "voice.cancel": "Cancel",
     "voice.no_mic": "No access to the microphone.",
     "circle.record": "Record a video message",

@@ -182,6 +182,7 @@ STRINGS = {
     "voice.record": "Записать голосовое сообщение",
     "voice.recording": "Запись",
     "voice.send": "Отправить",
+    "voice.stop": "Остановить и прослушать",
     "voice.cancel": "Отмена",
     "voice.no_mic": "Нет доступа к микрофону.",
     "circle.record": "Записать видеосообщение",

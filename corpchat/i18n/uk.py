@@ -182,6 +182,7 @@ STRINGS = {
     "voice.record": "Записати голосове повідомлення",
     "voice.recording": "Запис",
     "voice.send": "Надіслати",
+    "voice.stop": "Зупинити й прослухати",
     "voice.cancel": "Скасувати",
     "voice.no_mic": "Немає доступу до мікрофона.",
     "circle.record": "Записати відеоповідомлення",

@@ -109,6 +109,9 @@ class Room(SQLModel, table=True):
     created_by: int | None = _fk("users.id", "SET NULL", nullable=True)
     # Incremented under the room's row lock by every insert: the per-room order.
     last_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    # Incremented under the room's row lock by every change of its members: a send compares the
+    # value its snapshot saw with the one it locked (services/send.py).
+    members_epoch: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     last_message_at: datetime | None = _ts(nullable=True, default_now=False)
     created_at: datetime | None = _ts()
 

@@ -9,7 +9,6 @@ from corpchat.components.common import tr
 from corpchat.components.confirm import confirm_dialog
 from corpchat.components.groups import group_panel, new_group_dialog
 from corpchat.components.messages import empty_pane, room_pane
-from corpchat.components.page_title import unread_title
 from corpchat.components.people import profile_card
 from corpchat.components.sidebar import sidebar
 from corpchat.state.chat import ChatState
@@ -35,7 +34,6 @@ def chat_page() -> rx.Component:
         confirm_dialog(),
         new_group_dialog(),
         group_panel(),
-        unread_title(),
         profile_card(),
         call_screen(),
         height="100dvh", width="100%", spacing="0", id="app-shell",

@@ -209,10 +209,17 @@ def _add_people(s, room_id: int, actor_id: int, people: list[int]) -> None:
     for uid in people:
         s.add(Participant(room_id=room_id, user_id=uid, role="member"))
     s.flush()
+    _members_changed(s, room_id)
+
+
+def _members_changed(s, room_id: int) -> None:
+    """Sends that took their snapshot before this change write nothing and are retried."""
+    s.exec(update(Room).where(Room.id == room_id).values(members_epoch=Room.members_epoch + 1))
 
 
 def _drop(s, room_id: int, user_id: int, actor_id: int | None, action: str, line: str) -> list[Push]:
     s.exec(delete(Participant).where(Participant.room_id == room_id, Participant.user_id == user_id))
+    _members_changed(s, room_id)
     _log(s, room_id, actor_id or user_id, action, target_id=user_id if actor_id else None)
     note = system_messages.write(s, room_id, line, actor=actor_id or user_id,
                                  target=user_id if actor_id else None)

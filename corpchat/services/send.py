@@ -22,7 +22,7 @@ from corpchat import db
 from corpchat.config import settings
 from corpchat.models import Message
 from corpchat.services import rate_limits, validate
-from corpchat.services.errors import Forbidden, Invalid, NotFound
+from corpchat.services.errors import Conflict, Forbidden, Invalid, NotFound
 from corpchat.services.events import MessageSent, Push
 from corpchat.services.message_views import message_dict, views
 from corpchat.services.visibility import blocked_either_way_sql
@@ -94,18 +94,21 @@ def send_sync(actor_id: int, room_id, body, client_id, kind="text", payload=None
     resend with the same client id returns the stored message (push None).
     """
     one = _checked(actor_id, room_id, body, client_id, kind, payload)
-    try:
+    for _ in range(RETRIES + 1):
+        try:
+            with db.autocommit() as conn:
+                stored = _drive(_write_steps([one]), lambda sql, params: conn.exec_driver_sql(sql, params).all())
+        except IntegrityError as exc:
+            if not _client_id_race(exc.orig):
+                raise
+            stored = {}
+        if one in stored:
+            return stored[one]
         with db.autocommit() as conn:
-            stored = _drive(_write_steps([one]), lambda sql, params: conn.exec_driver_sql(sql, params).all())
-    except IntegrityError as exc:
-        if not _client_id_race(exc.orig):
-            raise
-        stored = {}
-    if one in stored:
-        return stored[one]
-    with db.autocommit() as conn:
-        resend = _drive(_unwritten_steps(one), lambda sql, params: conn.exec_driver_sql(sql, params).all())
-    return _existing(*resend)
+            why = _drive(_unwritten_steps(one), lambda sql, params: conn.exec_driver_sql(sql, params).all())
+        if isinstance(why, _Resend):
+            return _existing(*why)
+    raise Conflict()
 
 
 async def send_async(actor_id: int, room_id, body, client_id, kind="text", payload=None) -> Sent:
@@ -197,7 +200,7 @@ def _fail(batch: list, exc: Exception) -> None:
             done.set_exception(exc)
 
 
-async def _write_batch(batch: list[tuple[_Send, asyncio.Future]]) -> None:
+async def _write_batch(batch: list[tuple[_Send, asyncio.Future]], tries: int = 0) -> None:
     try:
         async with db.async_autocommit() as conn:
             stored = await _drive_async(_write_steps([one for one, _ in batch]), conn)
@@ -219,16 +222,21 @@ async def _write_batch(batch: list[tuple[_Send, asyncio.Future]]) -> None:
         if one in stored:
             done.set_result(stored[one])
         else:  # refused or a resend: asked apart, so the room's next statement need not wait for it
-            task = asyncio.ensure_future(_unwritten(one, done))
+            task = asyncio.ensure_future(_unwritten(one, done, tries))
             _checking.add(task)
             task.add_done_callback(_checking.discard)
 
 
-async def _unwritten(one: _Send, done: asyncio.Future) -> None:
+async def _unwritten(one: _Send, done: asyncio.Future, tries: int = 0) -> None:
     try:
         async with db.async_autocommit() as conn:
-            resend = await _drive_async(_unwritten_steps(one), conn)
-        result = await asyncio.to_thread(_existing, *resend)
+            why = await _drive_async(_unwritten_steps(one), conn)
+        if isinstance(why, _Retry):
+            if tries >= RETRIES:
+                raise Conflict()
+            await _write_batch([(one, done)], tries + 1)
+            return
+        result = await asyncio.to_thread(_existing, *why)
     except Exception as exc:
         if not done.done():
             done.set_exception(exc)
@@ -286,15 +294,23 @@ WHERE r.id = %(room)s""".replace("{blocked_actor}", blocked_either_way_sql("%(ac
 # The file row is taken FOR SHARE: files.discard/release lock it FOR UPDATE and then look for a
 # message referring to it, so either this statement waits and finds the row deleted, or they wait
 # and find this message. A private room with a block between its two members takes none.
+# Membership (who may send, who gets the message) is read in the statement's snapshot, which a
+# membership change committed while the statement waited for the room's lock is not in: `lk`
+# locks the room and reads its latest members_epoch (bumped under that lock by every change);
+# if it differs from the snapshot's, nothing is written and the send is retried (`_Retry`).
+# Without it a removed member's message landed after the removal's system line, and a message
+# sent just after a removal went to the removed member (tests/unit/test_races.py).
 # A client id stored meanwhile by another transaction fails the INSERT
 # (uq_messages_sender_client) and with it the whole statement, so a resend never takes a seq.
 _SEND_WRITE = """
-WITH i AS (
+WITH lk AS (SELECT members_epoch FROM rooms WHERE id = %(room)s FOR UPDATE),
+i AS (
     SELECT t.actor, t.body, t.cid, t.kind, t.payload::jsonb AS payload, t.n
     FROM unnest(%(actors)s::bigint[], %(bodies)s::text[], %(cids)s::text[], %(kinds)s::text[],
                 %(payloads)s::text[])
          WITH ORDINALITY AS t(actor, body, cid, kind, payload, n)
-    WHERE EXISTS (SELECT 1 FROM participants WHERE room_id = %(room)s AND user_id = t.actor)
+    WHERE EXISTS (SELECT 1 FROM lk WHERE members_epoch = (SELECT members_epoch FROM rooms WHERE id = %(room)s))
+      AND EXISTS (SELECT 1 FROM participants WHERE room_id = %(room)s AND user_id = t.actor)
       AND NOT EXISTS (SELECT 1 FROM messages WHERE sender_id = t.actor AND client_id = t.cid)
       AND (t.payload IS NULL OR EXISTS (
             SELECT 1 FROM files f WHERE f.id = t.payload::jsonb ->> 'file_id' AND f.owner_id = t.actor
@@ -352,8 +368,16 @@ def _write_steps(sends: list[_Send]):
     return stored
 
 
+class _Retry(NamedTuple):
+    """Not written only because the room's members changed while the write waited: write again."""
+
+
+RETRIES = 5  # a membership change per retry: more in a row is an attack or a bug, not bad luck
+
+
 def _unwritten_steps(one: _Send):
-    """Why a send was not written: raises the refusal, or returns the _Resend of the stored one."""
+    """Why a send was not written: raises the refusal, or returns the _Resend of the stored one,
+    or _Retry when nothing stands in its way (the room's members changed meanwhile)."""
     rows = yield _SEND_CHECK, {"actor": one.actor, "room": one.room, "cid": one.cid, "fid": one.file_id}
     row = rows[0] if rows else None
     _explain(row, refused=False)
@@ -361,6 +385,8 @@ def _unwritten_steps(one: _Send):
         return _Resend(row.existing_id, one.room)
     if not row.file_ok:
         raise NotFound("err.file_gone")
+    if row.kind != "private":
+        return _Retry()
     _explain(row, refused=True)
     raise NotFound()
 

@@ -301,6 +301,26 @@ HANDLERS: dict[tuple[type, str], dict[str, str]] = {
     (ChatState, "unblock_user"): {"user_id": "user"},
     (ChatState, "send_files"): {"items": "file_items", "caption": "caption"},
     (ChatState, "want_media"): {"file_ids": "file_ids"},
+    (ChatState, "rec_start"): {"kind": "rec_kind"},
+    (ChatState, "rec_tick"): {"elapsed_ms": "ms"},
+    (ChatState, "rec_stop"): {},
+    (ChatState, "rec_stopped"): {"duration_ms": "ms", "size": "ms", "url": "blob_url"},
+    (ChatState, "rec_progress_at"): {"percent": "percent"},
+    (ChatState, "rec_uploaded"): {"file_id": "upload_id"},
+    (ChatState, "rec_failed"): {"code": "rec_code"},
+    (ChatState, "rec_send"): {},
+    (ChatState, "rec_retry"): {},
+    (ChatState, "rec_again"): {},
+    (ChatState, "rec_cancel"): {},
+    (ChatState, "attach_added"): {"picked": "picked_files"},
+    (ChatState, "attach_progress"): {"key": "attach_key", "fraction": "fraction"},
+    (ChatState, "attach_uploaded"): {"key": "attach_key", "file_id": "file_id"},
+    (ChatState, "attach_failed"): {"key": "attach_key", "code": "upload_code"},
+    (ChatState, "attach_retry"): {"key": "attach_key"},
+    (ChatState, "attach_remove"): {"key": "attach_key"},
+    (ChatState, "attach_cancel"): {},
+    (ChatState, "attach_drag"): {"on": "bool"},
+    (ChatState, "attach_send"): {"form_data": "caption_form"},
     (ChatState, "rename_group"): {"room_id": "room", "new_name": "group_name"},
     (ChatState, "remove_member"): {"room_id": "room", "user_id": "user"},
     (ChatState, "create_group"): {"name": "group_name", "member_ids": "people"},
@@ -367,6 +387,9 @@ def target_value(world: World, kind: str, *, own: bool) -> Any:
         "birth": "1990-03-12", "avatar": uuid.uuid4().hex, "err_key": "err.avatar_too_large",
         "file_items": [_file_item(world.own_file if own else world.secret_file)],
         "caption": "a caption", "file_ids": [world.own_file if own else world.secret_file],
+        "picked_files": [_picked()], "attach_key": "0123456789abcdef", "fraction": 0.5,
+        "file_id": world.own_file if own else world.secret_file, "upload_code": "network",
+        "caption_form": {"caption": "a caption"},
         "group_name": f"group {uuid.uuid4().hex[:6]}",
         "people": [world.bob.user_id if own else world.carol.user_id], "role": "admin",
         "group_form": {"name": f"group {uuid.uuid4().hex[:6]}"}, "panel_tab": "log", "log_action": "rename",
@@ -374,11 +397,20 @@ def target_value(world: World, kind: str, *, own: bool) -> Any:
         "rejections": [{"file": {"path": "a.txt"}, "errors": [{"code": "file-invalid-type", "message": "no"}]}],
         "avatar_answer": {"avatar_id": uuid.uuid4().hex},  # not hers: NotFound
         "call_kind": "video", "bridge_state": "connected", "remote_state": {"video": True, "audio": True},
+        # The recorder (state/chat/recorder.py). An upload id the recorder did not ask for is
+        # discarded if it is the caller's own unsent file: a fresh id here, so world.own_file stays.
+        "rec_kind": "voice", "ms": 1500, "percent": 50, "rec_code": "network", "blob_url": "blob:http://x/1",
+        "upload_id": uuid.uuid4().hex if own else world.secret_file,
     }[kind]
 
 
 def _file_item(file_id: str, **change) -> dict:
     return {"file_id": file_id, "kind": "file", "client_id": uuid.uuid4().hex, **change}
+
+
+def _picked(**change) -> dict:
+    """A file the attach bridge reports picked (components/attachments.jsx)."""
+    return {"key": "0123456789abcdef", "name": "a.txt", "size": 10, "preview": "", **change}
 
 
 def valid_args(world: World, params: dict[str, str], *, own: bool) -> dict:
@@ -448,6 +480,18 @@ def bad_values(world: World, kind: str) -> list:
         return _COMMON_BAD + [HUGE, world.own_file, [None], [1], [HUGE], ["../x"], ["x" * 33], [{"$ne": ""}],
                               [world.secret_file],  # not Mallory's to see: nothing signed
                               [world.own_file] * 65]
+    if kind in ("ms", "percent"):
+        return [None, {}, [], True, False, 1.5, "1", "", HUGE, -1, 2**63, 2**70] + ([101] if kind == "percent" else [])
+    if kind == "upload_id":
+        return _COMMON_BAD + [HUGE, "", "../x", "x" * 33, [world.own_file]]
+    if kind == "picked_files":
+        return _COMMON_BAD + [HUGE, [None], ["x"], [{"key": "x"}], [_picked(key="../x")], [_picked(size=-1)],
+                              [_picked(size="10")], [_picked(name=None)], [_picked(name=HUGE)],
+                              [_picked(preview="javascript:alert(1)")], [_picked(preview=None)], [_picked()] * 1001]
+    if kind == "fraction":
+        return [None, "0.5", -1, 2, HUGE, {}, [], 1e300]
+    if kind == "caption_form":
+        return [None, "hi", [], 1, {"caption": HUGE}, {"caption": 5}, {"caption": ["a"]}, {FORM_KEY: "garbage"}]
     non_str = [None, {}, {"$ne": ""}, [], ["people"], True, 1, 1.5]
     bad_strings = {
         "tz": [HUGE, "x" * 65], "lang": ["xx", "EN", " en", "uk\x00", HUGE], "tab": ["admin", "", HUGE],
@@ -457,11 +501,14 @@ def bad_values(world: World, kind: str) -> list:
         "birth": ["31.02.2000", "2999-01-01", "0990-01-01", "abc", HUGE],
         "avatar": ["../../etc/passwd", "x" * 65, "", HUGE, "0" * 32],
         "err_key": ["err.nope", "<b>", "", HUGE],
-        "caption": [HUGE],
+        "caption": [HUGE], "attach_key": [HUGE, "nope", "0123456789ABCDEF", ""],
+        "file_id": [HUGE, "../x", "x" * 33, ""], "upload_code": [HUGE, "<b>", ""],
         "group_name": [HUGE, "g" * 101, "", "   \n "],
         "role": ["owner", "root", "", HUGE],
         "panel_tab": ["admin", "", HUGE], "log_action": ["message", "", HUGE],
         "call_kind": ["fax", "", "VIDEO", HUGE], "bridge_state": ["hacked", "", HUGE],
+        "rec_kind": ["audio", "", "VOICE", HUGE], "rec_code": [HUGE, "x" * 41],
+        "blob_url": ["javascript:alert(1)", "https://evil.example/x.webm", "", "blob:" + HUGE],
     }[kind]
     return non_str + bad_strings
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from corpchat import views
-from corpchat.file_views import duration_label, icon, size_label
+from corpchat.file_views import duration_label, icon, image_box, size_label
 
 PAYLOAD = {"file_id": "AbCdEfGhIjKlMnOpQrStUv", "name": "Звіт.xlsx", "size": 1_572_864, "mime": "application/zip",
            "kind": "file", "width": None, "height": None, "duration_ms": None, "thumb": False}
@@ -33,12 +33,18 @@ def test_duration_and_icons():
     assert icon("application/octet-stream", "a") == "📄" and icon("audio/mpeg", "a.mp3") == "🎵"
 
 
+@pytest.mark.parametrize("width,height,box", [(1200, 800, (280, 187)), (100, 50, (100, 50)), (300, 3000, (280, 360)),
+                                              (0, 0, (280, 200))])
+def test_image_box_keeps_the_shape_within_280_by_360(width, height, box):
+    assert image_box(width, height) == box
+
+
 def test_bubble_names_the_file_but_holds_no_url():
     """The ring rule: a bubble is shared by every viewer, and media URLs are signed per viewer."""
     item = views.message_item(_message(), views.zone("UTC"), "uk")
     assert item["file"] == {"id": PAYLOAD["file_id"], "name": "Звіт.xlsx", "size": "1,5 МБ", "kind": "file",
                             "icon": "📊", "width": 0, "height": 0, "duration_ms": 0, "duration": "0:00",
-                            "thumb": False}
+                            "thumb": False, "box_w": 280, "box_h": 200}
     assert item["text"] == "caption"
     assert "/api/media" not in json.dumps(item, default=str)
     assert "file" not in views.message_item(_message("text", None, "hi"), views.zone("UTC"), "uk")

@@ -35,6 +35,7 @@ from corpchat.state.chat.groups import GroupsMixin
 from corpchat.state.chat.message_actions import MessageActionsMixin
 from corpchat.state.chat.people import PeopleMixin
 from corpchat.state.chat.pushed import PushedMixin
+from corpchat.state.chat.recorder import RecorderMixin
 from corpchat.state.chat.window import LIVE_WINDOW, MAX_WINDOW, TRIM_SLACK, WindowMixin  # noqa: F401
 
 UNREAD_CONTEXT = 10  # read messages loaded above the first unread one
@@ -51,7 +52,8 @@ def _room_of(stored) -> int:
 
 
 class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageActionsMixin, ConfirmMixin,
-                AttachmentsMixin, PushedMixin, PeopleMixin, GroupsMixin, GroupPanelMixin, CallsMixin, AuthState):
+                AttachmentsMixin, RecorderMixin, PushedMixin, PeopleMixin, GroupsMixin, GroupPanelMixin, CallsMixin,
+                AuthState):
     room_id: int = 0
     # The open chat, kept by the tab itself: a restarted server has forgotten every tab's state,
     # and a reconnecting tab reopens what it showed (checked like any open: a member's chat only).
@@ -95,6 +97,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
 
     async def _close(self) -> None:
         await live.leave(self._tab())
+        await self._drop_attached()  # files are attached to the chat they were picked in
         self._riding = False
         self.room_id, self.room_title, self.room_kind = 0, "", ""
         self.renamed = {}
@@ -148,6 +151,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
         item = views.chat_item(row, self._user_id, views.zone(self._tz), self.lang)
         if item["room_id"] != self.room_id:
             self._set_pending(())  # pending messages belong to the room they were written in
+            await self._drop_attached()
             self._moved = ""
         self.room_id, self.room_kind = item["room_id"], item["kind"]
         self.renamed = {}  # the window below is read with everyone's current name

@@ -12,6 +12,7 @@ from corpchat.services.errors import Invalid
 from corpchat.state.base import authed, in_thread
 
 TOP_MAX = 20  # moved-up chats kept apart before the whole list is re-sent once
+APP_TITLE = "CorpChat"
 
 
 class ChatListMixin(rx.State, mixin=True):
@@ -29,6 +30,12 @@ class ChatListMixin(rx.State, mixin=True):
     # item in a change-tracking proxy, which dominated the cost of a push.
     _chats: tuple = ()  # the whole list in display order (chats_top, then the rest of chats)
     _rest: tuple = ()  # = chats
+
+    @rx.var
+    def page_title(self) -> str:
+        """The tab title with the unread total, "(3) CorpChat", as messengers do."""
+        total = sum(c.get("unread") or 0 for c in self._chats)
+        return f"({total}) {APP_TITLE}" if total > 0 else APP_TITLE
 
     def _set_chats(self, items) -> None:
         """The whole list, re-sent (loading, removing, changing an entry below the top)."""
