@@ -129,6 +129,14 @@ class Settings:
     registration: str = "open"
     registration_invite_code: str = ""
     directory: str = "everyone"
+    # Calls (services/calls.py, api/signalling.py): ICE servers for the browsers, comma-separated
+    # URLs; with a TURN secret (coturn's use-auth-secret) each call gets short-lived credentials.
+    stun_urls: str = ""
+    turn_urls: str = ""
+    turn_secret: str = ""
+    turn_ttl_seconds: int = 3600
+    call_ring_seconds: int = 45
+    signal_messages_per_second: int = 50
 
     @property
     def app_origins(self) -> tuple[str, ...]:
@@ -234,6 +242,12 @@ def load() -> Settings:
         registration=os.environ.get("REGISTRATION", "").strip().lower() or "open",
         registration_invite_code=os.environ.get("REGISTRATION_INVITE_CODE", "").strip(),
         directory=os.environ.get("DIRECTORY", "").strip().lower() or "everyone",
+        stun_urls=os.environ.get("STUN_URLS", "").strip(),
+        turn_urls=os.environ.get("TURN_URLS", "").strip(),
+        turn_secret=os.environ.get("TURN_SECRET", "").strip(),
+        turn_ttl_seconds=_int("TURN_TTL_SECONDS", 3600),
+        call_ring_seconds=_int("CALL_RING_SECONDS", 45),
+        signal_messages_per_second=_int("SIGNAL_MESSAGES_PER_SECOND", 50),
     )
 
 

@@ -7,12 +7,13 @@ import socketio
 from starlette.applications import Starlette
 
 from corpchat import db, logs
-from corpchat.api import uploads
+from corpchat.api import signalling, uploads
 from corpchat.api.auth_routes import routes as auth_routes
 from corpchat.api.avatar_upload import routes as avatar_upload_routes
 from corpchat.api.avatars import routes as avatar_routes
 from corpchat.api.headers import SecurityHeaders
 from corpchat.api.media import routes as media_routes
+from corpchat.api.signalling import routes as signalling_routes
 from corpchat.api.uploads import routes as upload_routes
 from corpchat.config import settings
 from corpchat.pages.auth import login_page, register_page
@@ -31,7 +32,8 @@ from corpchat.state.settings import SettingsState
 
 check_startup(settings)
 
-api = Starlette(routes=auth_routes + avatar_routes + avatar_upload_routes + media_routes + upload_routes)
+api = Starlette(routes=auth_routes + avatar_routes + avatar_upload_routes + media_routes + upload_routes
+                + signalling_routes)
 
 app = rx.App(
     # Our routes first (Reflex mounts itself under them), then the headers around everything.
@@ -59,6 +61,7 @@ app.register_lifespan_task(tab_guard.lifespan)
 app.register_lifespan_task(lifecycle.lifespan)
 app.register_lifespan_task(uploads.lifespan)
 presence_edges.install()
+signalling.install()
 app.add_page(chat_page, route="/", title=ChatState.page_title, on_load=ChatState.load_chat_page)
 app.add_page(group_page, route="/group/[group_id]", title="CorpChat — group", on_load=ChatState.load_group_page)
 app.add_page(login_page, route="/login", title="CorpChat — log in", on_load=PublicPageState.load_public_page)

@@ -21,7 +21,7 @@ from corpchat.cli import migrate  # noqa: E402
 
 migrate(_DB_URL)
 
-TABLES = "message_reactions, group_logs, blocked_users, messages, participants, rooms, users"
+TABLES = "call_members, calls, message_reactions, group_logs, blocked_users, messages, participants, rooms, users"
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from corpchat.components.attachments import DROP_TARGET, attach_panel, file_view
+from corpchat.components.calls import call_buttons
 from corpchat.components.common import avatar, tr
 from corpchat.components.composer import composer, edit_box
 from corpchat.components.emoji_picker import emoji_picker
@@ -36,6 +37,7 @@ def header() -> rx.Component:
             spacing="0", flex="1", min_width="0", cursor=rx.cond(private, "pointer", "default"),
             on_click=rx.cond(private, ChatState.open_profile(other), rx.noop()), id="room-head",
         ),
+        call_buttons(),
         rx.menu.root(
             rx.menu.trigger(rx.icon_button(rx.icon("ellipsis-vertical"), variant="ghost", id="room-menu")),
             rx.menu.content(

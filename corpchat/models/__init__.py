@@ -3,6 +3,8 @@
 from corpchat.models.files import FILE_KINDS, MESSAGE_FILE_INDEX, UploadedFile
 from corpchat.models.tables import (
     BlockedUser,
+    Call,
+    CallMember,
     GroupLog,
     LoginAddress,
     Message,
@@ -14,6 +16,7 @@ from corpchat.models.tables import (
 )
 
 __all__ = [
-    "FILE_KINDS", "MESSAGE_FILE_INDEX", "BlockedUser", "GroupLog", "LoginAddress", "Message", "MessageReaction",
+    "FILE_KINDS", "MESSAGE_FILE_INDEX", "BlockedUser", "Call", "CallMember", "GroupLog", "LoginAddress", "Message",
+    "MessageReaction",
     "Participant", "Room", "UploadedFile", "User", "UserAvatar",
 ]

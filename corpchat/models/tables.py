@@ -244,3 +244,53 @@ class LoginAddress(SQLModel, table=True):
     )
     address: str = Field(sa_column=Column(String(45), primary_key=True))
     last_login_at: datetime | None = _ts()
+
+
+CALL_KINDS = ("video", "voice")
+CALL_STATES = ("ringing", "active", "ended")
+CALL_OUTCOMES = ("answered", "missed", "declined", "cancelled")
+CALL_MEMBER_STATES = ("ringing", "joined", "left", "declined")
+
+
+class Call(SQLModel, table=True):
+    """One call in a room: rung, maybe answered, ended. Its system message is written at the end."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        CheckConstraint(_in("kind", CALL_KINDS), name="ck_calls_kind"),
+        CheckConstraint(_in("state", CALL_STATES), name="ck_calls_state"),
+        CheckConstraint("outcome IS NULL OR " + _in("outcome", CALL_OUTCOMES), name="ck_calls_outcome"),
+        Index("ix_calls_room_live", "room_id", postgresql_where=text("state <> 'ended'")),
+    )
+
+    id: int | None = _pk()
+    room_id: int = Field(sa_column=Column(BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False))
+    caller_id: int | None = _fk("users.id", "SET NULL", nullable=True)
+    kind: str = Field(default="video", sa_column=Column(String(8), nullable=False, server_default="video"))
+    state: str = Field(default="ringing", sa_column=Column(String(8), nullable=False, server_default="ringing"))
+    outcome: str | None = Field(default=None, sa_column=Column(String(10), nullable=True))
+    created_at: datetime | None = _ts()
+    answered_at: datetime | None = _ts(nullable=True, default_now=False)
+    ended_at: datetime | None = _ts(nullable=True, default_now=False)
+
+
+class CallMember(SQLModel, table=True):
+    """Who a call rings or holds. `peer_id` and `peer_token` are issued when the member joins, to the
+    one tab that joined: the signalling route accepts a socket only for the user the peer id was
+    issued to and with that tab's token, so no one takes another's id."""
+
+    __tablename__ = "call_members"
+    __table_args__ = (
+        CheckConstraint(_in("state", CALL_MEMBER_STATES), name="ck_call_members_state"),
+        # One live call per user, said by the database: a second ring finds the callee busy.
+        Index("uq_call_members_one_live", "user_id", unique=True,
+              postgresql_where=text("state IN ('ringing', 'joined')")),
+        Index("uq_call_members_peer", "peer_id", unique=True),
+    )
+
+    call_id: int = Field(sa_column=Column(BigInteger, ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True))
+    user_id: int = Field(sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True))
+    state: str = Field(default="ringing", sa_column=Column(String(8), nullable=False, server_default="ringing"))
+    peer_id: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    peer_token: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    joined_at: datetime | None = _ts(nullable=True, default_now=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from corpchat.components.calls import call_screen
 from corpchat.components.common import tr
 from corpchat.components.confirm import confirm_dialog
 from corpchat.components.groups import new_group_dialog
@@ -33,6 +34,7 @@ def chat_page() -> rx.Component:
         confirm_dialog(),
         new_group_dialog(),
         profile_card(),
+        call_screen(),
         height="100dvh", width="100%", spacing="0", id="app-shell",
         class_name=rx.cond(open_room, "shell room-open", "shell"),
     )

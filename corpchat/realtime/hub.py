@@ -73,6 +73,12 @@ async def connect(user_id: int, token: str) -> None:
         _routing()  # this worker now holds a tab: listen for pushes routed to it
 
 
+def routing():
+    """(router, this worker's instance id) when several workers share Redis, else None (for
+    api/signalling.py, whose messages ride the same channels)."""
+    return _routing()
+
+
 def _routing():
     """(router, this worker's instance id) when several workers share Redis, else None.
 

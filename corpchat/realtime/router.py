@@ -15,6 +15,10 @@ over the workers and a tab's state is changed where its socket is. If nobody
 listens on a channel (publish reaches 0 subscribers), the events are applied
 by the publishing worker as before.
 
+The same channel carries call signalling (api/signalling.py): a PeerJS message for a peer whose
+socket another worker holds goes to that worker as ("signal", peer id, text); which worker holds
+a peer's socket is a short-lived Redis key the holder sets (`claim_peer`).
+
 The channel carries pickles, like Reflex's own state and lost-and-found
 records in the same Redis: Redis is trusted infrastructure here.
 """
@@ -31,7 +35,16 @@ from corpchat.services.events import Event
 log = logging.getLogger(__name__)
 
 CHANNEL = "{prefix}:push:{instance}"
+PEER_KEY = "{prefix}:peer:{peer}"
+PEER_TTL_SECONDS = 6 * 3600
 RETRY_SECONDS = 1.0
+SIGNAL = "signal"
+_on_signal = None  # (peer_id, text) -> None: set by api/signalling.py
+
+
+def on_signal(handler) -> None:
+    global _on_signal
+    _on_signal = handler
 
 
 class Router:
@@ -60,6 +73,10 @@ class Router:
                         except Exception:
                             log.exception("unreadable push batch on %s", channel)
                             continue
+                        if isinstance(batch, tuple) and batch[:1] == (SIGNAL,):
+                            if _on_signal is not None:
+                                _on_signal(batch[1], batch[2])
+                            continue
                         on_batch(batch)
             except asyncio.CancelledError:
                 raise
@@ -74,6 +91,33 @@ class Router:
         except Exception:
             log.exception("publishing %d pushes to worker %s failed", len(batch), instance_id)
             return 0
+
+
+    async def publish_signal(self, instance_id: str, peer_id: str, text: str) -> int:
+        """A signalling message for the peer whose socket `instance_id` holds; returns how many listened."""
+        try:
+            return int(await self._redis.publish(_channel(instance_id), pickle.dumps((SIGNAL, peer_id, text))))
+        except Exception:
+            log.exception("routing a signal to worker %s failed", instance_id)
+            return 0
+
+    async def claim_peer(self, peer_id: str, instance_id: str) -> None:
+        await self._redis.set(_peer_key(peer_id), instance_id, ex=PEER_TTL_SECONDS)
+
+    async def release_peer(self, peer_id: str, instance_id: str) -> None:
+        key = _peer_key(peer_id)
+        if (await self._redis.get(key) or b"").decode() == instance_id:
+            await self._redis.delete(key)
+
+    async def peer_owner(self, peer_id: str) -> str | None:
+        owner = await self._redis.get(_peer_key(peer_id))
+        return owner.decode() if owner else None
+
+
+def _peer_key(peer_id: str) -> str:
+    from corpchat.realtime.lifecycle import key_prefix
+
+    return PEER_KEY.format(prefix=key_prefix(), peer=peer_id)
 
 
 def _channel(instance_id: str) -> str:

@@ -227,6 +227,44 @@ class BlockChanged(Event):
     active: bool = False
 
 
+# ----- calls (issue 23): user-level call control; SDP and ICE go over the signalling route ----
+@dataclass(frozen=True, slots=True)
+class CallRinging(Event):
+    """`caller_id` calls me: every tab of the callee rings (no peer id here: a tab gets its own
+    only when it accepts)."""
+
+    call_id: int = 0
+    caller_id: int = 0
+    kind: str = "video"
+
+
+@dataclass(frozen=True, slots=True)
+class CallAccepted(Event):
+    """`user_id` joined the call: the caller's tab connects, the callee's other tabs stop ringing."""
+
+    call_id: int = 0
+    user_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CallMediaChanged(Event):
+    """`user_id` turned their camera or microphone on or off: the others show the avatar instead of
+    a black picture, and a muted microphone."""
+
+    call_id: int = 0
+    user_id: int = 0
+    mic: bool = True
+    camera: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded(Event):
+    """The call is over for everyone (`outcome`: answered, missed, declined, cancelled)."""
+
+    call_id: int = 0
+    outcome: str = ""
+
+
 def all_event_types() -> list[type[Event]]:
     """Every concrete event class (for the registry and its tests)."""
     found, todo = set(), list(Event.__subclasses__())

@@ -55,6 +55,9 @@ _LIMITS = {
     "avatar": TokenBucket(settings.avatar_burst, settings.avatar_per_minute),
     # Each is pushed to every contact: one name flipped in a loop was 64,000 frames in 16 s.
     "profile": TokenBucket(settings.profile_burst, settings.profile_per_minute),
+    # Each rings every tab of the callee: a person calls a few times a minute, a script in a loop.
+    "call": TokenBucket(5, 10),
+    "call_media": TokenBucket(20, 60),  # camera and microphone toggles, each told to the others
     "open_chat": TokenBucket(settings.open_chat_burst, settings.open_chat_per_minute),
 }
 

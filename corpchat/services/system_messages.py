@@ -21,7 +21,8 @@ from corpchat.services.message_views import message_dict, named, people_of
 
 # What a system message can record; the text for each is "sys.<action>" in corpchat/i18n.
 ACTIONS = ("group_created", "group_renamed", "member_added", "member_removed", "member_left",
-           "member_promoted", "member_demoted", "owner_changed", "avatar_changed", "avatar_removed")
+           "member_promoted", "member_demoted", "owner_changed", "avatar_changed", "avatar_removed",
+           "call_ended", "call_missed", "call_declined")
 _KEY_MAX = 64
 
 _WRITE = text("""

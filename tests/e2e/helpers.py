@@ -63,14 +63,14 @@ def checkered_png(path, colour=(30, 90, 200)) -> str:
     return str(path)
 
 
-def open_chat_with(page, login_name: str) -> None:
-    """The private chat with `login_name` (who has no real name yet), found in People."""
+def open_chat_with(page, login_name: str, title: str | None = None) -> None:
+    """Find a person in People and open the private chat (its header shows `title`, else the login)."""
     open_people(page)
     page.fill("#people-search", login_name)
     # wait for the debounced search to replace the full list, so the click lands on a settled row
     expect(page.locator(".person-entry")).to_have_count(1)
     page.locator(".person-entry", has_text=login_name).click()
-    expect(page.locator("#room-title")).to_have_text(login_name)
+    expect(page.locator("#room-title")).to_have_text(title or login_name)
 
 
 def send_text(page, text: str) -> None:

@@ -9,16 +9,11 @@ import re
 from playwright.sync_api import expect
 
 from tests.e2e.helpers import checkered_png, login, open_people, register, unique
+from tests.e2e.helpers import open_chat_with as _open_chat_with
 
 PHONE = {"width": 390, "height": 844}
 
 
-def _open_chat_with(page, login_name: str, title: str) -> None:
-    open_people(page)
-    page.fill("#people-search", login_name)
-    expect(page.locator(".person-entry")).to_have_count(1)
-    page.locator(".person-entry", has_text=login_name).click()
-    expect(page.locator("#room-title")).to_have_text(title)
 
 
 def test_profile_avatar_presence_and_block_seen_from_another_tab(new_page, browser, app_server, shots, tmp_path):

@@ -107,6 +107,8 @@ def shown(c: w.ReflexClient) -> dict:
         "my_id": v.get("my_id"),
         "chats": [{**ch, **(person(ch["other_id"]) if ch.get("other_id") else {})} for ch in chats],
         "room_id": v.get("room_id"),
+        # The call screen (components/calls.py): ringing, calling, in a call, or nothing.
+        "call": {k: v.get(k) for k in ("call_phase", "call_kind", "call_with", "call_with_initials")},
     }
     if v.get("room_id"):
         other = v.get("room_other_id") or 0
@@ -410,6 +412,60 @@ async def role_changed(x: World) -> None:
                   on_list=lambda s: "admin" in (chat_of(s, x.room) or {}).get("preview", ""))
 
 
+async def _ring_o(x: World) -> w.ReflexClient:
+    """P calls O from P's tab (the chat needs a message: O's list then names P)."""
+    peer = await x.tab(x.p, room=True)
+    await x.watch()
+    frames = await peer.call(H("start_call"), room_id=x.room, kind="video")
+    assert not w.ReflexClient.error_toasts(frames), w.ReflexClient.error_toasts(frames)
+    return peer
+
+
+def _ringing(s: dict) -> bool:
+    return s["call"]["call_phase"] == "ringing" and bool(s["call"]["call_with"])
+
+
+async def call_ringing(x: World) -> None:
+    await _ring_o(x)
+    await x.until("O's tabs ring", on_open=_ringing, on_list=_ringing)
+
+
+async def call_accepted(x: World) -> None:
+    """O answers in a third tab: the watched tabs stop ringing (a fresh tab does not ring either)."""
+    answering = await x.tab(x.o)
+    await _ring_o(x)
+    await x.until("O's tabs ring", on_open=_ringing, on_list=_ringing)
+    frames = await answering.call(H("accept_call"))
+    assert not w.ReflexClient.error_toasts(frames), w.ReflexClient.error_toasts(frames)
+    silent = lambda s: s["call"]["call_phase"] == ""  # noqa: E731
+    await x.until("the ringing stops", on_open=silent, on_list=silent)
+
+
+async def call_media_changed(x: World) -> None:
+    """O answers in a tab nobody watches; P turns the camera off: that tab shows the avatar, the
+    watched tabs (not in the call) show what a fresh tab shows: no call."""
+    answering = await x.tab(x.o)
+    peer = await _ring_o(x)
+    await x.until("O's tabs ring", on_open=_ringing, on_list=_ringing)
+    await answering.call(H("accept_call"))
+    silent = lambda s: s["call"]["call_phase"] == ""  # noqa: E731
+    await x.until("the ringing stops", on_open=silent, on_list=silent)
+    frames = await peer.call(H("toggle_camera"))
+    assert not w.ReflexClient.error_toasts(frames), w.ReflexClient.error_toasts(frames)
+    await answering.wait_for(lambda c: c.vars_of(ChatState).get("call_remote_video") is False, 10,
+                             what="the answering tab shows P's camera off")
+
+
+async def call_ended(x: World) -> None:
+    """P gives up before O answers: the ringing stops and the chat records a missed call."""
+    peer = await _ring_o(x)
+    await x.until("O's tabs ring", on_open=_ringing, on_list=_ringing)
+    await peer.call(H("hang_up"))
+    missed = lambda s: s["call"]["call_phase"] == "" and "Missed" in (chat_of(s, x.room) or {}).get("preview", "")  # noqa: E731
+    await x.until("a missed call", on_list=missed,
+                  on_open=lambda s: missed(s) and s["room"]["bubbles"][-1]["kind"] == "system")
+
+
 @dataclass(frozen=True)
 class Case:
     run: Scenario
@@ -440,6 +496,10 @@ SCENARIOS: dict[type[ev.Event], Case] = {
     ev.MemberRemoved: Case(member_removed, group=True),
     ev.RemovedFromChat: Case(member_removed_me, group=True, peer_owns=True),
     ev.RoleChanged: Case(role_changed, group=True, peer_owns=True),
+    ev.CallRinging: Case(call_ringing),
+    ev.CallAccepted: Case(call_accepted),
+    ev.CallEnded: Case(call_ended),
+    ev.CallMediaChanged: Case(call_media_changed),
 }
 # More positions for some event types (each id names its event type first).
 VARIANTS: dict[str, Case] = {

@@ -55,7 +55,7 @@ FORM_KEY = w.FORM_DATA_KEY  # how the browser wraps a submitted form
 ROOT = w.ROOT_STATE
 APP_STATES = [I18nState, AuthState, ChatState, SettingsState, ProfileState, PublicPageState]
 SNAPSHOT_TABLES = ("users", "rooms", "participants", "messages", "message_reactions",
-                   "blocked_users", "group_logs", "user_avatars")
+                   "blocked_users", "group_logs", "user_avatars", "calls", "call_members")
 
 
 def H(state, name: str) -> str:
@@ -352,6 +352,16 @@ HANDLERS: dict[tuple[type, str], dict[str, str]] = {
     (ChatState, "photo_saving_started"): {},
     (ChatState, "photo_posted"): {"answer": "avatar_answer"},
     (ChatState, "remove_photo"): {},
+    (ChatState, "start_call"): {"room_id": "room", "kind": "call_kind"},
+    (ChatState, "accept_call"): {},
+    (ChatState, "decline_call"): {},
+    (ChatState, "hang_up"): {},
+    (ChatState, "toggle_mic"): {},
+    (ChatState, "toggle_camera"): {},
+    (ChatState, "call_bridge"): {"state": "bridge_state"},
+    (ChatState, "remote_media"): {"state": "remote_state"},
+    (ChatState, "toggle_screen"): {},
+    (ChatState, "screen_state"): {"sharing": "bool"},
     (SettingsState, "load_settings_page"): {},
     (SettingsState, "change_language"): {"lang": "lang"},
     (ProfileState, "load_profile_page"): {},
@@ -398,6 +408,7 @@ def target_value(world: World, kind: str, *, own: bool) -> Any:
         "crop_box": {"x": 1, "y": 2, "width": 30, "height": 30},
         "rejections": [{"file": {"path": "a.txt"}, "errors": [{"code": "file-invalid-type", "message": "no"}]}],
         "avatar_answer": {"avatar_id": uuid.uuid4().hex},  # not hers: NotFound
+        "call_kind": "video", "bridge_state": "connected", "remote_state": {"video": True, "audio": True},
         # The recorder (state/chat/recorder.py). An upload id the recorder did not ask for is
         # discarded if it is the caller's own unsent file: a fresh id here, so world.own_file stays.
         "rec_kind": "voice", "ms": 1500, "percent": 50, "rec_code": "network", "blob_url": "blob:http://x/1",
@@ -475,6 +486,8 @@ def bad_values(world: World, kind: str) -> list:
     if kind == "avatar_answer":
         return _COMMON_BAD + [HUGE, {"avatar_id": "../../etc/passwd"}, {"avatar_id": 1}, {"avatar_id": "0" * 32},
                               {"error": "err.nope"}, {"error": "<b>"}, {"error": None}, {"error": ["err.forbidden"]}]
+    if kind == "remote_state":
+        return _COMMON_BAD + [HUGE, {"video": "no"}, {"video": None}, {"video": [False]}, {"audio": False}]
     if kind == "file_ids":
         return _COMMON_BAD + [HUGE, world.own_file, [None], [1], [HUGE], ["../x"], ["x" * 33], [{"$ne": ""}],
                               [world.secret_file],  # not Mallory's to see: nothing signed
@@ -505,6 +518,7 @@ def bad_values(world: World, kind: str) -> list:
         "group_name": [HUGE, "g" * 101, "", "   \n "],
         "role": ["owner", "root", "", HUGE],
         "panel_tab": ["admin", "", HUGE], "log_action": ["message", "", HUGE],
+        "call_kind": ["fax", "", "VIDEO", HUGE], "bridge_state": ["hacked", "", HUGE],
         "rec_kind": ["audio", "", "VOICE", HUGE], "rec_code": [HUGE, "x" * 41],
         "blob_url": ["javascript:alert(1)", "https://evil.example/x.webm", "", "blob:" + HUGE],
         "log_person": [str(world.carol.user_id), "", "abc", HUGE],  # only someone this tab's log showed

@@ -25,6 +25,7 @@ from corpchat.services import accounts, messages, policy, rooms
 from corpchat.services.errors import Invalid, NotFound, ServiceError
 from corpchat.state.base import AuthState, authed, in_thread
 from corpchat.state.chat.attachments import AttachmentsMixin
+from corpchat.state.chat.calls import CallsMixin
 from corpchat.state.chat.chat_list import ChatListMixin
 from corpchat.state.chat.composer import SENDING_AFTER, ComposerMixin  # noqa: F401
 from corpchat.state.chat.confirm import ConfirmMixin
@@ -51,7 +52,8 @@ def _room_of(stored) -> int:
 
 
 class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageActionsMixin, ConfirmMixin,
-                AttachmentsMixin, RecorderMixin, PushedMixin, PeopleMixin, GroupsMixin, GroupPanelMixin, AuthState):
+                AttachmentsMixin, RecorderMixin, PushedMixin, PeopleMixin, GroupsMixin, GroupPanelMixin, CallsMixin,
+                AuthState):
     room_id: int = 0
     # The open chat, kept by the tab itself: a restarted server has forgotten every tab's state,
     # and a reconnecting tab reopens what it showed (checked like any open: a member's chat only).
@@ -78,6 +80,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
         # The people the list shows (presence, avatars) come with the time zone, right after the
         # page is up: "last seen" is phrased in it, and the list need not wait for them.
         await self._reload_chats(people=False)
+        await self._restore_call()
         room = self.room_id or _room_of(self.shown_room)
         if room:
             try:

@@ -1,0 +1,235 @@
+"""Calls on the chat page (services/calls.py decides; these hand over and show). A mixin of
+ChatState: a call starts from the open chat's header and its ringing changes what the page shows.
+
+Call control travels the one road (README, "seam"): the service returns CallRinging /
+CallAccepted / CallEnded pushes and every tab of the people concerned applies them here. What
+only the tab that started or answered may know, its peer id and token, is that handler's own
+answer, never a push. The browsers' SDP and ICE go over api/signalling.py, never here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+import reflex as rx
+
+from corpchat import views
+from corpchat.api.signalling import PATH
+from corpchat.config import settings
+from corpchat.realtime import hub
+from corpchat.realtime.appliers import on
+from corpchat.services import calls
+from corpchat.services.errors import ServiceError
+from corpchat.services.events import (
+    BlockChanged,
+    CallAccepted,
+    CallEnded,
+    CallMediaChanged,
+    CallRinging,
+    RemovedFromChat,
+    pushes,
+)
+from corpchat.state.base import authed, in_thread
+
+BRIDGE_STATES = ("open", "connected", "ended", "error")
+
+
+async def _ring_timeout(call_id: int) -> None:
+    """An unanswered ring ends as missed after `call_ring_seconds`, whoever is still there to see it
+    (the service checks the time: early, it does nothing)."""
+    await asyncio.sleep(settings.call_ring_seconds + 0.5)
+    try:
+        result = await in_thread(calls.expire, call_id)
+    except ServiceError:
+        return
+    for p in pushes(result):
+        await hub.push(p)
+
+
+class CallsMixin(rx.State, mixin=True):
+    call_phase: str = ""  # "", "ringing" (incoming), "calling" (outgoing), "connecting", "active"
+    call_kind: str = "video"
+    call_room_id: int = 0
+    call_with: str = ""  # the chat's title: the other person, or the group
+    call_with_initials: str = ""
+    call_peer_id: str = ""  # issued to this tab only
+    call_peer_token: str = ""
+    call_dial: list[str] = []
+    call_ice: list[dict] = []
+    call_mic: bool = True
+    call_camera: bool = True
+    call_screen: bool = False  # the screen replaces the camera's picture (the bridge says whether it does)
+    call_remote_video: bool = True  # the other side's picture: its camera is on and frames come
+    call_remote_mic: bool = True
+    call_remote_frames: bool = True  # the bridge: the remote video track is live (not muted by the network)
+    call_since_ms: int = 0
+    _call_id: int = 0
+    _call_other: int = 0  # in a one-to-one call: the other person (a block between us ends it)
+
+    if TYPE_CHECKING:
+        room_id: int
+        _user_id: int
+
+        def _chat(self, room_id: int) -> dict | None: ...
+        async def _emit(self, result) -> None: ...
+        def _t(self, key: str, **params) -> str: ...
+
+    @authed
+    async def start_call(self, room_id: int, kind: str):
+        if self._call_id:
+            return rx.toast.error(self._t("err.call_already"))
+        seat = await in_thread(calls.start, self._user_id, room_id, kind)
+        self._seat(seat, "calling")
+        chat = self._chat(seat.room_id) or {}
+        self._call_other = int(chat.get("other_id") or 0)
+        await self._emit(seat.pushes)
+        asyncio.get_running_loop().create_task(_ring_timeout(seat.call_id))
+
+    @authed
+    async def accept_call(self):
+        if self.call_phase != "ringing" or not self._call_id:
+            return
+        seat = await in_thread(calls.accept, self._user_id, self._call_id)
+        if not seat.peer_id:  # rang past its time: the service ended it as missed
+            await self._emit(seat.pushes)
+            self._call_reset()
+            return rx.toast.error(self._t("err.call_over"))
+        self._seat(seat, "connecting")
+        await self._emit(seat.pushes)
+
+    @authed
+    async def decline_call(self):
+        if self.call_phase == "ringing" and self._call_id:
+            call_id = self._call_id
+            self._call_reset()
+            await self._emit(await in_thread(calls.decline, self._user_id, call_id))
+
+    @authed
+    async def hang_up(self):
+        if self._call_id and self.call_phase != "ringing":
+            call_id = self._call_id
+            self._call_reset()
+            await self._emit(await in_thread(calls.hang_up, self._user_id, call_id))
+
+    @authed
+    async def toggle_mic(self):
+        if self.call_peer_id:
+            self.call_mic = not self.call_mic
+            await self._tell_media()
+
+    @authed
+    async def toggle_camera(self):
+        if self.call_peer_id:
+            self.call_camera = not self.call_camera
+            await self._tell_media()
+
+    @authed
+    async def toggle_screen(self):
+        if self.call_peer_id and self.call_kind == "video" and self.call_phase == "active":
+            self.call_screen = not self.call_screen
+
+    @authed
+    async def screen_state(self, sharing: bool):
+        """The bridge: sharing started, or stopped (refused, or from the browser's own bar)."""
+        if self.call_peer_id and isinstance(sharing, bool):
+            self.call_screen = sharing
+
+    async def _tell_media(self) -> None:
+        await self._emit(await in_thread(calls.set_media, self._user_id, self._call_id, self.call_mic,
+                                         self.call_camera))
+
+    @authed
+    async def call_bridge(self, state: str):
+        """What the bridge reports (its peer opened, the remote stream came, the call closed)."""
+        if state not in BRIDGE_STATES or not self.call_peer_id:
+            return
+        if state == "connected" and self.call_phase in ("calling", "connecting"):
+            self.call_phase, self.call_since_ms = "active", int(time.time() * 1000)
+        elif state in ("ended", "error") and self.call_phase in ("connecting", "active"):
+            failed = state == "error"
+            call_id = self._call_id
+            self._call_reset()
+            await self._emit(await in_thread(calls.hang_up, self._user_id, call_id))
+            if failed:
+                return rx.toast.error(self._t("call.failed"))
+
+    @authed
+    async def remote_media(self, state: dict):
+        if self.call_peer_id and isinstance(state, dict) and isinstance(state.get("video"), bool):
+            self.call_remote_frames = state["video"]
+
+    async def _restore_call(self) -> None:
+        """A tab loaded while a call rings me rings too (a tab already in a call keeps it)."""
+        if self._call_id:
+            return
+        live = await in_thread(calls.live_call, self._user_id)
+        if live and live["ringing"]:
+            self._on_call_ringing(CallRinging(live["room_id"], call_id=live["call_id"], caller_id=live["caller_id"],
+                                              kind=live["kind"]))
+
+    def _seat(self, seat: calls.Seat, phase: str) -> None:
+        chat = self._chat(seat.room_id) or {}
+        self._call_id, self.call_room_id, self.call_kind = seat.call_id, seat.room_id, seat.kind
+        self.call_peer_id, self.call_peer_token = seat.peer_id, seat.peer_token
+        self.call_dial, self.call_ice = list(seat.remote_peers), calls.ice_servers()
+        self.call_phase, self.call_mic, self.call_camera = phase, True, seat.kind == "video"
+        self.call_with = chat.get("title") or self.call_with
+        self.call_with_initials = chat.get("initials") or views.initials(self.call_with)
+
+    def _call_reset(self) -> None:
+        self._call_id = self._call_other = self.call_room_id = self.call_since_ms = 0
+        self.call_phase = self.call_peer_id = self.call_peer_token = self.call_with = self.call_with_initials = ""
+        self.call_kind = "video"
+        self.call_dial, self.call_ice = [], []
+        self.call_remote_video = self.call_remote_mic = self.call_remote_frames = True
+        self.call_screen = False
+
+    @on(CallRinging)
+    def _on_call_ringing(self, event: CallRinging) -> None:
+        if self._call_id:
+            return  # this tab is in a call (the service let it ring only if it is this very one)
+        chat = self._chat(event.room_id) or {}
+        self._call_id, self.call_room_id, self.call_kind = event.call_id, event.room_id, event.kind
+        self._call_other = event.caller_id if chat.get("kind", "private") == "private" else 0
+        self.call_with = chat.get("title") or ""
+        self.call_with_initials = chat.get("initials") or views.initials(self.call_with)
+        self.call_phase = "ringing"
+
+    @on(CallAccepted)
+    def _on_call_accepted(self, event: CallAccepted) -> None:
+        if event.call_id != self._call_id:
+            return
+        if self.call_phase == "ringing" and event.user_id == self._user_id:
+            self._call_reset()  # answered in another of my tabs
+        elif self.call_phase == "calling":
+            self.call_phase = "connecting"
+
+    @on(CallMediaChanged)
+    def _on_call_media(self, event: CallMediaChanged) -> None:
+        if event.call_id == self._call_id and self.call_peer_id and event.user_id != self._user_id:
+            self.call_remote_video, self.call_remote_mic = event.camera, event.mic
+
+    @on(CallEnded)
+    def _on_call_ended(self, event: CallEnded) -> None:
+        if event.call_id == self._call_id:
+            self._call_reset()
+
+    @on(BlockChanged, order=10)
+    async def _on_block_ends_call(self, event: BlockChanged) -> None:
+        if event.active and self._call_id and self._call_other in (event.blocker, event.blocked):
+            self._call_reset()
+            for p in pushes(await in_thread(calls.end_between, event.blocker, event.blocked)):
+                await hub.push(p)
+
+    @on(RemovedFromChat, order=10)
+    async def _on_removed_leaves_call(self, event: RemovedFromChat) -> None:
+        if self._call_id and event.room_id == self.call_room_id:
+            self._call_reset()
+            for p in pushes(await in_thread(calls.leave_room, self._user_id, event.room_id)):
+                await hub.push(p)
+
+
+def signalling_path() -> str:
+    return PATH
