@@ -204,7 +204,7 @@ STRINGS = {
     "err.group_name_empty": "A group needs a name.",
     "err.group_name_too_long": "The group name is too long (at most 100 characters).",
     "chat.members": {"one": "{n} member", "other": "{n} members"},
-    "chat.members_online": "{members}, {n} online",
+    "chat.online_count": "{n} online",
     "sys.member_promoted": "{actor} made {target} an admin",
     "sys.member_demoted": "{actor} made {target} a member",
     "sys.owner_changed": "{actor} made {target} the owner",

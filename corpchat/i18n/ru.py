@@ -210,7 +210,7 @@ STRINGS = {
     "err.group_name_empty": "У группы должно быть название.",
     "err.group_name_too_long": "Название группы слишком длинное (не более 100 символов).",
     "chat.members": {"one": "{n} участник", "few": "{n} участника", "many": "{n} участников", "other": "{n} участника"},
-    "chat.members_online": "{members}, {n} в сети",
+    "chat.online_count": "{n} в сети",
     "sys.member_promoted": {
         "male": "{actor} сделал {target} администратором", "female": "{actor} сделала {target} администратором",
                             "unspecified": "{actor} сделал(а) {target} администратором"},

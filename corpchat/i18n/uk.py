@@ -210,7 +210,7 @@ STRINGS = {
     "err.group_name_empty": "Групі потрібна назва.",
     "err.group_name_too_long": "Назва групи задовга (щонайбільше 100 символів).",
     "chat.members": {"one": "{n} учасник", "few": "{n} учасники", "many": "{n} учасників", "other": "{n} учасника"},
-    "chat.members_online": "{members}, {n} у мережі",
+    "chat.online_count": "{n} у мережі",
     "sys.member_promoted": {
         "male": "{actor} зробив {target} адміністратором", "female": "{actor} зробила {target} адміністратором",
                             "unspecified": "{actor} зробив(ла) {target} адміністратором"},

@@ -21,6 +21,7 @@ class GroupsMixin(GroupParts, mixin=True):
     room_members: int = 0  # the open group's member count (0: not a group)
     room_online: int = 0  # how many of them had a tab open when the group was opened
     room_members_label: str = ""
+    room_online_label: str = ""
 
     @authed
     async def rename_group(self, room_id: int, new_name: str):
@@ -66,20 +67,18 @@ class GroupsMixin(GroupParts, mixin=True):
 
     def _show_members(self, n: int) -> None:
         self.room_members = n
+        self.room_members_label = i18n.t(self.lang, "chat.members", n=n) if n else ""
         if not n:
-            self.room_online = 0
-        label = i18n.t(self.lang, "chat.members", n=n) if n else ""
-        if n and self.room_online:
-            label = i18n.t(self.lang, "chat.members_online", members=label, n=self.room_online)
-        self.room_members_label = label
+            self.room_online, self.room_online_label = 0, ""
 
     async def _count_online(self) -> None:
-        """Counted when the group is opened, not kept live: presence goes to private-chat
-        partners only (services/visibility.presence_watchers), and pushing every member's
-        comings and goings to a 1,000-member group's tabs would cost more than the header is worth."""
+        """Counted when the group is opened (and when a member goes), not kept live: presence
+        goes to private-chat partners only (services/visibility.presence_watchers), and pushing
+        every member's comings and goings to a 1,000-member group's tabs would cost more than
+        the header is worth."""
         ids = await in_thread(groups.member_ids, self._user_id, self.room_id)
         self.room_online = len(await lifecycle.online(list(ids)))
-        self._show_members(self.room_members)
+        self.room_online_label = i18n.t(self.lang, "chat.online_count", n=self.room_online) if self.room_online else ""
 
     @on(GroupRenamed)
     def _on_group_renamed(self, event: GroupRenamed) -> None:
@@ -99,9 +98,10 @@ class GroupsMixin(GroupParts, mixin=True):
             self.room_avatar = url
 
     @on(MemberRemoved)
-    def _on_member_removed(self, event: MemberRemoved) -> None:
+    async def _on_member_removed(self, event: MemberRemoved) -> None:
         if self.room_id == event.room_id:
             self._show_members(max(0, self.room_members - 1))
+            await self._count_online()
 
     @on(RoleChanged)
     def _on_role(self, event: RoleChanged) -> None:
