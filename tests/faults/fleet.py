@@ -112,7 +112,7 @@ def verify(rows: list[tuple[str, int]], clients: list[Client]) -> dict:
             found = seqs.get(marker(c.index, n), [])
             if not found:
                 lost += 1
-                missing.append(marker(c.index, n))
+                missing.append(f"{marker(c.index, n)} {c.cids[n]}")
                 continue
             duplicates += len(found) - 1
             if min(found) <= previous:
