@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from corpchat.state.chat import ChatState
+from tests.factories import block
 from tests.security.test_group_roles import H, team  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -18,6 +19,13 @@ async def test_the_header_counts_members_and_those_online(team):  # noqa: F811
     await tabs["mem"].call(H("open_room"), room_id=room)
     assert tabs["mem"].get(ChatState, "room_members_label") == "5 members"
     assert tabs["mem"].get(ChatState, "room_online_label") == "5 online"
+    # the settings page's page of members: online dots (and photos) as this tab may see them,
+    # none for someone blocked either way
+    block(ids["adb"], ids["mem"])
+    await tabs["mem"].call(H("open_panel"))
+    online = set(tabs["mem"].get(ChatState, "online_ids") or [])
+    assert {ids["own"], ids["adm"], ids["gon"]} <= online and ids["adb"] not in online
+    await tabs["mem"].call(H("close_panel"))
     await tabs["gon"].close()
     await tabs["adb"].close()
     for _ in range(40):  # a closed tab counts until the server has seen its socket go

@@ -277,6 +277,7 @@ class GroupPanelMixin(GroupParts, mixin=True):
             "can_demote": p["role"] == "admin" and policy.can(role, "group.set_role", kind, p["role"]),
             "can_transfer": p["id"] != me and policy.can(role, "group.transfer", kind),
         } for p in people]
+        await self._refresh_people(only_new=True)  # their photos and online dots, as this tab may see them
 
     async def _load_log(self, reset: bool) -> None:
         before = None if reset or not self.log else self.log[-1]["id"]

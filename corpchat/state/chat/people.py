@@ -73,6 +73,7 @@ class PeopleMixin(rx.State, mixin=True):
         ids.update(f["id"] for m in self._settled for r in m.get("reactions", ()) for f in r["faces"])
         if self.card["user_id"]:
             ids.add(self.card["user_id"])
+        ids.update(m["id"] for m in self.members)  # the group settings page's page of members
         return ids
 
     async def _refresh_people(self, only_new: bool = False) -> None:
