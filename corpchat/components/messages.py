@@ -32,10 +32,11 @@ def header() -> rx.Component:
         rx.vstack(
             rx.text(ChatState.room_title, weight="bold", id="room-title"),
             rx.cond(private, status_line(other)),
-            rx.cond(ChatState.room_members > 0,
-                    rx.text(ChatState.room_members_label,
-                            rx.cond(ChatState.room_online > 0, " · " + ChatState.room_online_label, ""),
-                            size="1", color_scheme="gray", id="room-members")),
+            rx.cond(ChatState.room_members > 0, rx.hstack(
+                rx.text(ChatState.room_members_label, size="1", color_scheme="gray", id="room-members"),
+                rx.cond(ChatState.room_online > 0,
+                        rx.text("· " + ChatState.room_online_label, size="1", color_scheme="gray", id="room-online")),
+                spacing="1")),
             spacing="0", flex="1", min_width="0", cursor=rx.cond(private, "pointer", "default"),
             on_click=rx.cond(private, ChatState.open_profile(other), rx.noop()), id="room-head",
         ),

@@ -163,6 +163,15 @@ class MemberRemoved(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class MembersAdded(Event):
+    """`count` people joined: told to the members who were there (the newcomers get the chat
+    through the system lines). Lazy, like MemberRemoved."""
+
+    count: int = 0
+    lazy: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
 class RoleChanged(Event):
     """`user_id` is now `role` in the group (what they may do there changes with it)."""
 

@@ -22,7 +22,7 @@ from corpchat.models import GroupLog, Participant, Room, User
 from corpchat.services import policy, rate_limits, system_messages, validate
 from corpchat.services.access import access_room
 from corpchat.services.errors import Forbidden, Invalid, NotFound
-from corpchat.services.events import GroupRenamed, MemberRemoved, Push, RemovedFromChat, RoleChanged
+from corpchat.services.events import GroupRenamed, MemberRemoved, MembersAdded, Push, RemovedFromChat, RoleChanged
 from corpchat.services.visibility import blocked_either_way, room_members
 
 NAME_MAX = 100
@@ -94,7 +94,7 @@ def add_members(actor_id: int, room_id, user_ids) -> list[Push]:
         if len(present) + len(new) > settings.group_max_members:
             raise Invalid("err.group_too_many", max=settings.group_max_members)
         _add_people(s, room.id, actor_id, new)
-        notes = []
+        notes = [Push(tuple(sorted(present)), MembersAdded(room.id, count=len(new)))] if new else []
         for uid in new:
             _log(s, room.id, actor_id, "add", target_id=uid)
             notes.append(system_messages.write(s, room.id, "member_added", actor=actor_id, target=uid))

@@ -385,6 +385,16 @@ async def group_avatar_changed(x: World) -> None:
     await x.until("the group photo", on_list=has, on_open=lambda s: has(s) and s["room"]["avatar"])
 
 
+async def members_added(x: World) -> None:
+    """O (the owner) adds someone from another tab: one member more and the system line."""
+    newcomer = await w.register(x.url, f"rpn{secrets.token_hex(4)}", PASSWORD)
+    mine = await x.tab(x.o, room=True)
+    await x.watch()
+    await mine.call(H("add_members"), room_id=x.room, user_ids=[newcomer.user_id])
+    await x.until("one more", on_list=lambda s: "added" in (chat_of(s, x.room) or {}).get("preview", ""),
+                  on_open=lambda s: s["room"]["members"] == "3 members")
+
+
 async def member_removed(x: World) -> None:
     """O (the owner) removes P from another tab: one member fewer and the system line."""
     mine = await x.tab(x.o, room=True)
@@ -494,6 +504,7 @@ SCENARIOS: dict[type[ev.Event], Case] = {
     ev.GroupRenamed: Case(group_renamed, group=True),
     ev.GroupAvatarChanged: Case(group_avatar_changed, group=True),
     ev.MemberRemoved: Case(member_removed, group=True),
+    ev.MembersAdded: Case(members_added, group=True),
     ev.RemovedFromChat: Case(member_removed_me, group=True, peer_owns=True),
     ev.RoleChanged: Case(role_changed, group=True, peer_owns=True),
     ev.CallRinging: Case(call_ringing),

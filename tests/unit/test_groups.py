@@ -13,7 +13,15 @@ from corpchat import db, views
 from corpchat.models import GroupLog, Message, Participant
 from corpchat.services import group_log, groups, messages, rooms, system_messages
 from corpchat.services.errors import Forbidden, Invalid, NotFound
-from corpchat.services.events import GroupRenamed, MemberRemoved, MessageSent, Push, RemovedFromChat, RoleChanged
+from corpchat.services.events import (
+    GroupRenamed,
+    MemberRemoved,
+    MembersAdded,
+    MessageSent,
+    Push,
+    RemovedFromChat,
+    RoleChanged,
+)
 from tests.factories import make_group, make_user
 
 
@@ -190,8 +198,10 @@ def test_add_members_admins_only(team):
     owner, admin, member, other, room = team
     with pytest.raises(Forbidden):
         groups.add_members(member, room, [other])
-    notes = groups.add_members(admin, room, [other, member])  # a member already: left alone
-    assert len(notes) == 1 and other in notes[0].audience
+    added, note = groups.add_members(admin, room, [other, member])  # a member already: left alone
+    # the members who were there count one more; the system line reaches the newcomer too
+    assert added.event == MembersAdded(room, count=1) and set(added.audience) == {owner, admin, member}
+    assert other in note.audience
     assert _roles(room)[other] == "member"
     assert [(a, t) for a, _, t, _ in _logs(room)] == [("add", other)]
 

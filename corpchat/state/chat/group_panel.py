@@ -179,9 +179,8 @@ class GroupPanelMixin(GroupParts, mixin=True):
     async def add_picked(self):
         """Add the people picked on the page (the same picking as a new group's)."""
         notes = await in_thread(groups.add_members, self._user_id, self.room_id, list(self.picked_ids))
-        await self._emit(notes)
+        await self._emit(notes)  # MembersAdded counts them in this tab too
         self._pick([])
-        self._show_members(self.room_members + len(notes))  # one system line per member added
         await self._load_members()
 
     @authed

@@ -12,7 +12,14 @@ from corpchat import i18n, views
 from corpchat.realtime import lifecycle
 from corpchat.realtime.appliers import on
 from corpchat.services import groups, policy
-from corpchat.services.events import GroupAvatarChanged, GroupRenamed, MemberRemoved, RemovedFromChat, RoleChanged
+from corpchat.services.events import (
+    GroupAvatarChanged,
+    GroupRenamed,
+    MemberRemoved,
+    MembersAdded,
+    RemovedFromChat,
+    RoleChanged,
+)
 from corpchat.state.base import authed, in_thread
 from corpchat.state.chat.parts import GroupParts
 
@@ -96,6 +103,12 @@ class GroupsMixin(GroupParts, mixin=True):
             self._put_chat({**chat, "avatar": url}, to_top=False)
         if self.room_id == event.room_id:
             self.room_avatar = url
+
+    @on(MembersAdded)
+    async def _on_members_added(self, event: MembersAdded) -> None:
+        if self.room_id == event.room_id:
+            self._show_members(self.room_members + event.count)
+            await self._count_online()
 
     @on(MemberRemoved)
     async def _on_member_removed(self, event: MemberRemoved) -> None:
