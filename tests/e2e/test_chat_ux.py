@@ -315,6 +315,8 @@ def test_tab_title_counts_unread_and_theme_toggle_on_the_chat_page(new_page, sho
     # The theme toggle is on the chat page (the sidebar), on a phone too.
     phone = new_page(viewport=PHONE)
     login(phone, anna.login)
+    # the chat list has come: the page is hydrated and a click reaches its handler
+    expect(phone.locator(".chat-entry", has_text=olena.login)).to_be_visible()
     toggle = phone.locator("#sidebar .theme-toggle")
     expect(toggle).to_be_visible()
     before = _is_dark(phone)
