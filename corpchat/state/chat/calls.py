@@ -34,6 +34,7 @@ from corpchat.services.events import (
 from corpchat.state.base import authed, in_thread
 
 BRIDGE_STATES = ("open", "connected", "ended", "error")
+_rings: set[asyncio.Task] = set()  # the loop keeps only weak references to tasks
 
 
 async def _ring_timeout(call_id: int) -> None:
@@ -85,7 +86,9 @@ class CallsMixin(rx.State, mixin=True):
         chat = self._chat(seat.room_id) or {}
         self._call_other = int(chat.get("other_id") or 0)
         await self._emit(seat.pushes)
-        asyncio.get_running_loop().create_task(_ring_timeout(seat.call_id))
+        task = asyncio.get_running_loop().create_task(_ring_timeout(seat.call_id))
+        _rings.add(task)
+        task.add_done_callback(_rings.discard)
 
     @authed
     async def accept_call(self):
