@@ -164,10 +164,10 @@ class MemberRemoved(Event):
 
 @dataclass(frozen=True, slots=True)
 class MembersAdded(Event):
-    """`count` people joined: told to the members who were there (the newcomers get the chat
+    """`user_ids` joined: told to the members who were there (the newcomers get the chat
     through the system lines). Lazy, like MemberRemoved."""
 
-    count: int = 0
+    user_ids: tuple[int, ...] = ()
     lazy: ClassVar[bool] = True
 
 

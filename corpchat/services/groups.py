@@ -94,7 +94,7 @@ def add_members(actor_id: int, room_id, user_ids) -> list[Push]:
         if len(present) + len(new) > settings.group_max_members:
             raise Invalid("err.group_too_many", max=settings.group_max_members)
         _add_people(s, room.id, actor_id, new)
-        notes = [Push(tuple(sorted(present)), MembersAdded(room.id, count=len(new)))] if new else []
+        notes = [Push(tuple(sorted(present)), MembersAdded(room.id, user_ids=tuple(new)))] if new else []
         for uid in new:
             _log(s, room.id, actor_id, "add", target_id=uid)
             notes.append(system_messages.write(s, room.id, "member_added", actor=actor_id, target=uid))

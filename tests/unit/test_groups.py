@@ -200,7 +200,7 @@ def test_add_members_admins_only(team):
         groups.add_members(member, room, [other])
     added, note = groups.add_members(admin, room, [other, member])  # a member already: left alone
     # the members who were there count one more; the system line reaches the newcomer too
-    assert added.event == MembersAdded(room, count=1) and set(added.audience) == {owner, admin, member}
+    assert added.event == MembersAdded(room, user_ids=(other,)) and set(added.audience) == {owner, admin, member}
     assert other in note.audience
     assert _roles(room)[other] == "member"
     assert [(a, t) for a, _, t, _ in _logs(room)] == [("add", other)]
