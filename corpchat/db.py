@@ -116,9 +116,13 @@ def _closed_by_server(dbapi_conn) -> bool:
     An idle healthy connection has nothing to read (or a notice, which keeps it OK)."""
     pgconn = dbapi_conn.pgconn
     try:
+        # poll, not select: a worker with a thousand tabs has socket numbers past select's 1024,
+        # where select raises and every checkout looked closed (the 1,000-member bench failed).
+        readable = select.poll()
+        readable.register(pgconn.socket, select.POLLIN)
         # Its goodbye (an ErrorResponse) is read first, the end of the stream on the next read.
         for _ in range(4):
-            if not select.select([pgconn.socket], [], [], 0)[0]:
+            if not readable.poll(0):
                 break
             pgconn.consume_input()
     except (psycopg.OperationalError, OSError, ValueError):
