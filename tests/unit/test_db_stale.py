@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import psycopg
 import pytest
@@ -47,9 +48,16 @@ def test_a_dropped_connection_is_replaced_and_the_work_runs_once_more():
     async def go():
         try:
             first = (await db.run_async(work)).pid
-            with db.engine().begin() as conn:  # what a database restart does to every idle one
-                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                  "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+            # what a database restart does to every idle one (autocommit: pg_stat_activity is a
+            # snapshot for the length of a transaction)
+            with db.engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                gone = conn.execute(text("SELECT array_agg(pid) FROM pg_stat_activity "
+                                         "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+                conn.execute(text("SELECT pg_terminate_backend(p) FROM unnest(CAST(:p AS int[])) p"), {"p": gone})
+                # gone for good, as after a restart (a backend sends its goodbye as it exits)
+                while conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:p)"),
+                                   {"p": gone}).scalar():
+                    time.sleep(0.02)
             with db.engine().connect() as conn:  # the sync pool tells its dead ones apart at checkout
                 assert conn.execute(text("SELECT 1")).scalar() == 1
             return first, (await db.run_async(work)).pid
