@@ -127,57 +127,49 @@ async def kill(quick: bool) -> dict:
     return {**result, "faults": faults, "recovery": common.summary_ms(recoveries)}
 
 
-async def postgres(quick: bool) -> dict:
-    """Stop PostgreSQL (immediate: no checkpoint, connections cut), keep it down, start it."""
-    cycles, down, recoveries, refused = (2 if quick else 5), 5.0, [], 0
-    pg = Postgres()
-    pg.start()
-    try:
-        run = Run(pg.url, "postgres")
-        async with new_http() as http:
-            await run.begin(http, CLIENTS)
-            for _ in range(cycles):
-                await asyncio.sleep(random.uniform(2.0, 5.0))
-                before = sum(len(c.tab.errors) for c in run.clients if c.tab)
-                await asyncio.to_thread(pg.stop, "immediate")
-                await asyncio.sleep(down)
-                refused += sum(len(c.tab.errors) for c in run.clients if c.tab) - before
-                at = time.monotonic()
-                await asyncio.to_thread(pg.start)
-                await asyncio.sleep(fleet.ACK_TIMEOUT * 2)
-                recoveries += fleet.recovery(run.clients, at)
-            result = await run.end()
-    finally:
-        pg.destroy()
+async def _outages(run: Run, cycles: int, down: float, stop, start) -> dict:
+    """`cycles` times: run a while, stop the service, keep it down, start it; how the clients
+    fared: recovery times, sends refused visibly while down, clients never acknowledged again."""
+    recoveries, refused, at = [], 0, time.monotonic()
+    async with new_http() as http:
+        await run.begin(http, CLIENTS)
+        for _ in range(cycles):
+            await asyncio.sleep(random.uniform(2.0, 5.0))
+            before = sum(len(c.tab.errors) for c in run.clients if c.tab)
+            await asyncio.to_thread(stop)
+            await asyncio.sleep(down)
+            refused += sum(len(c.tab.errors) for c in run.clients if c.tab) - before
+            at = time.monotonic()
+            await asyncio.to_thread(start)
+            await asyncio.sleep(fleet.ACK_TIMEOUT * 2)
+            recoveries += fleet.recovery(run.clients, at)
+        result = await run.end()
     silent = [c.index for c in run.clients if not any(t > at for t in c.acked.values())]
     return {**result, "faults": cycles, "recovery": common.summary_ms(recoveries),
             "sends_refused_visibly_while_down": refused, "clients_not_recovered": len(silent)}
 
 
+async def postgres(quick: bool) -> dict:
+    """Stop PostgreSQL (immediate: no checkpoint, connections cut), keep it down, start it."""
+    pg = Postgres()
+    pg.start()
+    try:
+        return await _outages(Run(pg.url, "postgres"), 2 if quick else 5, 5.0, lambda: pg.stop("immediate"),
+                              pg.start)
+    finally:
+        pg.destroy()
+
+
 async def redis(quick: bool) -> dict:
     """Two workers reaching each other's tabs through Redis; Redis is killed and started again
     (empty: it keeps nothing on disk, like a restarted cache)."""
-    cycles, down, recoveries = (2 if quick else 5), 3.0, []
     server = Redis()
     server.start()
     try:
         run = Run(_shared_server(), "redis", GRANIAN_WORKERS="2", REFLEX_REDIS_URL=server.url)
-        async with new_http() as http:
-            await run.begin(http, CLIENTS)
-            for _ in range(cycles):
-                await asyncio.sleep(random.uniform(2.0, 5.0))
-                await asyncio.to_thread(server.stop)
-                await asyncio.sleep(down)
-                at = time.monotonic()
-                await asyncio.to_thread(server.start)
-                await asyncio.sleep(fleet.ACK_TIMEOUT * 2)
-                recoveries += fleet.recovery(run.clients, at)
-            result = await run.end()
+        return await _outages(run, 2 if quick else 5, 3.0, server.stop, server.start)
     finally:
         server.stop()
-    silent = [c.index for c in run.clients if not any(t > at for t in c.acked.values())]
-    return {**result, "faults": cycles, "recovery": common.summary_ms(recoveries),
-            "clients_not_recovered": len(silent)}
 
 
 async def drops(quick: bool) -> dict:
