@@ -13,9 +13,11 @@ import functools
 import hashlib
 import hmac
 import inspect
+import logging
 import time
 from http.cookies import SimpleCookie
 
+import psycopg
 import reflex as rx
 
 from corpchat import i18n
@@ -26,6 +28,7 @@ from corpchat.services.errors import NotAuthenticated, ServiceError
 from corpchat.services.events import Push, pushes
 
 REVERIFY_SECONDS = 5.0
+log = logging.getLogger(__name__)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -124,6 +127,14 @@ class AuthState(I18nState):
                 identity = await accounts.verify_token_async(self._cookie_token())
             except ServiceError:
                 identity = None
+            except psycopg.OperationalError:
+                # The database is unreachable: the action goes on as the user verified before,
+                # and re-checks next time. Whatever it changes needs the database too, so it
+                # fails on its own, in its own way: a send then stays on the page as failed, with
+                # its text and Retry. Refused here, the text was gone behind a generic error
+                # that reached the page after the handler had ended (make faults, postgres).
+                log.warning("session of user %s not re-checked: database unreachable", self._user_id)
+                return self._user_id
             if identity is None or identity.user_id != self._user_id:
                 self._forget_user()
                 self.signed_out = True

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from corpchat.cli import migrate
+from corpchat.state.base import REVERIFY_SECONDS
 from tests import support
 from tests.bench.common import PASSWORD
 from tests.e2e.helpers import login
@@ -49,9 +50,18 @@ def test_sends_fail_visibly_while_the_database_is_down_and_work_again_after(outa
     page.fill("#composer", "sent while the database is down")
     page.press("#composer", "Enter")
     expect(page.locator(".msg-retry")).to_be_visible(timeout=30_000)
+    # Past REVERIFY_SECONDS the handler re-checks the session first, and that needs the database
+    # too: the send must still stay on the page, failed, with its text and Retry.
+    page.wait_for_timeout((REVERIFY_SECONDS + 0.5) * 1000)
+    page.fill("#composer", "sent when the session re-check is due")
+    page.press("#composer", "Enter")
+    expect(page.locator(".msg-retry")).to_have_count(2, timeout=30_000)
+    expect(page.locator("#messages").get_by_text("sent when the session re-check is due")).to_be_visible()
     shots(page, "database-down")
 
     pg.start()
+    page.locator(".msg-retry").first.click()
+    expect(page.locator(".msg-retry")).to_have_count(1, timeout=30_000)
     page.locator(".msg-retry").click()
     expect(page.locator(".msg-retry")).to_have_count(0, timeout=30_000)
     page.fill("#composer", "the first after the outage")
@@ -62,4 +72,5 @@ def test_sends_fail_visibly_while_the_database_is_down_and_work_again_after(outa
     texts = [text for text, _ in stored(url, room)]
     assert texts.count("sent while the database is down") == 1
     assert texts.count("the first after the outage") == 1
+    assert texts.count("sent when the session re-check is due") == 1
     ctx.close()
