@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import TypeVar
 
 import psycopg
+import sqlalchemy.exc
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DisconnectionError
@@ -254,6 +255,17 @@ async def run_async(work: Callable[[psycopg.AsyncConnection], Awaitable[T]]) -> 
                 continue
         await pool.check()  # the broken one is discarded on its return; now the idle ones
     raise AssertionError("unreachable")
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says the database could not be reached (down, restarting, the pool timed
+    out waiting for a connection), not that the work was wrong: the caller may try again later."""
+    if isinstance(exc, psycopg.OperationalError):  # PoolTimeout included
+        return True
+    if isinstance(exc, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.DisconnectionError,
+                        sqlalchemy.exc.TimeoutError)):
+        return True
+    return isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated
 
 
 async def fetchone_async(conn, sql: str, params: dict):

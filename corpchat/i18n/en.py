@@ -37,6 +37,7 @@ STRINGS = {
     "err.not_editable": "Only your own text messages can be edited.",
     "err.reaction_invalid": "This is not an emoji.",
     "err.send_failed": "Not sent.",
+    "err.db_unreachable": "The server's database is not answering. Trying again…",
     "nav.chats": "Chats",
     "nav.users": "People",
     "nav.settings": "Settings",

@@ -37,6 +37,7 @@ STRINGS = {
     "err.not_editable": "Редактировать можно только свои текстовые сообщения.",
     "err.reaction_invalid": "Это не эмодзи.",
     "err.send_failed": "Не отправлено.",
+    "err.db_unreachable": "База данных сервера не отвечает. Пробуем снова…",
     "nav.chats": "Чаты",
     "nav.users": "Люди",
     "nav.settings": "Настройки",

@@ -37,6 +37,7 @@ STRINGS = {
     "err.not_editable": "Редагувати можна лише власні текстові повідомлення.",
     "err.reaction_invalid": "Це не емодзі.",
     "err.send_failed": "Не надіслано.",
+    "err.db_unreachable": "База даних сервера не відповідає. Пробуємо знову…",
     "nav.chats": "Чати",
     "nav.users": "Люди",
     "nav.settings": "Налаштування",

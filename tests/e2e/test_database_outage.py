@@ -74,3 +74,37 @@ def test_sends_fail_visibly_while_the_database_is_down_and_work_again_after(outa
     assert texts.count("the first after the outage") == 1
     assert texts.count("sent when the session re-check is due") == 1
     ctx.close()
+
+
+def test_a_page_loaded_while_the_database_is_down_comes_back_by_itself(outage_app, browser, shots):
+    """Opened (or reconnected) during the outage: the page says so and loads itself, live,
+    once the database is back; no reload by the user."""
+    pg, app, url = outage_app
+    (anna, boris), room = seed(url, 2)
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US", base_url=app.url)
+    page = ctx.new_page()
+    page.set_default_timeout(15_000)
+    login(page, anna, PASSWORD)
+    expect(page.locator(".chat-entry", has_text="faults")).to_be_visible()
+
+    pg.stop("immediate")
+    page.reload()
+    expect(page.get_by_text("The server's database is not answering. Trying again…")).to_be_visible(timeout=30_000)
+    shots(page, "loaded-while-down")
+
+    pg.start()
+    expect(page.get_by_text("The server's database is not answering. Trying again…")).to_have_count(0, timeout=30_000)
+    # Live again: another member's message shows in the chat list without a reload (the
+    # retried load registered the tab for the user's live events).
+    other = browser.new_context(viewport={"width": 1100, "height": 760}, locale="en-US", base_url=app.url)
+    boris_page = other.new_page()
+    boris_page.set_default_timeout(15_000)
+    login(boris_page, boris, PASSWORD)
+    boris_page.locator(".chat-entry", has_text="faults").click()
+    boris_page.fill("#composer", "after the page came back")
+    boris_page.press("#composer", "Enter")
+    expect(page.locator(".chat-entry", has_text="after the page came back")).to_be_visible()
+    shots(page, "came-back")
+    assert [text for text, _ in stored(url, room)].count("after the page came back") == 1
+    other.close()
+    ctx.close()

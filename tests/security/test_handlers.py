@@ -268,10 +268,14 @@ def assert_refused(outcomes: list[Outcome], *, need_redirect: str | None = None)
 # --------------------------------------------------------------------------
 # The handler table: every public handler and the kind of each argument
 # --------------------------------------------------------------------------
-PUBLIC_ANONYMOUS = {(PublicPageState, "choose_language"), (PublicPageState, "load_public_page")}
+# load_again: a page whose load the database could not answer has no login yet; it only runs
+# the page's own on_load again, after a load failed (otherwise nothing).
+PUBLIC_ANONYMOUS = {(PublicPageState, "choose_language"), (PublicPageState, "load_public_page"),
+                    (ChatState, "load_again")}
 
 HANDLERS: dict[tuple[type, str], dict[str, str]] = {
     (ChatState, "load_chat_page"): {},
+    (ChatState, "load_again"): {},
     (ChatState, "set_timezone"): {"tz": "tz"},
     (ChatState, "show_tab"): {"tab": "tab"},
     (ChatState, "search_people"): {"query": "query"},

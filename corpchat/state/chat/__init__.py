@@ -17,9 +17,13 @@ and hands the Push it returns to `_emit` (state/base.py).
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+
 import reflex as rx
 
-from corpchat import views
+from corpchat import db, views
 from corpchat.realtime import hub, live
 from corpchat.services import accounts, messages, policy, rooms
 from corpchat.services.errors import Invalid, NotFound, ServiceError
@@ -38,6 +42,9 @@ from corpchat.state.chat.pushed import PushedMixin
 from corpchat.state.chat.recorder import RecorderMixin
 from corpchat.state.chat.window import LIVE_WINDOW, MAX_WINDOW, TRIM_SLACK, WindowMixin  # noqa: F401
 
+log = logging.getLogger(__name__)
+LOAD_RETRY_SECONDS = 2.0
+UNREACHABLE_TOAST = "db-unreachable"
 UNREAD_CONTEXT = 10  # read messages loaded above the first unread one
 # The divider is rendered a frame or two after the state arrives: look for it until then.
 SCROLL_TO_DIVIDER = """(() => { let n = 0; const go = () => {
@@ -66,9 +73,40 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
     my_id: int = 0
 
     _tz: str = "UTC"
+    _load_due: float = 0.0  # when a load the database did not answer is tried again (0: none)
+    _load_failed: bool = False
 
     async def load_chat_page(self):
-        """on_load of the app shell (also after every reconnect): the guard, then fresh data."""
+        """on_load of the app shell (also after every reconnect): the guard, then fresh data.
+        A load the database could not answer (down, restarting) is tried again every few
+        seconds until it works: the tab is not even registered for live events before it has
+        loaded, and nothing else would bring it back without a reload."""
+        try:
+            loaded = await self._load_chat_page()
+        except Exception as exc:
+            if not db.unreachable(exc):
+                raise
+            log.warning("chat page load failed, database unreachable: retrying")
+            self._load_due, self._load_failed = time.monotonic() + LOAD_RETRY_SECONDS, True
+            # Shown until a load works (the same id: each try updates it, not a new one).
+            return [rx.toast.error(self._t("err.db_unreachable"), id=UNREACHABLE_TOAST, duration=600_000),
+                    ChatState.load_again]
+        if self._load_failed:
+            self._load_failed = False
+            return [rx.toast.dismiss(UNREACHABLE_TOAST), *([loaded] if loaded is not None else [])]
+        return loaded
+
+    @rx.event(background=True)
+    async def load_again(self):
+        """Wait, then load the page again (only after a load the database did not answer)."""
+        async with self:
+            due, self._load_due = self._load_due, 0.0
+        if not due:
+            return
+        await asyncio.sleep(max(0.0, min(LOAD_RETRY_SECONDS, due - time.monotonic())))
+        yield ChatState.load_chat_page
+
+    async def _load_chat_page(self):
         if not await self._login_from_cookie():
             await self._clear_view()
             return rx.redirect("/login")
