@@ -7,6 +7,7 @@ and says so."""
 from __future__ import annotations
 
 import re
+import time
 
 from PIL import Image
 from playwright.sync_api import expect
@@ -59,14 +60,18 @@ def test_new_group_with_a_cropped_photo_and_the_refusals(browser, app_server, sh
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
         shots(anna, "dialog-cropped-phone")
         anna.set_viewport_size(DESKTOP)
+        started = time.monotonic()
         anna.click("#new-group-create")
 
         # The creator's list shows the photo at once; the member's phone live, without a reload.
         expect(anna.locator("#room-title")).to_have_text("Design guild")
         mine = anna.locator(".chat-entry", has_text="Design guild")
         expect(mine.locator("img")).to_have_attribute("src", PHOTO)
+        creator_s = time.monotonic() - started
         entry = boris.locator(".chat-entry", has_text="Design guild")
         expect(entry.locator("img")).to_have_attribute("src", PHOTO)
+        member_s = time.monotonic() - started
+        print(f"create -> photo in the creator's list {creator_s:.2f} s, in the member's {member_s:.2f} s")
         src = entry.locator("img").get_attribute("src")
         assert src == mine.locator("img").get_attribute("src")
         assert boris.request.get(src).status == 200
