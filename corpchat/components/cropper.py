@@ -119,13 +119,15 @@ def _post(upload_url: str | Var, upload_id: str, box: Var) -> Var:
                                        box._get_all_var_data(), url._get_all_var_data()))
 
 
-def avatar_cropper(upload_id: str, *, box: Var, saving: Var, on_crop, on_refused, on_error, on_save, on_saved,
-                   choose_label: str | Var, save_label: str | Var, upload_url: str | Var = "/api/avatar",
-                   preview_size: int = 96, height: int = 320) -> rx.Component:
+def avatar_cropper(upload_id: str, *, box: Var, on_crop, on_refused, on_error, choose_label: str | Var,
+                   saving: Var | None = None, on_save=None, on_saved=None, save_label: str | Var | None = None,
+                   upload_url: str | Var = "/api/avatar", preview_size: int = 96, height: int = 320) -> rx.Component:
     """The choose button, then (with a file chosen) the cropper, Save and the round preview.
 
     `box` is the state var `on_crop` keeps (a CropBox); `on_save` runs before the post (e.g. to
-    mark `saving`), `on_saved` gets the route's answer; `on_error` takes an error key.
+    mark `saving`), `on_saved` gets the route's answer; `on_error` takes an error key. Without
+    `save_label` there is no Save: the owner posts later with `post_when_shown` (a new group's photo,
+    whose route exists only once the group does).
     """
     chosen = rx.selected_files(upload_id).length() > 0
     choose = rx.upload.root(
@@ -144,9 +146,9 @@ def avatar_cropper(upload_id: str, *, box: Var, saving: Var, on_crop, on_refused
         on_error=[on_error("err.avatar_not_image"), rx.clear_selected_files(upload_id)],
         height=f"{height}px", width="100%", margin_top="8px",
     )
-    save = rx.button(save_label, type="button", id=f"{upload_id}-save", margin_top="8px",
-                     loading=saving, disabled=saving,
-                     on_click=[on_save, rx.run_script(_post(upload_url, upload_id, box), callback=on_saved)])
+    save = rx.fragment() if save_label is None else rx.button(
+        save_label, type="button", id=f"{upload_id}-save", margin_top="8px", loading=saving, disabled=saving,
+        on_click=[on_save, rx.run_script(_post(upload_url, upload_id, box), callback=on_saved)])
     # Only while a picture is being cropped: Cropper.js fills it, and it must not keep the
     # last picture after saving (18#6).
     preview = rx.box(class_name=PREVIEW_CLASS, width=f"{preview_size}px", height=f"{preview_size}px",
@@ -156,3 +158,11 @@ def avatar_cropper(upload_id: str, *, box: Var, saving: Var, on_crop, on_refused
         rx.cond(chosen, preview),
         gap="16px", align="start", wrap="wrap", max_width="100%", width="100%",
     )
+
+
+def post_when_shown(upload_url: Var, upload_id: str, box: Var, on_saved) -> rx.Component:
+    """Posts the file chosen under `upload_id` with `box` to `upload_url` once, when it is rendered
+    (put it under an rx.cond on the state saying "post now"): the URL is read at that render, so
+    it may name something the server made a moment ago. The chosen file outlives a closed dialog
+    (Reflex's upload map is the page's)."""
+    return rx.box(display="none", on_mount=rx.run_script(_post(upload_url, upload_id, box), callback=on_saved))

@@ -7,11 +7,12 @@ from __future__ import annotations
 import reflex as rx
 
 from corpchat.components.common import avatar, tr
-from corpchat.components.cropper import avatar_cropper
+from corpchat.components.cropper import avatar_cropper, post_when_shown
 from corpchat.components.people import person_avatar
 from corpchat.models.tables import GROUP_ACTIONS
 from corpchat.state.chat import ChatState
 from corpchat.state.chat.group_panel import PHOTO_UPLOAD_ID
+from corpchat.state.chat.groups import NEW_PHOTO_UPLOAD_ID
 
 _WIDTH = "min(520px, 94vw)"
 
@@ -32,7 +33,26 @@ def _pick_row(p) -> rx.Component:
     )
 
 
+def _new_photo() -> rx.Component:
+    """Optional: the settings page's cropper, without its Save (the group does not exist yet)."""
+    return rx.vstack(
+        rx.text(tr("group.photo_optional"), size="2", weight="medium"),
+        avatar_cropper(NEW_PHOTO_UPLOAD_ID, box=ChatState.photo_crop, on_crop=ChatState.photo_crop_changed,
+                       on_refused=ChatState.photo_refused, on_error=ChatState.photo_failed,
+                       choose_label=tr("group.photo_choose"), preview_size=64, height=180),
+        width="100%", spacing="1", id="new-group-photo",
+    )
+
+
 def new_group_dialog() -> rx.Component:
+    # The post lives outside the dialog: it runs after the dialog has closed on the create.
+    poster = rx.cond(ChatState.new_photo_room > 0, post_when_shown(
+        "/api/group-avatar/" + ChatState.new_photo_room.to(str), NEW_PHOTO_UPLOAD_ID, ChatState.photo_crop,
+        on_saved=ChatState.new_photo_posted))
+    return rx.fragment(_new_group_dialog(), poster)
+
+
+def _new_group_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(tr("group.new")),
@@ -40,6 +60,7 @@ def new_group_dialog() -> rx.Component:
                 rx.vstack(
                     rx.input(name="name", placeholder=tr("group.name"), max_length=100, width="100%",
                              id="new-group-name", required=True),
+                    _new_photo(),
                     rx.hstack(rx.foreach(ChatState.picked, _picked_chip), wrap="wrap", spacing="1"),
                     rx.cond(ChatState.picked.length() == 0,
                             rx.text(tr("group.picked_none"), size="1", color_scheme="gray")),

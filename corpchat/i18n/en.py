@@ -248,6 +248,8 @@ STRINGS = {
     "group.photo_save": "Save photo",
     "group.photo_remove": "Remove photo",
     "group.photo_saved": "The group photo is changed.",
+    "group.photo_optional": "Photo (optional)",
+    "group.photo_not_set": "The group is created, but its photo was not set: {reason}",
     "group.confirm_remove": "Remove from the group?",
     "group.confirm_remove_text": "{name} will lose this group and its history.",
     "group.log_anyone": "Anyone",

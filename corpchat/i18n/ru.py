@@ -261,6 +261,8 @@ STRINGS = {
     "group.photo_save": "Сохранить фото",
     "group.photo_remove": "Убрать фото",
     "group.photo_saved": "Фото группы изменено.",
+    "group.photo_optional": "Фото (необязательно)",
+    "group.photo_not_set": "Группа создана, но фото не установлено: {reason}",
     "group.confirm_remove": "Удалить из группы?",
     "group.confirm_remove_text": "{name} потеряет эту группу и её историю.",
     "group.log_anyone": "Кто угодно",

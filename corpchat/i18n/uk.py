@@ -261,6 +261,8 @@ STRINGS = {
     "group.photo_save": "Зберегти фото",
     "group.photo_remove": "Прибрати фото",
     "group.photo_saved": "Фото групи змінено.",
+    "group.photo_optional": "Фото (необов’язково)",
+    "group.photo_not_set": "Групу створено, але фото не встановлено: {reason}",
     "group.confirm_remove": "Видалити з групи?",
     "group.confirm_remove_text": "{name} втратить цю групу та її історію.",
     "group.log_anyone": "Будь-хто",

@@ -81,3 +81,10 @@ def send_text(page, text: str) -> None:
 def bubble(page, text: str):
     """The message whose text contains `text` (case-sensitive, unlike Playwright's has_text)."""
     return page.locator(".message", has=page.locator(".msg-text", has_text=re.compile(re.escape(text))))
+
+
+def pick_person(page, login_name: str) -> None:
+    """Pick someone in the New group dialog through its people search."""
+    page.fill(".new-group-search input", login_name)
+    page.locator(".pick", has_text=login_name).click()
+    expect(page.locator(".picked", has_text=login_name)).to_be_visible()

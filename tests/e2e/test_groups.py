@@ -9,15 +9,9 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.helpers import checkered_png, register, unique
+from tests.e2e.helpers import checkered_png, pick_person, register, unique
 
 PHONE = {"width": 390, "height": 844}
-
-
-def _pick(page, login_name: str) -> None:
-    page.fill(".new-group-search input", login_name)
-    page.locator(".pick", has_text=login_name).click()
-    expect(page.locator(".picked", has_text=login_name)).to_be_visible()
 
 
 def test_create_rename_promote_remove_and_the_audit_log(new_page, browser, app_server, shots):
@@ -34,8 +28,8 @@ def test_create_rename_promote_remove_and_the_audit_log(new_page, browser, app_s
         anna.click("#new-group")
         expect(anna.locator("#new-group-dialog")).to_be_visible()
         anna.fill("#new-group-name", "Launch crew")
-        _pick(anna, b)
-        _pick(anna, v)
+        pick_person(anna, b)
+        pick_person(anna, v)
         shots(anna, "new-group-picked")
         anna.click("#new-group-create")
         expect(anna.locator("#room-title")).to_have_text("Launch crew")
@@ -103,7 +97,7 @@ def _group(anna, a: str, name: str, *people: str) -> None:
     anna.click("#new-group")
     anna.fill("#new-group-name", name)
     for p in people:
-        _pick(anna, p)
+        pick_person(anna, p)
     anna.click("#new-group-create")
     expect(anna.locator("#room-title")).to_have_text(name)
 

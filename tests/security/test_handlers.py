@@ -355,6 +355,7 @@ HANDLERS: dict[tuple[type, str], dict[str, str]] = {
     (ChatState, "photo_failed"): {"key": "err_key"},
     (ChatState, "photo_saving_started"): {},
     (ChatState, "photo_posted"): {"answer": "avatar_answer"},
+    (ChatState, "new_photo_posted"): {"answer": "avatar_answer"},
     (ChatState, "remove_photo"): {},
     (ChatState, "start_call"): {"room_id": "room", "kind": "call_kind"},
     (ChatState, "accept_call"): {},

@@ -61,3 +61,15 @@ def test_no_jsx_left_for_these_two_and_the_bridges_stay_small():
         text = (COMPONENTS / name).read_text()
         assert len(text.splitlines()) <= most, name
         assert "createElement" not in text and "jsx" not in text and "document.createElement" not in text, name
+
+
+def test_cropper_without_save_and_the_post_when_shown():
+    from corpchat.components.cropper import post_when_shown
+    bare = str(avatar_cropper("later", box=ProfileState.crop, on_crop=ProfileState.crop_changed,
+                              on_refused=ProfileState.avatar_refused, on_error=ProfileState.avatar_failed,
+                              choose_label="Choose"))
+    assert "jsx(ReactCropper," in bare and "later-save" not in bare and "postAvatar(" not in bare
+    poster = post_when_shown("/api/group-avatar/" + ProfileState.crop.to(str), "later", ProfileState.crop,
+                             on_saved=ProfileState.avatar_posted)
+    hooks = "".join(poster._get_all_hooks())
+    assert "useEffect" in hooks and 'postAvatar(("/api/group-avatar/"' in hooks and 'filesById["later"]' in hooks

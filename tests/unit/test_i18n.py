@@ -51,3 +51,10 @@ def test_no_icon_button_label_is_a_fixed_english_word():
     fixed = [f"{p.relative_to(root)}: {m}" for p in [*root.glob("components/*.py"), *root.glob("pages/*.py")]
              for m in re.findall(r"aria_label=\"[^\"]*\"", p.read_text())]
     assert not fixed, fixed
+
+
+def test_new_group_photo_labels_in_every_language():
+    for key in ("group.photo_optional", "group.photo_choose", "group.photo_not_set"):
+        texts = {lang: i18n.t(lang, key, reason="R") for lang in ("uk", "ru", "en")}
+        assert all(texts.values()) and len(set(texts.values())) == 3, texts
+    assert "R" in i18n.t("uk", "group.photo_not_set", reason="R")

@@ -86,11 +86,13 @@ class GroupPanelMixin(GroupParts, mixin=True):
     async def open_new_group(self):
         self.new_group_open = True
         self._pick([])
+        return self._forget_new_photo()
 
     @authed
     async def close_new_group(self):
         self.new_group_open = False
         self._pick([])
+        return self._forget_new_photo()
 
     def _pick(self, people: list) -> None:
         self.picked, self.picked_ids = people, [p["id"] for p in people]
@@ -119,7 +121,8 @@ class GroupPanelMixin(GroupParts, mixin=True):
     async def create_group_form(self, form_data: dict):
         if not isinstance(form_data, dict):
             raise Invalid()
-        await self._create_group(form_data.get("name"), list(self.picked_ids))
+        room_id = await self._create_group(form_data.get("name"), list(self.picked_ids))
+        self._post_new_photo(room_id)  # a second step: a photo that fails leaves the group as it is
         self.new_group_open = False
         self._pick([])
 
@@ -234,7 +237,9 @@ class GroupPanelMixin(GroupParts, mixin=True):
 
     @authed
     async def photo_failed(self, key: str):
-        return rx.toast.error(self._t(cropping.error_key(key), max=self._photo_limit()))
+        key = cropping.error_key(key)
+        self.photo_crop = {}  # the cropper let the file go: no box of it is posted (a new group's)
+        return rx.toast.error(self._t(key, max=self._photo_limit()))
 
     @authed
     async def photo_saving_started(self):

@@ -20,8 +20,11 @@ from corpchat.services.events import (
     RemovedFromChat,
     RoleChanged,
 )
+from corpchat.state import crop as cropping
 from corpchat.state.base import authed, in_thread
 from corpchat.state.chat.parts import GroupParts
+
+NEW_PHOTO_UPLOAD_ID = "new-group-photo"
 
 
 class GroupsMixin(GroupParts, mixin=True):
@@ -29,6 +32,11 @@ class GroupsMixin(GroupParts, mixin=True):
     room_online: int = 0  # how many of them had a tab open when the group was opened
     room_members_label: str = ""
     room_online_label: str = ""
+    # A new group's photo: chosen and cropped in the dialog, posted to the group's own route
+    # (/api/group-avatar/<id>, the settings page's path) once the group exists. Its box is the
+    # settings page's `photo_crop`, with its crop, refusal and failure handlers: the two are never
+    # on screen together, and the dialog starts from an empty box.
+    new_photo_room: int = 0  # > 0: the dialog's photo is to be posted for this group now
 
     @authed
     async def rename_group(self, room_id: int, new_name: str):
@@ -38,11 +46,35 @@ class GroupsMixin(GroupParts, mixin=True):
     async def create_group(self, name: str, member_ids: list):
         await self._create_group(name, member_ids)
 
-    async def _create_group(self, name, member_ids) -> None:
+    async def _create_group(self, name, member_ids) -> int:
         room_id, pushes = await in_thread(groups.create_group, self._user_id, name, member_ids)
         await self._emit(pushes)
         self.sidebar_tab = "chats"
         await self._open(room_id)
+        return room_id
+
+    # ----- a new group's photo: the profile's cropper in the dialog, posted after the create ------
+    def _post_new_photo(self, room_id: int) -> None:
+        """Only a photo the cropper showed (it reports a box once the image is drawn)."""
+        self.new_photo_room = room_id if self.photo_crop else 0
+
+    def _forget_new_photo(self):
+        self.photo_crop, self.new_photo_room = {}, 0
+        return rx.clear_selected_files(NEW_PHOTO_UPLOAD_ID)
+
+    @authed
+    async def new_photo_posted(self, answer: dict):
+        """The route's answer for the group just created. The group stays whatever it says."""
+        avatar_id, key, limit = cropping.answer_of(answer)
+        room_id = self.new_photo_room
+        clear = self._forget_new_photo()
+        if avatar_id is None:
+            reason = self._t(key, max=self._photo_limit() if limit is None else limit)
+            return [clear, rx.toast.error(self._t("group.photo_not_set", reason=reason), duration=10000)]
+        # Its GroupAvatarChanged reaches this tab too, lazily: the creator sees the photo now.
+        if room_id:
+            self._show_group_avatar(room_id, avatar_id)
+        return clear
 
     @authed
     async def add_members(self, room_id: int, user_ids: list):
@@ -101,11 +133,14 @@ class GroupsMixin(GroupParts, mixin=True):
 
     @on(GroupAvatarChanged)
     def _on_group_avatar(self, event: GroupAvatarChanged) -> None:
-        url = views.avatar_url(event.avatar_id)
-        chat = self._chat(event.room_id)
+        self._show_group_avatar(event.room_id, event.avatar_id)
+
+    def _show_group_avatar(self, room_id: int, avatar_id: str) -> None:
+        url = views.avatar_url(avatar_id)
+        chat = self._chat(room_id)
         if chat is not None:
             self._put_chat({**chat, "avatar": url}, to_top=False)
-        if self.room_id == event.room_id:
+        if self.room_id == room_id:
             self.room_avatar = url
 
     @on(MembersAdded)
