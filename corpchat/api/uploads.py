@@ -18,6 +18,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from corpchat.api import client_address
 from corpchat.api.request_checks import same_origin, session_identity
 from corpchat.config import settings
 from corpchat.services import accounts, file_urls, files, storage, upload_limits
@@ -74,6 +75,10 @@ async def upload(request: Request) -> Response:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         return _error(413, "file_too_large", max_bytes=limit)
+    try:
+        await asyncio.to_thread(upload_limits.started, user, client_address.of(request))
+    except Throttled:
+        return _error(429, "too_many_uploads", per_minute=upload_limits.PER_USER_PER_MINUTE)
     flights = upload_limits.in_flight()
     try:
         ticket = await flights.begin(user)
