@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 from urllib.parse import unquote
 
@@ -136,6 +137,13 @@ async def _receive(request: Request, user: int, limit: int, declared: int, ticke
     except ServiceError as exc:
         pending.abort()
         return _error(400, exc.code)
+    except OSError as exc:
+        pending.abort()
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # The folder for files is full: a clear refusal the page shows, not a bare 500.
+        log.error("upload refused: no space left for files (%s)", exc)
+        return _error(507, "storage_full")
     except BaseException:
         pending.abort()
         raise
