@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import secrets
 import subprocess
 
 import httpx
 import pytest
 
 from tests import support
+from tests.security.test_upload_bounds import _user  # a signed-in client of the app
 
 MB = 1024 * 1024
 
@@ -36,14 +36,6 @@ def app(small_disk):
                                   "UPLOADS_PER_USER": "8"}, log_name="disk-full", backend_only=True).start()
     yield app
     app.stop()
-
-
-async def _user(app) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(base_url=app.url, headers={"Origin": app.url}, timeout=60)
-    r = await client.post("/api/register", data={"login": "d" + secrets.token_hex(5), "password": "password123",
-                                                "password_repeat": "password123"})
-    assert r.status_code == 303 and "error" not in r.headers["location"]
-    return client
 
 
 async def _one(client: httpx.AsyncClient, i: int) -> tuple[int, dict, str]:
