@@ -84,3 +84,39 @@ def test_per_address_counts_every_user_there():
 def test_without_redis_each_process_counts_alone():
     got = _run("upload", 40, 7, "198.51.100.10", "", "")
     assert got["allowed"] == 30
+
+
+def test_uploads_split_over_two_app_instances_are_refused_at_one_instance_total():
+    """Over HTTP: two real app processes sharing Redis and PostgreSQL, as two workers; one user's
+    uploads alternate between them and the 11th of 10 a minute is refused (429) wherever it lands."""
+    if not _redis_up():
+        pytest.skip("no Redis at " + REDIS)
+    import asyncio
+
+    import httpx
+
+    from tests import support
+    from tests.security.test_upload_bounds import _user
+
+    env = {"REFLEX_REDIS_URL": REDIS, "REDIS_KEY_PREFIX": f"t{secrets.token_hex(4)}", "UPLOADS_PER_MINUTE": "10"}
+    apps = []
+    try:
+        for name in ("lim1", "lim2"):
+            apps.append(support.AppProcess(env=env, log_name=name, backend_only=True).start())
+
+        async def run() -> list[int]:
+            first = await _user(apps[0])
+            statuses = []
+            async with httpx.AsyncClient(base_url=apps[1].url, headers={"Origin": apps[1].url},
+                                         cookies=first.cookies, timeout=60) as second:
+                for i in range(16):
+                    client = (first, second)[i % 2]
+                    statuses.append((await client.post(f"/api/upload?name=s{i}.txt", content=b"x")).status_code)
+            await first.aclose()
+            return statuses
+
+        statuses = asyncio.run(run())
+    finally:
+        for app in apps:
+            app.stop()
+    assert statuses.count(201) == 10 and statuses.count(429) == 6, statuses
