@@ -12,7 +12,9 @@
 
 Refused: a message over 64 KB or that is not a JSON object of a known type with a peer id for
 `dst` (the socket is closed: a client that sends one is not ours), and floods (a token bucket per
-socket; a socket that keeps sending into an empty bucket is closed). When a socket of a live call
+socket, then a count per user and per address shared by all workers through services/throttle.py,
+so sockets spread over workers or tabs get no more; a socket that keeps sending past either is
+closed). When a socket of a live call
 goes and its peer does not come back within RECONNECT_SECONDS, the member hangs up: a closed tab
 leaves no one ringing into the void or stuck "busy".
 
@@ -34,6 +36,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from corpchat.api import client_address
 from corpchat.config import settings
 from corpchat.realtime import hub, lifecycle
 from corpchat.realtime import router as _router
@@ -41,6 +44,7 @@ from corpchat.services import accounts, calls
 from corpchat.services.errors import ServiceError
 from corpchat.services.events import pushes
 from corpchat.services.rate_limits import TokenBucket
+from corpchat.services.throttle import SharedRate
 
 KEY = "corpchat"
 PATH = "/api/peer"
@@ -51,6 +55,11 @@ QUEUE_MAX = 64
 PEERS_FRESH_SECONDS = 2.0
 RECONNECT_SECONDS = 10.0
 OVERFLOWS_BEFORE_CLOSE = 20
+
+# Per 10 s: a user's tabs together get the rate of two sockets, an address that of eight users.
+_RATE = max(1, settings.signal_messages_per_second)
+_per_user = SharedRate(20 * _RATE, 10, "signal-user")
+_per_address = SharedRate(160 * _RATE, 10, "signal-ip")
 
 _sockets: dict[str, WebSocket] = {}
 _queued: dict[str, list[tuple[float, str, dict]]] = {}  # dst -> (expires, src, message)
@@ -119,7 +128,13 @@ async def peer_socket(ws: WebSocket) -> None:
                 RECONNECT_SECONDS, lambda: asyncio.ensure_future(_gone(peer)))
 
 
+def _shared_take(user_id: int, address: str) -> bool:
+    user_ok = _per_user.take(str(user_id))
+    return _per_address.take(address) and user_ok
+
+
 async def _serve(ws: WebSocket, peer: calls.Peer) -> None:
+    address = client_address.of(ws)
     rate = max(1, settings.signal_messages_per_second)
     bucket, overflows = TokenBucket(2 * rate, 60 * rate), 0
     allowed, fresh_at = set(), 0.0
@@ -137,7 +152,7 @@ async def _serve(ws: WebSocket, peer: calls.Peer) -> None:
             return
         if message["type"] == "HEARTBEAT":
             continue
-        if not bucket.take(0):
+        if not bucket.take(0) or not await asyncio.to_thread(_shared_take, peer.user_id, address):
             overflows += 1
             if overflows > OVERFLOWS_BEFORE_CLOSE:
                 await ws.close(code=1008)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 from urllib.parse import unquote
 
@@ -18,6 +19,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from corpchat.api import client_address
 from corpchat.api.request_checks import same_origin, session_identity
 from corpchat.config import settings
 from corpchat.services import accounts, file_urls, files, storage, upload_limits
@@ -74,6 +76,10 @@ async def upload(request: Request) -> Response:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         return _error(413, "file_too_large", max_bytes=limit)
+    try:
+        await asyncio.to_thread(upload_limits.started, user, client_address.of(request))
+    except Throttled:
+        return _error(429, "too_many_uploads", per_minute=upload_limits.PER_USER_PER_MINUTE)
     flights = upload_limits.in_flight()
     try:
         ticket = await flights.begin(user)
@@ -131,6 +137,13 @@ async def _receive(request: Request, user: int, limit: int, declared: int, ticke
     except ServiceError as exc:
         pending.abort()
         return _error(400, exc.code)
+    except OSError as exc:
+        pending.abort()
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # The folder for files is full: a clear refusal the page shows, not a bare 500.
+        log.error("upload refused: no space left for files (%s)", exc)
+        return _error(507, "storage_full")
     except BaseException:
         pending.abort()
         raise

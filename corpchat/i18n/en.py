@@ -178,6 +178,7 @@ STRINGS = {
     "file.err_quota_exceeded": "Your storage is full.",
     "file.err_too_many_uploads": "Too many uploads at once: wait for the others to finish.",
     "file.err_upload_too_slow": "The connection is too slow: the upload was stopped.",
+    "file.err_storage_full": "No space left for files on the server: the upload was refused.",
     "file.err_network": "Network error.",
     "file.err_not_authenticated": "Please log in again.",
     "voice.record": "Record a voice message",

@@ -126,10 +126,12 @@ class Upload:
         return StoredFile(key, self.size, self._sha.hexdigest(), self.head_bytes)
 
     def abort(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        self.path.unlink(missing_ok=True)
+        try:
+            if self._file is not None:
+                file, self._file = self._file, None
+                file.close()  # on a full disk the flush of the buffered tail raises here
+        finally:
+            self.path.unlink(missing_ok=True)
 
     def __enter__(self) -> Upload:
         return self

@@ -8,26 +8,40 @@ this process (a single worker). Which addresses a user logged in from is kept in
 
 from __future__ import annotations
 
+import logging
 import secrets
 from functools import lru_cache
 
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage, Storage, storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 
 from corpchat.config import settings
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def _storage() -> tuple[Storage, str]:
+    """The storage, and what our keys start with: in Redis the deployment's key prefix (two
+    deployments, or two test runs, sharing a Redis never count each other's attempts)."""
+    if not settings.redis_url:
+        return MemoryStorage(), ""
+    from corpchat.realtime.lifecycle import key_prefix  # the one definition of our Redis prefix
+
+    return storage_from_string(settings.redis_url), key_prefix()
 
 
 @lru_cache(maxsize=1)
 def _limiter() -> tuple[MovingWindowRateLimiter, str]:
-    """The limiter, and what our keys start with: in Redis the deployment's key prefix (two
-    deployments, or two test runs, sharing a Redis never count each other's attempts)."""
-    if not settings.redis_url:
-        return MovingWindowRateLimiter(MemoryStorage()), ""
-    from corpchat.realtime.lifecycle import key_prefix  # the one definition of our Redis prefix
+    storage, prefix = _storage()
+    return MovingWindowRateLimiter(storage), prefix
 
-    storage: Storage = storage_from_string(settings.redis_url)
-    return MovingWindowRateLimiter(storage), key_prefix()
+
+@lru_cache(maxsize=1)
+def _fixed() -> tuple[FixedWindowRateLimiter, str]:
+    storage, prefix = _storage()
+    return FixedWindowRateLimiter(storage), prefix
 
 
 class FailureCounter:
@@ -50,6 +64,27 @@ class FailureCounter:
     def reset(self, key: str) -> None:
         limiter, prefix = _limiter()
         limiter.clear(self._limit, prefix, self._name, key)
+
+
+class SharedRate:
+    """At most `per_window` actions per key in each `window_seconds`, counted together by every
+    worker with Redis. A fixed window (one INCR per key in Redis) rather than the moving one of
+    the login counters: it is asked on every upload and signalling message, where the moving
+    window's list per key costs several times more, and a burst of twice the limit across a
+    window edge is harmless for a flood limit (it is not a guess count)."""
+
+    def __init__(self, per_window: int, window_seconds: int, name: str | None = None):
+        self._limit = RateLimitItemPerSecond(per_window, window_seconds, namespace="corpchat")
+        self._name = name or f"anon-{secrets.token_hex(8)}"
+
+    def take(self, *keys: str) -> bool:
+        """Count one action for each key; False when any key is over its limit."""
+        limiter, prefix = _fixed()
+        try:
+            return all([limiter.hit(self._limit, prefix, self._name, k) for k in keys])
+        except Exception:  # Redis down: a flood limit must not stop uploads and calls with it
+            log.warning("shared rate %s not counted: storage unavailable", self._name, exc_info=True)
+            return True
 
 
 class LoginThrottle:

@@ -3,19 +3,35 @@ and a share of the worker's reading pace.
 
 Before these, the quota was checked only when a body ended (one user held 1.96 GB of temporary
 files against a 50 MB quota with 20 parallel uploads) and one pace was shared first come, first
-served (one user's uploads slowed another's from 0.22 s to 3.16 s). In-process, like the other
-limits: with several workers each holds its own counts.
+served (one user's uploads slowed another's from 0.22 s to 3.16 s). The in-flight counts and the
+pace are per worker (they bound this worker's memory and event loop); how many uploads a user or
+an address starts per minute is counted across all workers (`started`, services/throttle.py: in
+Redis with REFLEX_REDIS_URL), so an upload-and-discard loop spread over 4 workers gets no more.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 from collections import deque
 from collections.abc import Callable
 
 from corpchat.config import settings
 from corpchat.services.errors import Throttled
+from corpchat.services.throttle import SharedRate
+
+PER_USER_PER_MINUTE = int(os.environ.get("UPLOADS_PER_MINUTE", "120"))
+PER_ADDRESS_PER_MINUTE = 4 * PER_USER_PER_MINUTE  # several people behind one office NAT
+_per_user = SharedRate(PER_USER_PER_MINUTE, 60, "upload-user")
+_per_address = SharedRate(PER_ADDRESS_PER_MINUTE, 60, "upload-ip")
+
+
+def started(user_id: int, address: str) -> None:
+    """Count an upload starting; Throttled past the per-minute limit of the user or the address."""
+    user_ok = _per_user.take(str(user_id))
+    if not (_per_address.take(address) and user_ok):
+        raise Throttled("file.err_too_many_uploads")
 
 
 class Pace:

@@ -4,7 +4,7 @@ mode and started, or sockets are cut; then the database is compared with what th
 told: acknowledged-but-missing, duplicates and order violations must all be 0.
 
     python -m tests.faults.run                 # every scenario
-    python -m tests.faults.run --only drops    # kill, postgres, redis, drops
+    python -m tests.faults.run --only drops    # kill, postgres, redis, drops, disk
     python -m tests.faults.run --quick         # fewer faults (a smoke run)
 
 Each scenario has its own database (and for `postgres` its own PostgreSQL cluster, so stopping
@@ -30,10 +30,11 @@ from tests import support
 from tests.bench import common
 from tests.bench.client import login, new_http
 from tests.faults import fleet
+from tests.faults.disk import disk  # noqa: F401 (a scenario, run by name)
 from tests.faults.services import Postgres, Redis
 
 CLIENTS = 50
-SCENARIOS = ["kill", "postgres", "redis", "drops"]
+SCENARIOS = ["kill", "postgres", "redis", "drops", "disk"]
 
 
 def seed(url: str, clients: int) -> tuple[list[str], int]:

@@ -1,6 +1,7 @@
 """Races on a real PostgreSQL (issue 24 item 5): the same message edited, deleted and reacted to
 from several threads at once, reactions toggled concurrently, a member removed while they send.
-Each runs 1,000 iterations and checks the invariants after every one."""
+Also avatars switched and deleted from two tabs at once, and a block while a call is being set up
+or accepted. Each runs 1,000 iterations and checks the invariants after every one."""
 
 from __future__ import annotations
 
@@ -14,14 +15,14 @@ import pytest
 from sqlalchemy import func, select
 
 from corpchat import db
-from corpchat.models import Message, MessageReaction, Participant
-from corpchat.services import groups, messages, rate_limits
-from corpchat.services.errors import Forbidden, Invalid, NotFound
+from corpchat.models import Message, MessageReaction, Participant, User, UserAvatar
+from corpchat.services import avatars, blocks, calls, groups, messages, rate_limits, rooms
+from corpchat.services.errors import Conflict, Forbidden, Invalid, NotFound
 from corpchat.services.messages import MAX_REACTIONS_PER_USER
 from tests.factories import make_group, make_user
 
 ITERATIONS = 1000
-REFUSED = (Forbidden, Invalid, NotFound)
+REFUSED = (Forbidden, Invalid, NotFound, Conflict)
 
 
 @pytest.fixture
@@ -133,3 +134,85 @@ def test_a_member_removed_while_sending_has_nothing_stored_after_the_removal(tri
                                                      Message.seq > line)).scalars().all()
         leaked += [seq for seq, audience in audiences.items() if seq > line and ben in audience]
     assert late == [] and leaked == []
+
+
+def _add_avatars(user: int, n: int) -> list[str]:
+    """Gallery rows without images: the races are about the rows (a delete's file removal of a
+    missing file is a no-op), and decoding 3,000 images would take minutes."""
+    ids = [uuid.uuid4().hex for _ in range(n)]
+    with db.session() as s:
+        for i in ids:
+            s.add(UserAvatar(id=i, user_id=user))
+    return ids
+
+
+def test_two_tabs_switching_and_deleting_avatars_keep_one_current_that_exists(trio, monkeypatch):
+    """Whatever the order, the current avatar is one of the user's existing avatars (the newest
+    remaining one after its deletion), or none only when the gallery is empty or initials were chosen."""
+    owner, ann, _, _ = trio
+    monkeypatch.setattr(avatars, "remove", lambda *a: None)  # no files: see _add_avatars
+    rng = random.Random(5)
+    violations = []
+    for i in range(ITERATIONS):
+        a, b, c = _add_avatars(ann, 3)
+        avatars.make_current(ann, a)
+        calls_ = [partial(avatars.make_current, ann, rng.choice((b, c))), partial(avatars.delete_avatar, ann, a),
+                  partial(avatars.delete_avatar, ann, rng.choice((b, c))), partial(avatars.make_current, ann, a)]
+        if rng.random() < 0.2:
+            calls_.append(partial(avatars.make_current, ann, None))
+        _race(*calls_)
+        with db.session() as s:
+            current = s.get(User, ann).avatar_id
+            left = set(s.exec(select(UserAvatar.id).where(UserAvatar.user_id == ann)).scalars().all())
+        gallery = avatars.gallery(ann)
+        if current is not None and current not in left:
+            violations.append((i, "current deleted", current))
+        if sum(1 for g in gallery if g.current) != (1 if current is not None else 0):
+            violations.append((i, "current flags", gallery))
+        with db.session() as s:  # the next round starts from an empty gallery
+            s.exec(UserAvatar.__table__.delete().where(UserAvatar.user_id == ann))
+            s.get(User, ann).avatar_id = None
+    assert violations == []
+
+
+def _live_between(a: int, b: int) -> list[int]:
+    from sqlalchemy import text
+
+    with db.session() as s:
+        return s.exec(text(
+            "SELECT c.id FROM calls c JOIN call_members x ON x.call_id = c.id AND x.user_id = :a "
+            "JOIN call_members y ON y.call_id = c.id AND y.user_id = :b WHERE c.state <> 'ended' "
+            "AND x.state IN ('ringing', 'joined') AND y.state IN ('ringing', 'joined')"),
+            params={"a": a, "b": b}).scalars().all()
+
+
+def _block_as_the_page_does(blocker: int, blocked: int) -> None:
+    """blocks.block, then the block event ends their calls (state/chat/calls.py)."""
+    blocks.block(blocker, blocked)
+    calls.end_between(blocker, blocked)
+
+
+def _reset_pair(a: int, b: int) -> None:
+    from sqlalchemy import text
+
+    blocks.unblock(b, a)
+    with db.session() as s:  # every call over, so nobody is busy in the next round
+        s.exec(text("UPDATE calls SET state = 'ended' WHERE state <> 'ended'"))
+        s.exec(text("UPDATE call_members SET state = 'left' WHERE state IN ('ringing', 'joined')"))
+
+
+@pytest.mark.parametrize("moment", ["set-up", "accept"])
+def test_a_block_while_a_call_is_set_up_or_accepted_leaves_no_live_call(trio, moment):
+    owner, ann, ben, _ = trio
+    room = rooms.open_private(ann, ben)
+    violations = []
+    for i in range(ITERATIONS // 2):
+        _reset_pair(ann, ben)
+        if moment == "set-up":
+            _race(partial(calls.start, ann, room, "voice"), partial(_block_as_the_page_does, ben, ann))
+        else:
+            seat = calls.start(ann, room, "voice")
+            _race(partial(calls.accept, ben, seat.call_id), partial(_block_as_the_page_does, ben, ann))
+        if live := _live_between(ann, ben):
+            violations.append((i, live))
+    assert violations == [], f"{len(violations)} of {ITERATIONS // 2} rounds: {violations[:5]}"
