@@ -119,6 +119,7 @@ class Settings:
     # Uploads in progress (services/upload_limits.py, api/uploads.py).
     uploads_per_user: int = 4
     uploads_queued_per_user: int = 16
+    uploads_per_minute: int = 120  # per user, counted across workers (4x per address)
     upload_stall_seconds: float = 30.0
     upload_min_bytes_per_second: int = 2048
     upload_unsent_ttl_hours: float = 24.0
@@ -234,6 +235,7 @@ def load() -> Settings:
         new_tabs_per_minute=_int("NEW_TABS_PER_MINUTE", 600),
         uploads_per_user=_int("UPLOADS_PER_USER", 4),
         uploads_queued_per_user=_int("UPLOADS_QUEUED_PER_USER", 16),
+        uploads_per_minute=_int("UPLOADS_PER_MINUTE", 120),
         upload_stall_seconds=_float("UPLOAD_STALL_SECONDS", 30.0),
         upload_min_bytes_per_second=_int("UPLOAD_MIN_BYTES_PER_SECOND", 2048),
         upload_unsent_ttl_hours=_float("UPLOAD_UNSENT_TTL_HOURS", 24.0),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 from collections import deque
 from collections.abc import Callable
 
@@ -21,7 +20,7 @@ from corpchat.config import settings
 from corpchat.services.errors import Throttled
 from corpchat.services.throttle import SharedRate
 
-PER_USER_PER_MINUTE = int(os.environ.get("UPLOADS_PER_MINUTE", "120"))
+PER_USER_PER_MINUTE = settings.uploads_per_minute
 PER_ADDRESS_PER_MINUTE = 4 * PER_USER_PER_MINUTE  # several people behind one office NAT
 _per_user = SharedRate(PER_USER_PER_MINUTE, 60, "upload-user")
 _per_address = SharedRate(PER_ADDRESS_PER_MINUTE, 60, "upload-ip")
