@@ -4,7 +4,7 @@ mode and started, or sockets are cut; then the database is compared with what th
 told: acknowledged-but-missing, duplicates and order violations must all be 0.
 
     python -m tests.faults.run                 # every scenario
-    python -m tests.faults.run --only drops    # kill, postgres, redis, drops
+    python -m tests.faults.run --only drops    # kill, postgres, redis, drops, floods
     python -m tests.faults.run --quick         # fewer faults (a smoke run)
 
 Each scenario has its own database (and for `postgres` its own PostgreSQL cluster, so stopping
@@ -29,11 +29,11 @@ import psycopg
 from tests import support
 from tests.bench import common
 from tests.bench.client import login, new_http
-from tests.faults import fleet
+from tests.faults import fleet, floods
 from tests.faults.services import Postgres, Redis
 
 CLIENTS = 50
-SCENARIOS = ["kill", "postgres", "redis", "drops"]
+SCENARIOS = ["kill", "postgres", "redis", "drops", "floods"]
 
 
 def seed(url: str, clients: int) -> tuple[list[str], int]:
@@ -203,6 +203,10 @@ def main(argv: list[str]) -> int:
     _shared_server()
     results, ok = {}, True
     for name in args.only.split(","):
+        if name == "floods":  # its own figures (latency and memory), not the delivery invariants
+            results[name] = floods.run(args.quick)
+            ok = ok and results[name]["ok"]
+            continue
         t = time.monotonic()
         print(f"faults: {name} ...", flush=True)
         r = asyncio.run(globals()[name](args.quick))
