@@ -13,6 +13,7 @@ import secrets
 import statistics
 import time
 
+import httpx
 import psutil
 import pytest
 
@@ -35,7 +36,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 def flood_app():
     app = support.AppProcess(env={"SEND_BURST": "30", "SEND_PER_MINUTE": "600",
                                   # the production defaults (tests/support.py lifts them for other tests)
-                                  "NEW_TABS_BURST": "200", "NEW_TABS_PER_MINUTE": "600"},
+                                  "NEW_TABS_BURST": "200", "NEW_TABS_PER_MINUTE": "600",
+                                  "USER_QUOTA_BYTES": str(20 * 2**20)},
                              log_name="floods", backend_only=True).start()
     yield app
     app.stop()
@@ -245,3 +247,30 @@ async def test_connect_disconnect_churn_is_capped_by_the_new_tab_bucket(flood_ap
         return f"churn: {opened} connects, {refused} refused"
 
     await run_flood(flood_app, "presence churn", flood)
+
+
+async def test_upload_and_discard_loops_are_cut_by_the_quota(flood_app):
+    """(f) 256 KB uploads in a loop, never sent: unsent uploads count against the user's quota
+    (USER_QUOTA_BYTES, 20 MB here) until the sweep, so the loop is refused once it is full."""
+    mallory = await w.register(flood_app.url, f"flf{secrets.token_hex(3)}", PASSWORD)
+    body = b"\0" * (256 * 1024)
+
+    async def flood(seconds: float) -> str:
+        codes: dict[str, int] = {}
+        end = time.monotonic() + seconds
+        async with httpx.AsyncClient(base_url=flood_app.url, timeout=10) as http:
+            while time.monotonic() < end:
+                try:
+                    r = await http.post("/api/upload", params={"name": "x.bin"}, content=body,
+                                        headers={"Origin": flood_app.url, "Cookie": mallory.cookie_header})
+                    key = str(r.status_code)
+                except httpx.TransportError:  # refused before the body was read: the connection closes
+                    key = "cut"
+                codes[key] = codes.get(key, 0) + 1
+        return f"uploads by status {dict(sorted(codes.items()))}"
+
+    figures = await run_flood(flood_app, "upload and discard", flood)
+    codes = eval(figures["refused"].split("status ")[1])  # noqa: S307 - our own dict repr
+    stored = sum(v for k, v in codes.items() if k.startswith("2"))
+    assert stored <= 80, codes  # 20 MB of 256 KB files
+    assert sum(codes.values()) > stored, codes
