@@ -20,6 +20,7 @@ import pytest
 from corpchat.services import messages as msg_service
 from corpchat.services import rooms
 from corpchat.state.chat import ChatState
+from corpchat.state.profile import ProfileState
 from tests import support
 from tests import wsclient as w
 
@@ -37,7 +38,8 @@ def flood_app():
     app = support.AppProcess(env={"SEND_BURST": "30", "SEND_PER_MINUTE": "600",
                                   # the production defaults (tests/support.py lifts them for other tests)
                                   "NEW_TABS_BURST": "200", "NEW_TABS_PER_MINUTE": "600",
-                                  "USER_QUOTA_BYTES": str(20 * 2**20)},
+                                  "USER_QUOTA_BYTES": str(20 * 2**20),
+                                  "PROFILE_BURST": "10", "PROFILE_PER_MINUTE": "20"},
                              log_name="floods", backend_only=True).start()
     yield app
     app.stop()
@@ -274,3 +276,39 @@ async def test_upload_and_discard_loops_are_cut_by_the_quota(flood_app):
     stored = sum(v for k, v in codes.items() if k.startswith("2"))
     assert stored <= 80, codes  # 20 MB of 256 KB files
     assert sum(codes.values()) > stored, codes
+
+
+async def test_a_name_flipped_for_200_contacts_is_cut_by_the_profile_bucket(flood_app):
+    """(e) name changes in a loop pushed to 200 contacts with open tabs: the profile bucket
+    (PROFILE_BURST 10, 20/min) refuses the loop, so contacts get a bounded number of frames."""
+    suffix = secrets.token_hex(3)
+    mallory = await w.register(flood_app.url, f"fle{suffix}", PASSWORD)
+    contacts = await asyncio.gather(*[w.register(flood_app.url, f"flec{suffix}{i}", PASSWORD) for i in range(200)])
+    for c in contacts:
+        msg_service.send_sync(c.user_id, rooms.open_private(c.user_id, mallory.user_id), "hi", secrets.token_hex(8))
+    # An office of contacts behind a few addresses, so their tabs do not drain 127.0.0.1's new-tab bucket.
+    tabs = [w.ReflexClient(flood_app.url, c, keep_frames=False, headers={"X-Forwarded-For": f"192.0.2.{100 + i // 50}"})
+            for i, c in enumerate(contacts)]
+    for i in range(0, 200, 20):
+        await asyncio.gather(*[t.connect("/") for t in tabs[i:i + 20]])
+    flipper = w.ReflexClient(flood_app.url, mallory)
+    await flipper.connect("/profile")
+    before = sum(t.frame_count for t in tabs)
+
+    async def flood(seconds: float) -> str:
+        done = refused = 0
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            frames = await flipper.call(w.handler_name(ProfileState, "save_profile"), form_data={
+                "real_name": f"Mallory {done}", "bio": "", "gender": "unspecified", "birth": ""})
+            refused += any("too fast" in t for t in w.ReflexClient.error_toasts(frames))
+            done += 1
+        return f"{done} name changes, {refused} refused; frames to 200 contact tabs: " \
+               f"{sum(t.frame_count for t in tabs) - before}"
+
+    try:
+        figures = await run_flood(flood_app, "profile flips to 200 contacts", flood)
+        frames = int(figures["refused"].rsplit(": ", 1)[1])
+        assert frames <= 200 * 15, figures  # the burst and what the loop's seconds refilled
+    finally:
+        await asyncio.gather(*[t.close() for t in (*tabs, flipper)])
