@@ -4,7 +4,7 @@ mode and started, or sockets are cut; then the database is compared with what th
 told: acknowledged-but-missing, duplicates and order violations must all be 0.
 
     python -m tests.faults.run                 # every scenario
-    python -m tests.faults.run --only drops    # kill, postgres, redis, drops, disk
+    python -m tests.faults.run --only drops    # kill, postgres, redis, drops, disk, floods
     python -m tests.faults.run --quick         # fewer faults (a smoke run)
 
 Each scenario has its own database (and for `postgres` its own PostgreSQL cluster, so stopping
@@ -29,12 +29,12 @@ import psycopg
 from tests import support
 from tests.bench import common
 from tests.bench.client import login, new_http
-from tests.faults import fleet
+from tests.faults import fleet, floods
 from tests.faults.disk import disk  # noqa: F401 (a scenario, run by name)
 from tests.faults.services import Postgres, Redis
 
 CLIENTS = 50
-SCENARIOS = ["kill", "postgres", "redis", "drops", "disk"]
+SCENARIOS = ["kill", "postgres", "redis", "drops", "disk", "floods"]
 
 
 def seed(url: str, clients: int) -> tuple[list[str], int]:
@@ -204,6 +204,10 @@ def main(argv: list[str]) -> int:
     _shared_server()
     results, ok = {}, True
     for name in args.only.split(","):
+        if name == "floods":  # its own figures (latency and memory), not the delivery invariants
+            results[name] = floods.run(args.quick)
+            ok = ok and results[name]["ok"]
+            continue
         t = time.monotonic()
         print(f"faults: {name} ...", flush=True)
         r = asyncio.run(globals()[name](args.quick))
