@@ -116,6 +116,7 @@ class Settings:
     open_chat_per_minute: int = 60
     new_tabs_burst: int = 200
     new_tabs_per_minute: int = 600
+    tabs_per_user: int = 20  # open sockets of one logged-in user on one worker
     # Uploads in progress (services/upload_limits.py, api/uploads.py).
     uploads_per_user: int = 4
     uploads_queued_per_user: int = 16
@@ -233,6 +234,7 @@ def load() -> Settings:
         open_chat_per_minute=_int("OPEN_CHAT_PER_MINUTE", 60),
         new_tabs_burst=_int("NEW_TABS_BURST", 200),
         new_tabs_per_minute=_int("NEW_TABS_PER_MINUTE", 600),
+        tabs_per_user=_int("TABS_PER_USER", 20),
         uploads_per_user=_int("UPLOADS_PER_USER", 4),
         uploads_queued_per_user=_int("UPLOADS_QUEUED_PER_USER", 16),
         uploads_per_minute=_int("UPLOADS_PER_MINUTE", 120),

@@ -65,6 +65,7 @@ def test_environment() -> None:
     for name in ("SEND_BURST", "EDIT_BURST", "REACT_BURST", "AVATAR_BURST", "PROFILE_BURST", "OPEN_CHAT_BURST",
                  "NEW_TABS_BURST"):
         os.environ.setdefault(name, "1000000")
+    os.environ.setdefault("TABS_PER_USER", "1000000")
     # Every test registers its users from 127.0.0.1; the per-address limit has its own tests.
     os.environ.setdefault("REGISTER_MAX_PER_IP", "100000")
     # The app plays being behind a reverse proxy at 127.0.0.1 (tests/security/test_http.py

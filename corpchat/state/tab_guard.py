@@ -20,11 +20,16 @@ from starlette.requests import HTTPConnection
 from corpchat.api import client_address
 from corpchat.config import settings
 from corpchat.realtime import reflex_glue
+from corpchat.services import accounts
+from corpchat.services.errors import ServiceError
 from corpchat.services.rate_limits import TokenBucket
-from corpchat.state.base import AuthState, _fingerprint
+from corpchat.state.base import AuthState, _fingerprint, _session_cookie
 
 log = logging.getLogger(__name__)
 _new_tabs = TokenBucket(settings.new_tabs_burst, settings.new_tabs_per_minute)
+# The tabs of each logged-in user connected to this worker (tab token -> user, user -> tokens).
+_user_of: dict[str, int] = {}
+_tabs_of: dict[int, set[str]] = {}
 
 
 def _address(environ: dict) -> str:
@@ -39,6 +44,40 @@ def cookie_matches(stored_digest: str, cookie_header: str) -> bool:
 
 
 async def check_connection(token: str, environ: dict) -> None:
+    await _check_stored_state(token, environ)
+    await _count_user_tab(token, environ)
+
+
+async def _count_user_tab(token: str, environ: dict) -> None:
+    """At most TABS_PER_USER open sockets per logged-in user on this worker: every tab loads its
+    page as it connects, and one user's 225 tabs loading at once held other people's messages
+    up to p99 490 ms. The per-address bucket alone let them in (one user, one address)."""
+    try:
+        user_id, _ = accounts.decode_token(_session_cookie(reflex_glue.connect_cookie(environ)))
+    except ServiceError:
+        return  # not logged in: such tabs are counted per address, and load nothing
+    tabs = _tabs_of.setdefault(user_id, set())
+    if token not in tabs and len(tabs) >= settings.tabs_per_user:
+        # A socket whose connection failed after this hook never said goodbye: forget those.
+        for stale in [t for t in tabs if not await reflex_glue.is_connected(t)]:
+            _forget_tab(stale)
+        tabs = _tabs_of.setdefault(user_id, set())
+        if len(tabs) >= settings.tabs_per_user:
+            raise ConnectionRefusedError("too many open tabs for this user")
+    tabs.add(token)
+    _user_of[token] = user_id
+
+
+def _forget_tab(token: str) -> None:
+    user_id = _user_of.pop(token, None)
+    tabs = _tabs_of.get(user_id)
+    if tabs is not None:
+        tabs.discard(token)
+        if not tabs:
+            del _tabs_of[user_id]
+
+
+async def _check_stored_state(token: str, environ: dict) -> None:
     # A token whose socket is still open gets a NEW token from Reflex (duplicate tab), so the
     # stored state is not handed over; resetting it here would only break the open tab.
     if await reflex_glue.is_connected(token):
@@ -71,8 +110,14 @@ async def forget_anonymous_tab(token: str) -> None:
     reflex_glue.drop_stored_state(token)
 
 
+async def tab_closed(token: str) -> None:
+    if not await reflex_glue.is_connected(token):  # not a reconnect that came first
+        _forget_tab(token)
+
+
 def install(app) -> None:
     reflex_glue.add_connect_hook(app, check_connection)
+    reflex_glue.add_disconnect_hook(app, tab_closed)
     reflex_glue.add_disconnect_hook(app, forget_anonymous_tab)
 
 
