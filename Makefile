@@ -51,7 +51,7 @@ browser:
 test: setup-test browser
 	$(PY) -m pytest tests --ignore=tests/bench -q $(PYTEST_ARGS)
 
-bench: setup-test
+bench: setup-test browser
 	$(PY) -m tests.bench.run $(BENCH_ARGS)
 
 # The crash and outage suite (issue 24): SIGKILLs, PostgreSQL and socket outages under 50

@@ -1,12 +1,14 @@
 """Clients that keep sending through faults, as the page does: each message has a client id; a
 send counts as acknowledged only when its handler finished without an error (it answers after
-the commit) and the tab was shown the message as stored (an id, not a "sending…" bubble), as a
-user sees it; anything else (an error toast, a timeout, a dropped socket) is resent with the same
+the commit); anything else (an error toast, a timeout, a dropped socket) is resent with the same
 client id on the next connection, which the server must store once.
 
-"Finished without an error" alone was not enough: an exception Reflex turns into a toast reaches
-the page after the next event's reply, so a send refused at the session check counted as
-acknowledged (1 message in 18,353, one run in three, of the postgres scenario)."""
+Besides, each client notes whether its tab was ever shown an acknowledged message as stored (a
+frame with its client id and a real id, not the "sending…" bubble), and the run reports the ones
+it never was (`acked_not_shown`): measured, not asserted (see the issue 24 note, finding B).
+An acknowledged send the database did not have was finding A: an exception Reflex turns into a
+toast reaches the page after the next event's reply, so a send refused at the session check
+looked acknowledged (1 in 18,353; fixed in state/base.py)."""
 
 from __future__ import annotations
 
@@ -54,6 +56,7 @@ class Client:
     tab: Tab | None = None
     sending: str = ""  # the client id being sent now
     shown: set[str] = field(default_factory=set)  # client ids this client was shown as stored
+    unshown: set[str] = field(default_factory=set)  # acknowledged, not shown as stored yet
     token: str = field(default_factory=lambda: str(uuid.uuid4()))  # the page keeps its tab's token
 
     async def connect(self, http: aiohttp.ClientSession, url: str, stop: asyncio.Event):
@@ -96,12 +99,9 @@ class Client:
             if len(tab.errors) > errors or not tab.connected:
                 await asyncio.sleep(0.2)  # refused (database down...): the same client id again
                 continue
-            try:  # a broadcast may come a moment after the handler's own reply
-                await asyncio.wait_for(tab.until(lambda _t, cid=self.cids[n]: cid in self.shown), ACK_TIMEOUT)
-            except Exception:
-                await tab.close()
-                continue
             self.acked[n] = time.monotonic()
+            if self.cids[n] not in self.shown:
+                self.unshown.add(self.cids[n])  # a broadcast may come a moment after the reply
             n += 1
             await asyncio.sleep(PACE * random.uniform(0.5, 1.5))
         if self.tab is not None:
@@ -110,9 +110,10 @@ class Client:
     def _saw(self, raw: str, _t: float) -> None:
         """A frame that shows the client id being sent as a stored message (history after a
         reconnect, the broadcast, or the handler's own reply)."""
-        cid = self.sending
-        if cid and cid not in self.shown and cid in raw and _stored(json.loads(raw)[1], cid):
-            self.shown.add(cid)
+        for cid in (self.sending, *self.unshown):
+            if cid and cid not in self.shown and cid in raw and _stored(json.loads(raw)[1], cid):
+                self.shown.add(cid)
+                self.unshown.discard(cid)
 
     async def drop(self) -> None:
         """Cut the socket without a goodbye (a network drop); `run` reconnects."""
@@ -156,4 +157,4 @@ def verify(rows: list[tuple[str, int]], clients: list[Client]) -> dict:
     return {"acked": sum(len(c.acked) for c in clients), "stored": len(rows), "lost": lost,
             "duplicates": max(duplicates, extra), "order_violations": order,
             "attempts": sum(c.attempts for c in clients), "reconnects": sum(c.reconnects for c in clients),
-            "lost_markers": missing[:20]}
+            "lost_markers": missing[:20], "acked_not_shown": sum(len(c.unshown) for c in clients)}

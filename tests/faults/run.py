@@ -219,7 +219,7 @@ def main(argv: list[str]) -> int:
               f"duplicates {r['duplicates']}, order violations {r['order_violations']}, "
               f"recovery p50/p99 {rec.get('p50_ms', '-')}/{rec.get('p99_ms', '-')} ms, "
               f"{r['reconnects']} reconnects, {r['seconds']} s  {'OK' if _ok(r) else 'FAILED'}", flush=True)
-        for k in ("sends_refused_visibly_while_down", "clients_not_recovered"):
+        for k in ("sends_refused_visibly_while_down", "clients_not_recovered", "acked_not_shown"):
             if k in r:
                 print(f"    {k}: {r[k]}")
     support.ARTIFACTS.mkdir(exist_ok=True)
