@@ -20,6 +20,9 @@ import time
 from tests.bench import common
 
 QUICK = {"calls": 5}
+# The server lets one user start 5 calls at once, then 10 a minute (services/rate_limits.py):
+# past the first 5 the bench waits its turn rather than measure the refusal.
+CALL_BURST, CALL_EVERY_S = 5, 6.2
 PLAYING = ("() => { const v = document.getElementById('call-remote-video');"
            " return !!v && v.videoWidth > 0 && v.currentTime > 0.2; }")
 
@@ -74,9 +77,12 @@ def _measure(url: str, prefix: str, calls: int) -> dict:
 
             for page in pages:
                 page.on("websocket", follow)
-            for _ in range(calls):
+            last = 0.0
+            for i in range(calls):
                 sent.clear()
-                clicked = time.perf_counter()
+                if i >= CALL_BURST:
+                    time.sleep(max(0.0, last + CALL_EVERY_S - time.perf_counter()))
+                clicked = last = time.perf_counter()
                 caller.click("#call-video")
                 callee.locator("#call-accept").wait_for(state="visible")
                 rang = time.perf_counter()
