@@ -2,8 +2,8 @@
 
 Production sends go through `send_async` on the event loop's own connection;
 `send_sync` runs the same statement through SQLAlchemy for tests and scripts.
-Both answer `Sent(message, push)`: `push` is None for a resend of a stored
-message (nothing new to tell anyone).
+Both answer `Sent(message, push)`; a resend of a stored message is told again (see
+`_existing`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from corpchat.config import settings
 from corpchat.models import Message
 from corpchat.services import rate_limits, validate
 from corpchat.services.errors import Conflict, Invalid
+from corpchat.services.events import MessageSent, Push
 from corpchat.services.message_views import views
 from corpchat.services.send_statements import (  # noqa: F401  (Sent is part of this module's API)
     RETRIES,
@@ -34,6 +35,7 @@ from corpchat.services.send_statements import (  # noqa: F401  (Sent is part of 
     unwritten_steps,
     write_steps,
 )
+from corpchat.services.visibility import room_members
 
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # A message that carries a file (messages.payload = files.FileInfo.payload()); its text is the caption.
@@ -238,11 +240,17 @@ async def _unwritten(one: SendItem, done: asyncio.Future, tries: int = 0) -> Non
 
 
 def _existing(message_id: int, room_id: int) -> Sent:
-    """A resend of a stored message: the stored message, nothing new to deliver."""
+    """A resend of a stored message: the stored message, told to the room once more. Its first
+    telling may never have happened (the worker died, or Redis was away, between the commit and
+    the push): the sender resends because no reply came. Told twice, it changes nothing: the
+    ring upserts by seq and the chat lists count and sort by seq."""
     with db.session() as s:
         existing = s.get(Message, message_id)
         if existing.room_id != room_id:
             raise Invalid()
-        return Sent(views(s, [existing])[0], None)
+        message = views(s, [existing])[0]
+        if existing.deleted_at is not None or existing.hidden_for:
+            return Sent(message, None)  # gone, or gone for someone: a new telling would bring it back
+        return Sent(message, Push(room_members(s, room_id), MessageSent(room_id, message)))
 
 

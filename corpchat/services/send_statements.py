@@ -16,7 +16,7 @@ from corpchat.services.visibility import blocked_either_way_sql
 
 class Sent(NamedTuple):
     message: dict
-    push: Push | None  # None: a resend, nothing new to deliver
+    push: Push | None  # None: a resend of a message that is gone (deleted), nothing to tell
 
 
 class SendItem(NamedTuple):

@@ -246,6 +246,33 @@ async def message_sent(x: World, kinds: tuple[str, ...] = ("open", "list")) -> N
         b["text"] == "brand new" for b in s["room"]["bubbles"]), on_list=in_list)
 
 
+async def message_resent(x: World) -> None:
+    """Finding B: a message stored whose telling was lost (the worker died between the commit and
+    the push, or the reply never reached the tab): the sender's resend tells it then."""
+    peer = await x.tab(x.p, room=True)
+    await x.watch()
+    cid = secrets.token_hex(8)
+    msg_service.send_sync(x.p.user_id, x.room, "stored, never told", cid)  # its push dropped
+    await peer.call(H("send_message"), form_data={"text": "stored, never told", "client_id": cid})
+    in_list = lambda s: (chat_of(s, x.room) or {}).get("preview", "").endswith("stored, never told")  # noqa: E731
+    await x.until("the resent message", on_open=lambda s: in_list(s) and any(
+        b["text"] == "stored, never told" for b in s["room"]["bubbles"]), on_list=in_list)
+
+
+async def message_resent_late(x: World) -> None:
+    """A resend of an older message (its first reply lost) after newer ones: told again, it
+    changes nothing the others see; the preview stays the newest message."""
+    peer = await x.tab(x.p, room=True)
+    await x.watch()
+    cid = x.sent["how are you"]["client_id"]
+    await peer.call(H("send_message"), form_data={"text": "how are you", "client_id": cid})
+    await peer.call(H("send_message"), form_data={"text": "newest", "client_id": secrets.token_hex(8)})
+    in_list = lambda s: (chat_of(s, x.room) or {}).get("preview", "").endswith("newest")  # noqa: E731
+    await x.until("the newest message", on_open=lambda s: in_list(s) and any(
+        b["text"] == "newest" for b in s["room"]["bubbles"]), on_list=in_list)
+    await peer.call(H("send_message"), form_data={"text": "how are you", "client_id": cid})
+
+
 async def message_edited(x: World) -> None:
     peer = await x.tab(x.p, room=True)
     await x.watch()
@@ -518,6 +545,8 @@ VARIANTS: dict[str, Case] = {
     "MessageSent-open-tab-only": Case(functools.partial(message_sent, kinds=("open",))),
     "MessageSent-list-tab-only": Case(functools.partial(message_sent, kinds=("list",))),
     "MessageSent-group": Case(functools.partial(message_sent, kinds=("open",)), group=True),
+    "MessageSent-resent": Case(message_resent),
+    "MessageSent-resent-late": Case(message_resent_late),
     "ReactionChanged-group": Case(reaction_changed, group=True),
     "ProfileChanged-group": Case(profile_changed_group, group=True),
     "AvatarChanged-group": Case(avatar_changed_group, group=True),

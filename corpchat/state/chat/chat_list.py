@@ -98,6 +98,8 @@ class ChatListMixin(rx.State, mixin=True):
         existing = self._chat(room_id)
         if existing is None:
             return  # a chat this list does not show yet comes with the next reload
+        if message["seq"] < existing["last_seq"]:
+            return  # an older message told again (a resend): the preview shows a newer one
         mine = views.by_viewer(message, self._user_id)
         new = message["seq"] > existing["last_seq"]
         if unread is None:
