@@ -274,6 +274,17 @@ class CallEnded(Event):
     outcome: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class GroupCallChanged(Event):
+    """Someone joined or left the group's call: `count` are in it now (0: none runs). Told to every
+    member of the group: a tab in the call re-reads its tiles, a tab showing the group shows the
+    banner with Join."""
+
+    call_id: int = 0
+    kind: str = "video"
+    count: int = 0
+
+
 def all_event_types() -> list[type[Event]]:
     """Every concrete event class (for the registry and its tests)."""
     found, todo = set(), list(Event.__subclasses__())

@@ -11,7 +11,14 @@ from sqlalchemy import text
 from corpchat import db, system_views
 from corpchat.services import calls, rooms
 from corpchat.services.errors import Conflict, Forbidden, Invalid, NotFound
-from corpchat.services.events import CallAccepted, CallEnded, CallMediaChanged, CallRinging, MessageSent
+from corpchat.services.events import (
+    CallAccepted,
+    CallEnded,
+    CallMediaChanged,
+    CallRinging,
+    GroupCallChanged,
+    MessageSent,
+)
 from tests.factories import block, make_group, make_user
 
 
@@ -177,14 +184,43 @@ def test_group_call_up_to_six(db_clean):
     people = [make_user(f"user{i}") for i in range(8)]
     room = make_group(people[0], *people[1:])
     seat = calls.start(people[0], room, "video")
-    assert set(seat.pushes[-1].audience) == set(people[1:])
+    ring = next(p for p in seat.pushes if isinstance(p.event, CallRinging))
+    assert set(ring.audience) == set(people[1:])
     for u in people[1:6]:
         calls.accept(u, seat.call_id)
     with pytest.raises(Conflict) as err:
         calls.accept(people[6], seat.call_id)
     assert err.value.key == "err.call_full"
-    assert calls.leave_room(people[5], room) == []  # a removed member leaves; four are left
+    [news] = calls.leave_room(people[5], room)  # a removed member leaves; five are left
+    assert news.event == GroupCallChanged(room, call_id=seat.call_id, kind="video", count=5)
     assert len(calls.call_peers(seat.call_id)) == 5
+
+
+def test_group_call_banner_join_and_tiles(db_clean):
+    """Every member hears how many are in the group's call; one who declined joins from the banner;
+    the tiles name the others with their camera and microphone; a block keeps a joiner out."""
+    anna, boris, vera, gleb = (make_user(n) for n in ("anna", "boris", "vera", "gleb"))
+    room = make_group(anna, boris, vera, gleb)
+    seat = calls.start(anna, room, "video")
+    news = seat.pushes[-1]
+    assert set(news.audience) == {anna, boris, vera, gleb} and news.event.count == 1
+    assert calls.room_call(gleb, room) == {"call_id": seat.call_id, "kind": "video", "count": 1}
+    joined = calls.accept(boris, seat.call_id)
+    assert joined.remote_peers == (seat.peer_id,) and joined.pushes[-1].event.count == 2
+    calls.decline(vera, seat.call_id)
+    calls.set_media(boris, seat.call_id, False, False)
+    again = calls.accept(vera, seat.call_id)  # declined, then joined from the banner
+    tiles = calls.participants(vera, seat.call_id)
+    assert [(t["user_id"], t["mic"], t["camera"]) for t in tiles] == [(anna, True, True), (boris, False, False)]
+    assert calls.participants(gleb, seat.call_id) == []  # not in it: nothing
+    block(gleb, boris)
+    with pytest.raises(Forbidden):
+        calls.accept(gleb, seat.call_id)
+    [left] = calls.hang_up(vera, seat.call_id)
+    assert left.event.count == 2
+    ended = calls.hang_up(boris, seat.call_id)  # anna alone: over for everyone, the banner goes
+    assert [p.event.count for p in ended if isinstance(p.event, GroupCallChanged)] == [0]
+    assert calls.room_call(gleb, room) is None and again.peer_id
 
 
 def test_ice_servers_with_a_turn_secret(monkeypatch):
