@@ -290,4 +290,9 @@ STRINGS = {
     "call.failed": "The call could not connect.",
     "call.screen_on": "Share screen",
     "call.screen_off": "Stop sharing",
+    "call.video_running": "Video call in progress",
+    "call.voice_running": "Voice call in progress",
+    "call.participants": {"one": "{n} participant", "other": "{n} participants"},
+    "call.join": "Join",
+    "call.you": "You",
 }

@@ -306,4 +306,11 @@ STRINGS = {
     "call.failed": "Не удалось соединиться.",
     "call.screen_on": "Показать экран",
     "call.screen_off": "Остановить показ экрана",
+    "call.video_running": "Идёт видеозвонок",
+    "call.voice_running": "Идёт голосовой звонок",
+    "call.participants": {
+        "one": "{n} участник", "few": "{n} участника",
+        "many": "{n} участников", "other": "{n} участника"},
+    "call.join": "Присоединиться",
+    "call.you": "Вы",
 }

@@ -306,4 +306,11 @@ STRINGS = {
     "call.failed": "Не вдалося з'єднатися.",
     "call.screen_on": "Показати екран",
     "call.screen_off": "Зупинити показ екрана",
+    "call.video_running": "Триває відеодзвінок",
+    "call.voice_running": "Триває голосовий дзвінок",
+    "call.participants": {
+        "one": "{n} учасник", "few": "{n} учасники",
+        "many": "{n} учасників", "other": "{n} учасника"},
+    "call.join": "Приєднатися",
+    "call.you": "Ви",
 }
