@@ -121,6 +121,7 @@ def shown(c: w.ReflexClient) -> dict:
             "can_delete_others": v.get("can_delete_others"), "draft": v.get("draft"),
             "has_older": v.get("has_older"), "has_newer": v.get("has_newer"),
             "members": v.get("room_members_label"),
+            "call_banner": (v.get("room_call_count"), v.get("room_call_label")),  # a group's call, Join
             "bubbles": _bubbles(v),
         }
     if v.get("card_open"):
@@ -476,6 +477,19 @@ async def call_ended(x: World) -> None:
                   on_open=lambda s: missed(s) and s["room"]["bubbles"][-1]["kind"] == "system")
 
 
+async def group_call_changed(x: World) -> None:
+    """P calls the group; O answers in a tab nobody watches: the watched tabs stop ringing and the
+    open one's banner counts two in the call."""
+    answering = await x.tab(x.o)
+    await _ring_o(x)
+    await x.until("O's tabs ring", on_open=_ringing, on_list=_ringing)
+    frames = await answering.call(H("accept_call"))
+    assert not w.ReflexClient.error_toasts(frames), w.ReflexClient.error_toasts(frames)
+    silent = lambda s: s["call"]["call_phase"] == ""  # noqa: E731
+    await x.until("two in the call", on_list=silent,
+                  on_open=lambda s: silent(s) and s["room"]["call_banner"][0] == 2)
+
+
 @dataclass(frozen=True)
 class Case:
     run: Scenario
@@ -511,6 +525,7 @@ SCENARIOS: dict[type[ev.Event], Case] = {
     ev.CallAccepted: Case(call_accepted),
     ev.CallEnded: Case(call_ended),
     ev.CallMediaChanged: Case(call_media_changed),
+    ev.GroupCallChanged: Case(group_call_changed, group=True),
 }
 # More positions for some event types (each id names its event type first).
 VARIANTS: dict[str, Case] = {
