@@ -28,12 +28,11 @@ from sqlalchemy import text
 
 from corpchat import db
 from corpchat.config import settings
-from corpchat.services import rate_limits, system_messages, validate
+from corpchat.services import group_calls, rate_limits, system_messages, validate
 from corpchat.services.access import access_room
 from corpchat.services.errors import Conflict, Forbidden, Invalid, NotFound
-from corpchat.services.events import CallAccepted, CallEnded, CallMediaChanged, CallRinging, GroupCallChanged, Push
-from corpchat.services.message_views import display_name
-from corpchat.services.visibility import blocked_either_way, blocked_set, room_members
+from corpchat.services.events import CallAccepted, CallEnded, CallMediaChanged, CallRinging, Push
+from corpchat.services.visibility import blocked_either_way, room_members
 
 KINDS = ("video", "voice")
 MAX_PARTICIPANTS = 6  # a mesh: every participant sends to every other one
@@ -90,7 +89,7 @@ def start(actor_id: int, room_id, kind) -> Seat:
         if not rung:
             raise Conflict("err.call_busy")  # the whole transaction goes: no call, no record
         ring = Push(rung, CallRinging(room.id, call_id=call_id, caller_id=actor_id, kind=kind))
-        news = _group_news(s, _lock_call(s, call_id))
+        news = group_calls.news(s, _lock_call(s, call_id))
     return Seat(call_id, room.id, kind, peer_id, token, (), [*early, ring, *news])
 
 
@@ -100,7 +99,8 @@ def accept(actor_id: int, call_id) -> Seat:
     is told, which stops the ringing in my other tabs.
     A ring past its time ends as missed instead: the Seat has no peer id, only those pushes."""
     with db.session() as s:
-        call, state = _joinable(s, actor_id, call_id)
+        call, state = _my_call(s, actor_id, call_id, joining=True)
+        state = group_calls.joinable(s, actor_id, call, state)
         if call.state == "ended" or state not in ("ringing", "left", None):
             raise Conflict("err.call_over")
         if _overdue(call):
@@ -123,7 +123,7 @@ def accept(actor_id: int, call_id) -> Seat:
         if call.state == "ringing":
             s.exec(text("UPDATE calls SET state = 'active', answered_at = now() WHERE id = :c"), params={"c": call.id})
         told = Push(_members(s, call.id), CallAccepted(call.room_id, call_id=call.id, user_id=actor_id))
-        news = _group_news(s, call)
+        news = group_calls.news(s, call)
     return Seat(call.id, call.room_id, call.kind, peer_id, token, tuple(joined), [told, *news])
 
 
@@ -168,10 +168,15 @@ def set_media(actor_id: int, call_id, mic, camera) -> Push | None:
 
 
 def expire(call_id) -> list[Push]:
-    """End a call that rang past its time as missed (anyone may ask; before its time nothing happens)."""
+    """End a call that rang past its time as missed (anyone may ask; before its time nothing happens).
+    A group call someone answered goes on: those it still rings stop ringing (it is over for them)."""
     call_id = validate.ident(call_id)
     with db.session() as s:
         call = _lock_call(s, call_id)
+        if call is not None and call.state == "active" and _overdue(call, ringing=False):
+            rung = tuple(s.exec(text("UPDATE call_members SET state = 'declined' WHERE call_id = :c "
+                                     "AND state = 'ringing' RETURNING user_id"), params={"c": call.id}).scalars())
+            return [Push(rung, CallEnded(call.room_id, call_id=call.id, outcome="missed"))] if rung else []
         if call is None or not _overdue(call):
             return []
         return _end(s, call, "missed")
@@ -216,36 +221,6 @@ def leave_all(user_id: int) -> list[Push]:
     if live is None or live["ringing"]:
         return []
     return hang_up(user_id, live["call_id"])
-
-
-def participants(actor_id: int, call_id) -> list[dict]:
-    """The others in my call now, for my tiles (nothing unless I am in it). A blocked person's
-    photo is not shown (their initials are)."""
-    call_id = validate.ident(call_id)
-    with db.session() as s:
-        rows = s.exec(text(
-            "SELECT m.peer_id, m.user_id, m.mic, m.camera, u.login, u.real_name, u.avatar_id "
-            "FROM call_members m JOIN calls c ON c.id = m.call_id JOIN users u ON u.id = m.user_id "
-            "WHERE m.call_id = :c AND m.state = 'joined' AND c.state <> 'ended' AND m.user_id <> :u "
-            "AND EXISTS (SELECT 1 FROM call_members me WHERE me.call_id = :c AND me.user_id = :u "
-            "AND me.state = 'joined') ORDER BY m.joined_at"), params={"c": call_id, "u": actor_id}).all()
-        hidden = blocked_set(s, actor_id) if rows else set()
-    return [{"peer_id": r.peer_id, "user_id": r.user_id, "name": display_name(r), "mic": r.mic, "camera": r.camera,
-             "avatar_id": "" if r.user_id in hidden else (r.avatar_id or "")} for r in rows]
-
-
-def room_call(actor_id: int, room_id) -> dict | None:
-    """The call running in a group of mine, for its banner: {call_id, kind, count}; None when none
-    runs (or the chat is a private one: its calls ring, they have no banner)."""
-    with db.session() as s:
-        room, _ = access_room(s, actor_id, room_id)
-        if room.kind == "private":
-            return None
-        row = s.exec(text(
-            "SELECT c.id, c.kind, count(m.user_id) FILTER (WHERE m.state = 'joined') AS n FROM calls c "
-            "LEFT JOIN call_members m ON m.call_id = c.id WHERE c.room_id = :r AND c.state <> 'ended' "
-            "GROUP BY c.id ORDER BY c.id DESC LIMIT 1"), params={"r": room.id}).first()
-    return {"call_id": row.id, "kind": row.kind, "count": row.n} if row and row.n else None
 
 
 def live_call(user_id: int) -> dict | None:
@@ -336,49 +311,23 @@ def _lock_call(s, call_id: int):
                        "WHERE id = :c FOR UPDATE"), params={"c": call_id}).first()
 
 
-def _my_call(s, actor_id: int, call_id):
-    call_id = validate.ident(call_id)
-    call = _lock_call(s, call_id)
-    state = s.exec(text("SELECT state FROM call_members WHERE call_id = :c AND user_id = :u"),
-                   params={"c": call_id, "u": actor_id}).scalar() if call is not None else None
-    if state is None:
-        raise NotFound()
-    return call, state
-
-
-def _joinable(s, actor_id: int, call_id):
-    """My call and my place in it (None: a group call I was never rung for, that any member of the
-    group may join, though never with someone on either side of a block)."""
+def _my_call(s, actor_id: int, call_id, joining: bool = False):
+    """The call, locked, and my state in it (`joining`: None when I have none, for group_calls to judge)."""
     call_id = validate.ident(call_id)
     call = _lock_call(s, call_id)
     if call is None:
         raise NotFound()
     state = s.exec(text("SELECT state FROM call_members WHERE call_id = :c AND user_id = :u"),
                    params={"c": call_id, "u": actor_id}).scalar()
-    if _is_private(s, call.room_id):
-        if state is None:
-            raise NotFound()
-        return call, state
-    access_room(s, actor_id, call.room_id)
-    inside = s.exec(text("SELECT user_id FROM call_members WHERE call_id = :c AND state = 'joined'"),
-                    params={"c": call_id}).scalars().all()
-    if any(blocked_either_way(s, actor_id, u) for u in inside):
-        raise Forbidden("err.call_blocked")
-    return call, "left" if state == "declined" else state
+    if state is None and not joining:
+        raise NotFound()
+    return call, state
 
 
-def _group_news(s, call) -> list[Push]:
-    """A group call's members changed: every member of the group hears how many are in it now."""
-    if _is_private(s, call.room_id):
-        return []
-    count = len(_joined_peers(s, call.id))
-    return [Push(room_members(s, call.room_id),
-                 GroupCallChanged(call.room_id, call_id=call.id, kind=call.kind, count=count))]
-
-
-def _overdue(call) -> bool:
+def _overdue(call, ringing: bool = True) -> bool:
+    """Its ring is past its time (`ringing`: and nobody answered it)."""
     deadline = datetime.now(UTC) - timedelta(seconds=settings.call_ring_seconds)
-    return call.state == "ringing" and call.created_at < deadline
+    return (call.state == "ringing" or not ringing) and call.created_at < deadline
 
 
 def _end_overdue(s, user_ids) -> list[Push]:
@@ -419,7 +368,7 @@ def _end_if_empty(s, call) -> list[Push]:
     left = s.exec(text("SELECT count(*) FILTER (WHERE state = 'joined'), count(*) FILTER (WHERE state = 'ringing') "
                        "FROM call_members WHERE call_id = :c"), params={"c": call.id}).one()
     if left[0] >= 2 or (call.state == "ringing" and left[0] >= 1 and left[1] >= 1):
-        return _group_news(s, call)
+        return group_calls.news(s, call)
     return _end(s, call, "answered" if call.state == "active" else "missed")
 
 
@@ -441,7 +390,7 @@ def _end(s, call, outcome: str, actor: int | None = None) -> list[Push]:
         note = system_messages.write(s, call.room_id, "call_missed", actor=call.caller_id, old=call.kind,
                                      key=f"call:{call.id}")
     ended = Push(_members(s, call.id), CallEnded(call.room_id, call_id=call.id, outcome=outcome))
-    return [ended, *_group_news(s, call)] + ([note] if note is not None else [])
+    return [ended, *group_calls.news(s, call)] + ([note] if note is not None else [])
 
 
 def duration(seconds: int) -> str:

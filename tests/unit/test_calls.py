@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from corpchat import db, system_views
-from corpchat.services import calls, rooms
+from corpchat.services import calls, group_calls, rooms
 from corpchat.services.errors import Conflict, Forbidden, Invalid, NotFound
 from corpchat.services.events import (
     CallAccepted,
@@ -204,15 +204,15 @@ def test_group_call_banner_join_and_tiles(db_clean):
     seat = calls.start(anna, room, "video")
     news = seat.pushes[-1]
     assert set(news.audience) == {anna, boris, vera, gleb} and news.event.count == 1
-    assert calls.room_call(gleb, room) == {"call_id": seat.call_id, "kind": "video", "count": 1}
+    assert group_calls.room_call(gleb, room) == {"call_id": seat.call_id, "kind": "video", "count": 1}
     joined = calls.accept(boris, seat.call_id)
     assert joined.remote_peers == (seat.peer_id,) and joined.pushes[-1].event.count == 2
     calls.decline(vera, seat.call_id)
     calls.set_media(boris, seat.call_id, False, False)
     again = calls.accept(vera, seat.call_id)  # declined, then joined from the banner
-    tiles = calls.participants(vera, seat.call_id)
+    tiles = group_calls.participants(vera, seat.call_id)
     assert [(t["user_id"], t["mic"], t["camera"]) for t in tiles] == [(anna, True, True), (boris, False, False)]
-    assert calls.participants(gleb, seat.call_id) == []  # not in it: nothing
+    assert group_calls.participants(gleb, seat.call_id) == []  # not in it: nothing
     block(gleb, boris)
     with pytest.raises(Forbidden):
         calls.accept(gleb, seat.call_id)
@@ -220,7 +220,7 @@ def test_group_call_banner_join_and_tiles(db_clean):
     assert left.event.count == 2
     ended = calls.hang_up(boris, seat.call_id)  # anna alone: over for everyone, the banner goes
     assert [p.event.count for p in ended if isinstance(p.event, GroupCallChanged)] == [0]
-    assert calls.room_call(gleb, room) is None and again.peer_id
+    assert group_calls.room_call(gleb, room) is None and again.peer_id
 
 
 def test_ice_servers_with_a_turn_secret(monkeypatch):
@@ -262,3 +262,20 @@ def test_the_server_ends_an_unanswered_ring_by_itself(pair, monkeypatch):
     assert [type(p.event) for p in told] == [CallEnded, MessageSent]
     assert set(told[0].audience) == {anna, boris} and told[0].event.outcome == "missed"
     assert _call(seat.call_id) == ("ended", "missed")
+
+
+def test_a_group_call_stops_ringing_those_who_never_answered(db_clean, monkeypatch):
+    from dataclasses import replace
+
+    from corpchat.config import settings
+
+    anna, boris, vera = make_user("anna"), make_user("boris"), make_user("vera")
+    room = make_group(anna, boris, vera)
+    seat = calls.start(anna, room, "video")
+    calls.accept(boris, seat.call_id)
+    assert calls.expire(seat.call_id) == []  # before its time
+    monkeypatch.setattr(calls, "settings", replace(settings, call_ring_seconds=0))
+    [stop] = calls.expire(seat.call_id)
+    assert stop.audience == (vera,) and isinstance(stop.event, CallEnded)
+    assert calls.live_call(vera) is None and len(calls.call_peers(seat.call_id)) == 2
+    calls.accept(vera, seat.call_id)  # the banner still lets her in

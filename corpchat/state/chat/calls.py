@@ -21,7 +21,7 @@ from corpchat.api.signalling import PATH
 from corpchat.config import settings
 from corpchat.realtime import hub
 from corpchat.realtime.appliers import on
-from corpchat.services import calls
+from corpchat.services import calls, group_calls
 from corpchat.services.errors import ServiceError
 from corpchat.services.events import (
     BlockChanged,
@@ -207,7 +207,7 @@ class CallsMixin(rx.State, mixin=True):
         if not (self.call_group and self._call_id and self.call_peer_id):
             return
         frames = {t["peer_id"]: t["frames"] for t in self.call_tiles}
-        rows = await in_thread(calls.participants, self._user_id, self._call_id)
+        rows = await in_thread(group_calls.participants, self._user_id, self._call_id)
         self.call_tiles = [{"peer_id": r["peer_id"], "user_id": r["user_id"], "name": r["name"],
                             "initials": views.initials(r["name"]), "avatar": views.avatar_url(r["avatar_id"]),
                             "mic": r["mic"], "camera": r["camera"], "frames": frames.get(r["peer_id"], True)}
@@ -216,7 +216,8 @@ class CallsMixin(rx.State, mixin=True):
 
     async def _show_room_call(self) -> None:
         """The open chat's banner: a group's running call, read when the chat opens."""
-        live = await in_thread(calls.room_call, self._user_id, self.room_id) if self.room_kind == "group" else None
+        group = self.room_kind == "group"
+        live = await in_thread(group_calls.room_call, self._user_id, self.room_id) if group else None
         self._set_room_call(live["call_id"] if live else 0, live["kind"] if live else "video",
                             live["count"] if live else 0)
 
