@@ -1,9 +1,9 @@
 """A group call in three headless Chromium processes (issue 23, item 5): a mesh through CorpChat's own
 signalling. Anna starts a video call from the group's header; Boris answers the ring; Vera, on a
 phone in Ukrainian, declines it and joins from the banner. Each sees the two others' pictures
-move; Vera's camera off shows her avatar to the others; Vera leaving takes her tile away and she
-comes back from the banner; the owner removing Boris from the group drops him out; the last one
-alone ends the call."""
+move; Vera's camera off shows her avatar to the others; Anna's screen reaches both; Vera leaving
+takes her tile away and she comes back from the banner; the owner removing Boris from the group
+drops him out; the last one alone ends the call."""
 
 from __future__ import annotations
 
@@ -118,6 +118,21 @@ def test_a_group_video_call_of_three(trio, request):
     expect(_tile(boris, v).locator(".tile-muted")).to_be_visible()
     vera.click("#call-camera")
     expect(_tile(anna, v)).to_have_attribute("data-picture", "on")
+
+    # Anna shares her screen: it replaces her camera on both connections (the fake screen's size
+    # is not the fake camera's), and back.
+    width = ("(name) => [...document.querySelectorAll('#call-grid .call-tile[data-peer]')]"
+             ".find(t => t.textContent.includes(name)).querySelector('video').videoWidth")
+    camera = [page.evaluate(f"({width})('{a}')") for page in (boris, vera)]
+    anna.click("#call-screen-share")
+    expect(anna.locator("#call-screen-share")).to_have_attribute("aria-label", "Stop sharing")
+    for page, w in zip((boris, vera), camera, strict=True):
+        page.wait_for_function(f"() => {{ const w = ({width})('{a}'); return w > 0 && w !== {w}; }}")
+    shots(vera, "vera-sees-anna-screen-uk")
+    anna.click("#call-screen-share")
+    expect(anna.locator("#call-screen-share")).to_have_attribute("aria-label", "Share screen")
+    for page, w in zip((boris, vera), camera, strict=True):
+        page.wait_for_function(f"() => ({width})('{a}') === {w}")
 
     # Vera hangs up: her tile goes for the others, the call goes on; she comes back from the banner.
     vera.click("#call-hang-up")
