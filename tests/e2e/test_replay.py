@@ -441,15 +441,17 @@ async def call_ringing(x: World) -> None:
     await x.until("O's tabs ring", on_open=_ringing, on_list=_ringing)
 
 
-async def call_accepted(x: World) -> None:
-    """O answers in a third tab: the watched tabs stop ringing (a fresh tab does not ring either)."""
+async def call_accepted(x: World, banner: int = 0) -> None:
+    """O answers in a third tab: the watched tabs stop ringing (a fresh tab does not ring either).
+    In a group's call (GroupCallChanged), the open tab's banner then counts `banner` in it."""
     answering = await x.tab(x.o)
     await _ring_o(x)
     await x.until("O's tabs ring", on_open=_ringing, on_list=_ringing)
     frames = await answering.call(H("accept_call"))
     assert not w.ReflexClient.error_toasts(frames), w.ReflexClient.error_toasts(frames)
     silent = lambda s: s["call"]["call_phase"] == ""  # noqa: E731
-    await x.until("the ringing stops", on_open=silent, on_list=silent)
+    await x.until("the ringing stops", on_list=silent,
+                  on_open=lambda s: silent(s) and (not banner or s["room"]["call_banner"][0] == banner))
 
 
 async def call_media_changed(x: World) -> None:
@@ -475,19 +477,6 @@ async def call_ended(x: World) -> None:
     missed = lambda s: s["call"]["call_phase"] == "" and "Missed" in (chat_of(s, x.room) or {}).get("preview", "")  # noqa: E731
     await x.until("a missed call", on_list=missed,
                   on_open=lambda s: missed(s) and s["room"]["bubbles"][-1]["kind"] == "system")
-
-
-async def group_call_changed(x: World) -> None:
-    """P calls the group; O answers in a tab nobody watches: the watched tabs stop ringing and the
-    open one's banner counts two in the call."""
-    answering = await x.tab(x.o)
-    await _ring_o(x)
-    await x.until("O's tabs ring", on_open=_ringing, on_list=_ringing)
-    frames = await answering.call(H("accept_call"))
-    assert not w.ReflexClient.error_toasts(frames), w.ReflexClient.error_toasts(frames)
-    silent = lambda s: s["call"]["call_phase"] == ""  # noqa: E731
-    await x.until("two in the call", on_list=silent,
-                  on_open=lambda s: silent(s) and s["room"]["call_banner"][0] == 2)
 
 
 @dataclass(frozen=True)
@@ -525,7 +514,7 @@ SCENARIOS: dict[type[ev.Event], Case] = {
     ev.CallAccepted: Case(call_accepted),
     ev.CallEnded: Case(call_ended),
     ev.CallMediaChanged: Case(call_media_changed),
-    ev.GroupCallChanged: Case(group_call_changed, group=True),
+    ev.GroupCallChanged: Case(functools.partial(call_accepted, banner=2), group=True),
 }
 # More positions for some event types (each id names its event type first).
 VARIANTS: dict[str, Case] = {
