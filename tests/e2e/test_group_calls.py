@@ -10,23 +10,19 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.e2e.conftest import CHROMIUM, Shots
+from tests.e2e.conftest import Shots
 from tests.e2e.helpers import pick_person, register, unique
-from tests.e2e.test_calls_browser import MEDIA_FLAGS
+from tests.e2e.test_calls_browser import media_browsers
 
 PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
 def three_browsers():
-    """Three browser processes, as three people on three machines."""
-    with sync_playwright() as pw:
-        browsers = [pw.chromium.launch(executable_path=CHROMIUM, args=MEDIA_FLAGS) for _ in range(3)]
+    with media_browsers(3) as browsers:
         yield browsers
-        for b in browsers:
-            b.close()
 
 
 @pytest.fixture
