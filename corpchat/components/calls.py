@@ -88,6 +88,7 @@ def _ringing() -> rx.Component:
     return rx.vstack(
         avatar(ChatState.call_with_initials, "7"),
         rx.text(ChatState.call_with, size="5", weight="bold", id="call-with"),
+        rx.cond(ChatState.call_caller != "", rx.text(ChatState.call_caller, size="3", id="call-caller")),
         rx.text(rx.cond(ChatState.call_kind == "video", tr("call.incoming_video"), tr("call.incoming_voice")),
                 color_scheme="gray"),
         rx.hstack(_round("phone-off", "call.decline", ChatState.decline_call, "red", "call-decline"),

@@ -32,6 +32,7 @@ from corpchat.services import group_calls, rate_limits, system_messages, validat
 from corpchat.services.access import access_room
 from corpchat.services.errors import Conflict, Forbidden, Invalid, NotFound
 from corpchat.services.events import CallAccepted, CallEnded, CallMediaChanged, CallRinging, Push
+from corpchat.services.message_views import display_name
 from corpchat.services.visibility import blocked_either_way, room_members
 
 KINDS = ("video", "voice")
@@ -88,7 +89,9 @@ def start(actor_id: int, room_id, kind) -> Seat:
         rung = tuple(u for u in others if _insert_member(s, call_id, u, "ringing"))
         if not rung:
             raise Conflict("err.call_busy")  # the whole transaction goes: no call, no record
-        ring = Push(rung, CallRinging(room.id, call_id=call_id, caller_id=actor_id, kind=kind))
+        name = display_name(s.exec(text("SELECT login, real_name FROM users WHERE id = :u"),
+                                   params={"u": actor_id}).first())
+        ring = Push(rung, CallRinging(room.id, call_id=call_id, caller_id=actor_id, kind=kind, caller_name=name))
         news = group_calls.news(s, _lock_call(s, call_id))
     return Seat(call_id, room.id, kind, peer_id, token, (), [*early, ring, *news])
 
@@ -227,13 +230,14 @@ def live_call(user_id: int) -> dict | None:
     """My live call, if any (a tab opened later shows the ringing or the call)."""
     with db.session() as s:
         row = s.exec(text(
-            "SELECT c.id, c.room_id, c.kind, c.caller_id, c.state, c.created_at, m.state AS mine FROM calls c "
-            "JOIN call_members m ON m.call_id = c.id AND m.user_id = :u "
+            "SELECT c.id, c.room_id, c.kind, c.caller_id, c.state, c.created_at, m.state AS mine, u.login, "
+            "u.real_name FROM calls c JOIN call_members m ON m.call_id = c.id AND m.user_id = :u "
+            "LEFT JOIN users u ON u.id = c.caller_id "
             "WHERE c.state <> 'ended' AND m.state IN ('ringing', 'joined')"), params={"u": user_id}).first()
         if row is None or (row.state == "ringing" and _overdue(row)):
             return None
         return {"call_id": row.id, "room_id": row.room_id, "kind": row.kind, "caller_id": row.caller_id or 0,
-                "ringing": row.mine == "ringing"}
+                "caller_name": display_name(row) if row.login else "", "ringing": row.mine == "ringing"}
 
 
 # ----- for the signalling route -----------------------------------------------------------

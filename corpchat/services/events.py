@@ -245,6 +245,7 @@ class CallRinging(Event):
     call_id: int = 0
     caller_id: int = 0
     kind: str = "video"
+    caller_name: str = ""  # a group's ringing shows who calls under the group's name
 
 
 @dataclass(frozen=True, slots=True)

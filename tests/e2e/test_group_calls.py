@@ -86,6 +86,7 @@ def test_a_group_video_call_of_three(trio, request):
     for page in (boris, vera):
         expect(page.locator("#call-ringing")).to_be_visible()
         expect(page.locator("#call-with")).to_have_text("Standup")
+        expect(page.locator("#call-caller")).to_have_text(a)
     shots(vera, "vera-ringing-uk")
     boris.click("#call-accept")
     vera.click("#call-decline")

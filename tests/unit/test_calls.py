@@ -53,9 +53,9 @@ def test_ring_accept_hang_up_records_the_duration(pair):
     assert seat.peer_id.startswith("cc") and len(seat.peer_token) >= 24 and seat.remote_peers == ()
     (ring,) = seat.pushes
     assert ring.audience == (boris,) and ring.event == CallRinging(room, call_id=seat.call_id, caller_id=anna,
-                                                                   kind="video")
+                                                                   kind="video", caller_name="anna")
     assert calls.live_call(boris) == {"call_id": seat.call_id, "room_id": room, "kind": "video",
-                                      "caller_id": anna, "ringing": True}
+                                      "caller_id": anna, "caller_name": "anna", "ringing": True}
     joined = calls.accept(boris, seat.call_id)
     assert joined.remote_peers == (seat.peer_id,) and joined.peer_id != seat.peer_id
     assert joined.pushes[0].event == CallAccepted(room, call_id=seat.call_id, user_id=boris)

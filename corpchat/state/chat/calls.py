@@ -60,6 +60,7 @@ class CallsMixin(rx.State, mixin=True):
     call_room_id: int = 0
     call_with: str = ""  # the chat's title: the other person, or the group
     call_with_initials: str = ""
+    call_caller: str = ""  # ringing in a group: who calls
     call_peer_id: str = ""  # issued to this tab only
     call_peer_token: str = ""
     call_dial: list[str] = []
@@ -235,7 +236,7 @@ class CallsMixin(rx.State, mixin=True):
         live = await in_thread(calls.live_call, self._user_id)
         if live and live["ringing"]:
             self._on_call_ringing(CallRinging(live["room_id"], call_id=live["call_id"], caller_id=live["caller_id"],
-                                              kind=live["kind"]))
+                                              kind=live["kind"], caller_name=live["caller_name"]))
 
     def _seat(self, seat: calls.Seat, phase: str) -> None:
         chat = self._chat(seat.room_id) or {}
@@ -252,6 +253,7 @@ class CallsMixin(rx.State, mixin=True):
         self._call_id = self._call_other = self.call_room_id = 0
         self.call_since = ""
         self.call_phase = self.call_peer_id = self.call_peer_token = self.call_with = self.call_with_initials = ""
+        self.call_caller = ""
         self.call_kind = "video"
         self.call_dial, self.call_ice = [], []
         self.call_remote_video = self.call_remote_mic = self.call_remote_frames = True
@@ -265,6 +267,7 @@ class CallsMixin(rx.State, mixin=True):
         chat = self._chat(event.room_id) or {}
         self._call_id, self.call_room_id, self.call_kind = event.call_id, event.room_id, event.kind
         self._call_other = event.caller_id if chat.get("kind", "private") == "private" else 0
+        self.call_caller = event.caller_name if chat.get("kind") == "group" else ""
         self.call_with = chat.get("title") or ""
         self.call_with_initials = chat.get("initials") or views.initials(self.call_with)
         self.call_phase = "ringing"
