@@ -42,10 +42,14 @@ def _tile(t) -> rx.Component:
 def group_stage(local_video: rx.Component, placeholder: rx.Component) -> rx.Component:
     """My own picture first, then the others; the placeholder (the group, "calling…") until someone
     answers."""
+    mine_shown = (ChatState.call_kind == "video") & (ChatState.call_camera | ChatState.call_screen)
     return rx.cond(
         ChatState.call_tiles.length() > 0,
         rx.box(
-            rx.box(local_video, rx.text(tr("call.you"), size="2", class_name="tile-name"),
+            rx.box(local_video,
+                   rx.cond(~mine_shown, rx.icon("video-off", size=36, color="var(--gray-9)")),
+                   rx.hstack(rx.cond(~ChatState.call_mic, rx.icon("mic-off", size=14, class_name="tile-muted")),
+                             rx.text(tr("call.you"), size="2"), spacing="1", align="center", class_name="tile-name"),
                    class_name="call-tile mine"),
             rx.foreach(ChatState.call_tiles, _tile),
             class_name="call-grid", data_count=ChatState.call_tiles.length() + 1, id="call-grid",

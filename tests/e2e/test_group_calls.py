@@ -113,6 +113,7 @@ def test_a_group_video_call_of_three(trio, request):
     shots(anna, "anna-sees-vera-camera-off")
     vera.click("#call-mic")
     expect(_tile(boris, v).locator(".tile-muted")).to_be_visible()
+    shots(vera, "vera-camera-and-mic-off-uk")
     vera.click("#call-camera")
     expect(_tile(anna, v)).to_have_attribute("data-picture", "on")
 
