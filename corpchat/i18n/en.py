@@ -270,6 +270,7 @@ STRINGS = {
     "sys.call_missed": "Missed call from {actor}",
     "sys.call_declined": "{actor} declined a call",
     "err.call_blocked": "You cannot call this user.",
+    "err.call_no_join": "You cannot join this call.",
     "err.call_busy": "Busy: already in another call.",
     "err.call_already": "You are already in a call.",
     "err.call_over": "This call has ended.",

@@ -286,6 +286,7 @@ STRINGS = {
     "sys.call_declined": {"male": "{actor} отклонил звонок", "female": "{actor} отклонила звонок",
                           "unspecified": "{actor} отклонил(а) звонок"},
     "err.call_blocked": "Вы не можете звонить этому пользователю.",
+    "err.call_no_join": "Вы не можете присоединиться к этому звонку.",
     "err.call_busy": "Занято: уже в другом разговоре.",
     "err.call_already": "Вы уже в разговоре.",
     "err.call_over": "Этот звонок завершён.",

@@ -286,6 +286,7 @@ STRINGS = {
     "sys.call_declined": {"male": "{actor} відхилив дзвінок", "female": "{actor} відхилила дзвінок",
                           "unspecified": "{actor} відхилив(ла) дзвінок"},
     "err.call_blocked": "Ви не можете дзвонити цьому користувачеві.",
+    "err.call_no_join": "Ви не можете приєднатися до цього дзвінка.",
     "err.call_busy": "Зайнято: вже в іншій розмові.",
     "err.call_already": "Ви вже в розмові.",
     "err.call_over": "Цей дзвінок завершився.",

@@ -55,7 +55,7 @@ def joinable(s, actor_id: int, call, state):
         return state
     access_room(s, actor_id, call.room_id)
     if any(blocked_either_way(s, actor_id, u) for u in _inside(s, call.id)):
-        raise Forbidden("err.call_blocked")
+        raise Forbidden("err.call_no_join")  # not which of them: that would tell of the block
     return "left" if state == "declined" else state
 
 
