@@ -50,6 +50,7 @@ class Seat:
     peer_token: str
     remote_peers: tuple[str, ...]  # the peers already in the call, for this tab to dial
     pushes: list[Push] = field(default_factory=list)
+    group: bool = False  # a group's call (tiles; the tab's chat list may not hold the chat)
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def start(actor_id: int, room_id, kind) -> Seat:
                                    params={"u": actor_id}).first())
         ring = Push(rung, CallRinging(room.id, call_id=call_id, caller_id=actor_id, kind=kind, caller_name=name))
         news = group_calls.news(s, _lock_call(s, call_id))
-    return Seat(call_id, room.id, kind, peer_id, token, (), [*early, ring, *news])
+    return Seat(call_id, room.id, kind, peer_id, token, (), [*early, ring, *news], group=room.kind != "private")
 
 
 def accept(actor_id: int, call_id) -> Seat:
@@ -127,7 +128,7 @@ def accept(actor_id: int, call_id) -> Seat:
             s.exec(text("UPDATE calls SET state = 'active', answered_at = now() WHERE id = :c"), params={"c": call.id})
         told = Push(_members(s, call.id), CallAccepted(call.room_id, call_id=call.id, user_id=actor_id))
         news = group_calls.news(s, call)
-    return Seat(call.id, call.room_id, call.kind, peer_id, token, tuple(joined), [told, *news])
+    return Seat(call.id, call.room_id, call.kind, peer_id, token, tuple(joined), [told, *news], group=bool(news))
 
 
 def decline(actor_id: int, call_id) -> list[Push]:

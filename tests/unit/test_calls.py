@@ -207,6 +207,7 @@ def test_group_call_banner_join_and_tiles(db_clean):
     assert group_calls.room_call(gleb, room) == {"call_id": seat.call_id, "kind": "video", "count": 1}
     joined = calls.accept(boris, seat.call_id)
     assert joined.remote_peers == (seat.peer_id,) and joined.pushes[-1].event.count == 2
+    assert seat.group and joined.group
     calls.decline(vera, seat.call_id)
     calls.set_media(boris, seat.call_id, False, False)
     again = calls.accept(vera, seat.call_id)  # declined, then joined from the banner

@@ -246,7 +246,7 @@ class CallsMixin(rx.State, mixin=True):
         self.call_phase, self.call_mic, self.call_camera = phase, True, seat.kind == "video"
         self.call_with = chat.get("title") or self.call_with
         self.call_with_initials = chat.get("initials") or views.initials(self.call_with)
-        self.call_group = chat.get("kind") == "group"
+        self.call_group = seat.group
         self.call_tiles, self.call_peers = [], []
 
     def _call_reset(self) -> None:
