@@ -1,9 +1,9 @@
-// Bridge (issue 23): the PeerJS client for one call, no markup. It owns the Peer, the camera and
-// microphone stream and the remote stream; Python owns everything shown (the <video> elements are
-// Python's, found by id) and every decision (who to dial comes from the server). Props in: the
-// peer id and token the server issued to this tab, the ICE servers, the signalling path, the
-// peers to dial, video or voice, mic, camera and screen wanted, when the call connected (for the timer). Events out: open, connected, remote
-// (the remote tracks' state), screen (sharing or not), ended, error.
+// Bridge (issue 23): the PeerJS client of one call, no markup. One Peer per tab, one MediaConnection
+// per other participant (a mesh; 1:1 is a mesh of one). It owns the Peer and the streams; Python
+// owns everything shown (its <video> elements, found by id: remoteVideoId in a 1:1 call, else
+// "call-remote-" + the peer id) and every decision (whom to dial and to keep: the server's). Props
+// in: the peer id and token issued to this tab, ICE servers, signalling path, peers to dial and to
+// keep, video or voice, mic, camera and screen wanted. Events out name the remote peer if any.
 import { useEffect, useRef } from "react";
 import { Peer } from "peerjs";
 
@@ -13,14 +13,19 @@ function attach(id, stream) {
 }
 
 export function CallBridge(props) {
-  const { peerId, token, iceServers, path, dial, video, mic, camera, screen, localVideoId, remoteVideoId, timerId,
-    since } = props;
+  const { peerId, token, iceServers, path, dial, keep, video, mic, camera, screen, localVideoId } = props;
   const handlers = useRef(props);
   handlers.current = props;
   const local = useRef(null);
-  const remote = useRef(null);
   const shared = useRef(null);  // the screen's stream while it replaces the camera
-  const calls = useRef([]);
+  const conns = useRef({});  // remote peer id -> {call, stream}
+  const kept = useRef([]);
+  const remoteId = (other) => handlers.current.remoteVideoId || `call-remote-${other}`;
+  // Screen sharing: the screen's track (or the camera's, back) on every connection (replaceTrack: no new offer).
+  const send = (track, only) => (only ? [only] : Object.values(conns.current)).forEach(({ call }) => {
+    const sender = call.peerConnection && call.peerConnection.getSenders().find((x) => x.track && x.track.kind === "video");
+    if (sender && track) sender.replaceTrack(track);
+  });
 
   useEffect(() => {
     if (!peerId) return undefined;
@@ -34,20 +39,26 @@ export function CallBridge(props) {
       config: { iceServers: iceServers || [] },
     });
     const follow = (call) => {
-      calls.current.push(call);
+      const other = call.peer;
+      conns.current[other] = { call, stream: null };
       call.on("stream", (stream) => {
-        remote.current = stream;
-        attach(handlers.current.remoteVideoId, stream);
-        const state = () => emit("onRemote", {
+        if (!conns.current[other] || conns.current[other].call !== call) return;
+        conns.current[other].stream = stream;
+        attach(remoteId(other), stream);
+        if (shared.current) send(shared.current.getVideoTracks()[0], conns.current[other]);
+        const state = () => emit("onRemote", other, {
           video: stream.getVideoTracks().some((t) => t.enabled && !t.muted),
           audio: stream.getAudioTracks().some((t) => t.enabled && !t.muted),
         });
         stream.getTracks().forEach((t) => { t.onmute = state; t.onunmute = state; });
         state();
-        emit("onConnected");
+        emit("onConnected", other);
       });
-      call.on("close", () => emit("onEnded"));
-      call.on("error", (e) => emit("onError", String((e && e.type) || "call")));
+      call.on("close", () => {
+        if (conns.current[other] && conns.current[other].call === call) delete conns.current[other];
+        emit("onLeft", other);
+      });
+      call.on("error", (e) => emit("onError", String((e && e.type) || "call"), other));
     };
     const media = navigator.mediaDevices.getUserMedia({ audio: true, video: !!video }).then((stream) => {
       if (closed) { stream.getTracks().forEach((t) => t.stop()); return null; }
@@ -55,7 +66,7 @@ export function CallBridge(props) {
       attach(handlers.current.localVideoId, stream);
       return stream;
     });
-    media.catch(() => emit("onError", "media"));
+    media.catch(() => emit("onError", "media", ""));
     peer.on("open", () => {
       emit("onOpen", peer.id);
       media.then((stream) => {
@@ -66,19 +77,27 @@ export function CallBridge(props) {
     peer.on("call", (call) => {
       media.then((stream) => { if (stream) { call.answer(stream); follow(call); } });
     });
-    peer.on("error", (e) => emit("onError", String((e && e.type) || "peer")));
+    peer.on("error", (e) => emit("onError", String((e && e.type) || "peer"), ""));
     return () => {
       closed = true;
-      calls.current.forEach((c) => c.close());
-      calls.current = [];
+      Object.values(conns.current).forEach(({ call }) => call.close());
+      conns.current = {};
       peer.destroy();
       media.then((stream) => { if (stream) stream.getTracks().forEach((t) => t.stop()); });
       local.current = null;
-      remote.current = null;
     };
     // One Peer per issued id: a new id is a new call.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [peerId]);
+
+  // Someone the server no longer counts in the call (hung up, removed from the group): hang up on them.
+  const keepKey = JSON.stringify(keep || []);
+  useEffect(() => {
+    const now = keep || [];
+    kept.current.filter((p) => !now.includes(p) && conns.current[p]).forEach((p) => conns.current[p].call.close());
+    kept.current = now;
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [keepKey]);
 
   useEffect(() => {
     const stream = local.current;
@@ -87,16 +106,10 @@ export function CallBridge(props) {
     stream.getVideoTracks().forEach((t) => { t.enabled = !!camera; });
   }, [mic, camera, local.current]);
 
-  // Screen sharing: the screen's track replaces the camera's on every connection (replaceTrack: no
-  // new offer), and back. Stopped from the browser's own "stop sharing" bar too; Python hears of
-  // every change (onScreen) and shows the button accordingly.
+  // Stopped from the browser's own "stop sharing" bar too; Python hears of every change (onScreen).
   useEffect(() => {
     const cameraStream = local.current;
     if (!peerId || !cameraStream) return undefined;
-    const send = (track) => calls.current.forEach((c) => {
-      const sender = c.peerConnection && c.peerConnection.getSenders().find((x) => x.track && x.track.kind === "video");
-      if (sender) sender.replaceTrack(track);
-    });
     const stop = () => {
       if (!shared.current) return;
       shared.current.getTracks().forEach((t) => t.stop());
@@ -116,28 +129,14 @@ export function CallBridge(props) {
       if (handlers.current.onScreen) handlers.current.onScreen(true);
     }).catch(() => { if (handlers.current.onScreen) handlers.current.onScreen(false); });
     return () => { cancelled = true; };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [screen, peerId]);
 
-  // The duration, written into Python's element once a second (a state change a second would cost
-  // a round trip per tab for a clock).
-  useEffect(() => {
-    if (!since || !timerId) return undefined;
-    const tick = () => {
-      const el = document.getElementById(timerId);
-      const s = Math.max(0, Math.floor((Date.now() - since) / 1000));
-      const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = String(s % 60).padStart(2, "0");
-      if (el) el.textContent = h ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
-    };
-    tick();
-    const id = setInterval(tick, 1000);
-    return () => clearInterval(id);
-  }, [since, timerId]);
-
-  // Python shows the <video> elements when it wants (after "connected", say): attach the streams
-  // to whatever elements are there now, after every render.
+  // Python shows the <video> elements when it wants (a tile appears when the server names its
+  // participant): attach the streams to whatever elements are there now, after every render.
   useEffect(() => {
     attach(localVideoId, shared.current || local.current);
-    attach(remoteVideoId, remote.current);
+    Object.entries(conns.current).forEach(([other, c]) => attach(remoteId(other), c.stream));
   });
   return null;
 }

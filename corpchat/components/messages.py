@@ -9,6 +9,7 @@ from corpchat.components.calls import call_buttons
 from corpchat.components.common import avatar, tr
 from corpchat.components.composer import composer, edit_box
 from corpchat.components.emoji_picker import emoji_picker
+from corpchat.components.group_calls import call_banner
 from corpchat.components.in_view import in_view
 from corpchat.components.people import block_banner, block_menu_item, person_avatar, room_blocked, status_line
 from corpchat.realtime.ring import CHUNKS, chunk_var
@@ -245,6 +246,7 @@ def live_messages() -> rx.Component:
 def room_pane() -> rx.Component:
     return rx.vstack(
         header(),
+        call_banner(),
         # column-reverse keeps the view pinned to the newest message as the list grows
         rx.box(
             rx.vstack(

@@ -270,6 +270,7 @@ STRINGS = {
     "sys.call_missed": "Missed call from {actor}",
     "sys.call_declined": "{actor} declined a call",
     "err.call_blocked": "You cannot call this user.",
+    "err.call_no_join": "You cannot join this call.",
     "err.call_busy": "Busy: already in another call.",
     "err.call_already": "You are already in a call.",
     "err.call_over": "This call has ended.",
@@ -290,4 +291,9 @@ STRINGS = {
     "call.failed": "The call could not connect.",
     "call.screen_on": "Share screen",
     "call.screen_off": "Stop sharing",
+    "call.video_running": "Video call in progress",
+    "call.voice_running": "Voice call in progress",
+    "call.participants": {"one": "{n} participant", "other": "{n} participants"},
+    "call.join": "Join",
+    "call.you": "You",
 }

@@ -286,6 +286,7 @@ STRINGS = {
     "sys.call_declined": {"male": "{actor} отклонил звонок", "female": "{actor} отклонила звонок",
                           "unspecified": "{actor} отклонил(а) звонок"},
     "err.call_blocked": "Вы не можете звонить этому пользователю.",
+    "err.call_no_join": "Вы не можете присоединиться к этому звонку.",
     "err.call_busy": "Занято: уже в другом разговоре.",
     "err.call_already": "Вы уже в разговоре.",
     "err.call_over": "Этот звонок завершён.",
@@ -306,4 +307,11 @@ STRINGS = {
     "call.failed": "Не удалось соединиться.",
     "call.screen_on": "Показать экран",
     "call.screen_off": "Остановить показ экрана",
+    "call.video_running": "Идёт видеозвонок",
+    "call.voice_running": "Идёт голосовой звонок",
+    "call.participants": {
+        "one": "{n} участник", "few": "{n} участника",
+        "many": "{n} участников", "other": "{n} участника"},
+    "call.join": "Присоединиться",
+    "call.you": "Вы",
 }

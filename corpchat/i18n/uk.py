@@ -286,6 +286,7 @@ STRINGS = {
     "sys.call_declined": {"male": "{actor} відхилив дзвінок", "female": "{actor} відхилила дзвінок",
                           "unspecified": "{actor} відхилив(ла) дзвінок"},
     "err.call_blocked": "Ви не можете дзвонити цьому користувачеві.",
+    "err.call_no_join": "Ви не можете приєднатися до цього дзвінка.",
     "err.call_busy": "Зайнято: вже в іншій розмові.",
     "err.call_already": "Ви вже в розмові.",
     "err.call_over": "Цей дзвінок завершився.",
@@ -306,4 +307,11 @@ STRINGS = {
     "call.failed": "Не вдалося з'єднатися.",
     "call.screen_on": "Показати екран",
     "call.screen_off": "Зупинити показ екрана",
+    "call.video_running": "Триває відеодзвінок",
+    "call.voice_running": "Триває голосовий дзвінок",
+    "call.participants": {
+        "one": "{n} учасник", "few": "{n} учасники",
+        "many": "{n} учасників", "other": "{n} учасника"},
+    "call.join": "Приєднатися",
+    "call.you": "Ви",
 }

@@ -294,3 +294,6 @@ class CallMember(SQLModel, table=True):
     peer_id: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
     peer_token: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     joined_at: datetime | None = _ts(nullable=True, default_now=False)
+    # What the others show for this participant (a member joining later reads it here).
+    mic: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, server_default=text("true")))
+    camera: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, server_default=text("true")))

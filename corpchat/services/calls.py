@@ -28,10 +28,11 @@ from sqlalchemy import text
 
 from corpchat import db
 from corpchat.config import settings
-from corpchat.services import rate_limits, system_messages, validate
+from corpchat.services import group_calls, rate_limits, system_messages, validate
 from corpchat.services.access import access_room
 from corpchat.services.errors import Conflict, Forbidden, Invalid, NotFound
 from corpchat.services.events import CallAccepted, CallEnded, CallMediaChanged, CallRinging, Push
+from corpchat.services.message_views import display_name
 from corpchat.services.visibility import blocked_either_way, room_members
 
 KINDS = ("video", "voice")
@@ -49,6 +50,7 @@ class Seat:
     peer_token: str
     remote_peers: tuple[str, ...]  # the peers already in the call, for this tab to dial
     pushes: list[Push] = field(default_factory=list)
+    group: bool = False  # a group's call (tiles; the tab's chat list may not hold the chat)
 
 
 @dataclass(frozen=True)
@@ -88,17 +90,22 @@ def start(actor_id: int, room_id, kind) -> Seat:
         rung = tuple(u for u in others if _insert_member(s, call_id, u, "ringing"))
         if not rung:
             raise Conflict("err.call_busy")  # the whole transaction goes: no call, no record
-        ring = Push(rung, CallRinging(room.id, call_id=call_id, caller_id=actor_id, kind=kind))
-    return Seat(call_id, room.id, kind, peer_id, token, (), [*early, ring])
+        name = display_name(s.exec(text("SELECT login, real_name FROM users WHERE id = :u"),
+                                   params={"u": actor_id}).first())
+        ring = Push(rung, CallRinging(room.id, call_id=call_id, caller_id=actor_id, kind=kind, caller_name=name))
+        news = group_calls.news(s, _lock_call(s, call_id))
+    return Seat(call_id, room.id, kind, peer_id, token, (), [*early, ring, *news], group=room.kind != "private")
 
 
 def accept(actor_id: int, call_id) -> Seat:
-    """Join a call that rings me (or a running group call of my group): this tab gets its peer id
-    and the peers to dial; every member is told, which stops the ringing in my other tabs.
+    """Join a call that rings me (or a running group call of my group, from its banner, rung or
+    not, declined or left before): this tab gets its peer id and the peers to dial; every member
+    is told, which stops the ringing in my other tabs.
     A ring past its time ends as missed instead: the Seat has no peer id, only those pushes."""
     with db.session() as s:
-        call, state = _my_call(s, actor_id, call_id)
-        if call.state == "ended" or state not in ("ringing", "left"):
+        call, state = _my_call(s, actor_id, call_id, joining=True)
+        state = group_calls.joinable(s, actor_id, call, state)
+        if call.state == "ended" or state not in ("ringing", "left", None):
             raise Conflict("err.call_over")
         if _overdue(call):
             return Seat(call.id, call.room_id, call.kind, "", "", (), _end(s, call, "missed"))
@@ -108,15 +115,20 @@ def accept(actor_id: int, call_id) -> Seat:
         peer_id, token = _new_peer()
         try:
             with s.begin_nested():
+                if state is None and not _insert_member(s, call.id, actor_id, "joined", peer_id, token):
+                    raise Conflict("err.call_already")
                 s.exec(text("UPDATE call_members SET state = 'joined', peer_id = :p, peer_token = :t, "
-                            "joined_at = now() WHERE call_id = :c AND user_id = :u"),
+                            "joined_at = now(), mic = true, camera = true WHERE call_id = :c AND user_id = :u"),
                        params={"p": peer_id, "t": token, "c": call.id, "u": actor_id})
+        except Conflict:
+            raise
         except Exception as exc:  # the one-live-call index: I am in another call already
             raise Conflict("err.call_already") from exc
         if call.state == "ringing":
             s.exec(text("UPDATE calls SET state = 'active', answered_at = now() WHERE id = :c"), params={"c": call.id})
         told = Push(_members(s, call.id), CallAccepted(call.room_id, call_id=call.id, user_id=actor_id))
-    return Seat(call.id, call.room_id, call.kind, peer_id, token, tuple(joined), [told])
+        news = group_calls.news(s, call)
+    return Seat(call.id, call.room_id, call.kind, peer_id, token, tuple(joined), [told, *news], group=bool(news))
 
 
 def decline(actor_id: int, call_id) -> list[Push]:
@@ -153,15 +165,22 @@ def set_media(actor_id: int, call_id, mic, camera) -> Push | None:
         call, state = _my_call(s, actor_id, call_id)
         if call.state == "ended" or state != "joined":
             return None
+        s.exec(text("UPDATE call_members SET mic = :m, camera = :v WHERE call_id = :c AND user_id = :u"),
+               params={"m": mic, "v": camera, "c": call.id, "u": actor_id})
         others = tuple(u for u in _members(s, call.id) if u != actor_id)
     return Push(others, CallMediaChanged(call.room_id, call_id=call.id, user_id=actor_id, mic=mic, camera=camera))
 
 
 def expire(call_id) -> list[Push]:
-    """End a call that rang past its time as missed (anyone may ask; before its time nothing happens)."""
+    """End a call that rang past its time as missed (anyone may ask; before its time nothing happens).
+    A group call someone answered goes on: those it still rings stop ringing (it is over for them)."""
     call_id = validate.ident(call_id)
     with db.session() as s:
         call = _lock_call(s, call_id)
+        if call is not None and call.state == "active" and _overdue(call, ringing=False):
+            rung = tuple(s.exec(text("UPDATE call_members SET state = 'declined' WHERE call_id = :c "
+                                     "AND state = 'ringing' RETURNING user_id"), params={"c": call.id}).scalars())
+            return [Push(rung, CallEnded(call.room_id, call_id=call.id, outcome="missed"))] if rung else []
         if call is None or not _overdue(call):
             return []
         return _end(s, call, "missed")
@@ -212,13 +231,14 @@ def live_call(user_id: int) -> dict | None:
     """My live call, if any (a tab opened later shows the ringing or the call)."""
     with db.session() as s:
         row = s.exec(text(
-            "SELECT c.id, c.room_id, c.kind, c.caller_id, c.state, c.created_at, m.state AS mine FROM calls c "
-            "JOIN call_members m ON m.call_id = c.id AND m.user_id = :u "
+            "SELECT c.id, c.room_id, c.kind, c.caller_id, c.state, c.created_at, m.state AS mine, u.login, "
+            "u.real_name FROM calls c JOIN call_members m ON m.call_id = c.id AND m.user_id = :u "
+            "LEFT JOIN users u ON u.id = c.caller_id "
             "WHERE c.state <> 'ended' AND m.state IN ('ringing', 'joined')"), params={"u": user_id}).first()
         if row is None or (row.state == "ringing" and _overdue(row)):
             return None
         return {"call_id": row.id, "room_id": row.room_id, "kind": row.kind, "caller_id": row.caller_id or 0,
-                "ringing": row.mine == "ringing"}
+                "caller_name": display_name(row) if row.login else "", "ringing": row.mine == "ringing"}
 
 
 # ----- for the signalling route -----------------------------------------------------------
@@ -296,19 +316,23 @@ def _lock_call(s, call_id: int):
                        "WHERE id = :c FOR UPDATE"), params={"c": call_id}).first()
 
 
-def _my_call(s, actor_id: int, call_id):
+def _my_call(s, actor_id: int, call_id, joining: bool = False):
+    """The call, locked, and my state in it (`joining`: None when I have none, for group_calls to judge)."""
     call_id = validate.ident(call_id)
     call = _lock_call(s, call_id)
+    if call is None:
+        raise NotFound()
     state = s.exec(text("SELECT state FROM call_members WHERE call_id = :c AND user_id = :u"),
-                   params={"c": call_id, "u": actor_id}).scalar() if call is not None else None
-    if state is None:
+                   params={"c": call_id, "u": actor_id}).scalar()
+    if state is None and not joining:
         raise NotFound()
     return call, state
 
 
-def _overdue(call) -> bool:
+def _overdue(call, ringing: bool = True) -> bool:
+    """Its ring is past its time (`ringing`: and nobody answered it)."""
     deadline = datetime.now(UTC) - timedelta(seconds=settings.call_ring_seconds)
-    return call.state == "ringing" and call.created_at < deadline
+    return (call.state == "ringing" or not ringing) and call.created_at < deadline
 
 
 def _end_overdue(s, user_ids) -> list[Push]:
@@ -349,7 +373,7 @@ def _end_if_empty(s, call) -> list[Push]:
     left = s.exec(text("SELECT count(*) FILTER (WHERE state = 'joined'), count(*) FILTER (WHERE state = 'ringing') "
                        "FROM call_members WHERE call_id = :c"), params={"c": call.id}).one()
     if left[0] >= 2 or (call.state == "ringing" and left[0] >= 1 and left[1] >= 1):
-        return []
+        return group_calls.news(s, call)
     return _end(s, call, "answered" if call.state == "active" else "missed")
 
 
@@ -371,7 +395,7 @@ def _end(s, call, outcome: str, actor: int | None = None) -> list[Push]:
         note = system_messages.write(s, call.room_id, "call_missed", actor=call.caller_id, old=call.kind,
                                      key=f"call:{call.id}")
     ended = Push(_members(s, call.id), CallEnded(call.room_id, call_id=call.id, outcome=outcome))
-    return [ended] + ([note] if note is not None else [])
+    return [ended, *group_calls.news(s, call)] + ([note] if note is not None else [])
 
 
 def duration(seconds: int) -> str:

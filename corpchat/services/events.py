@@ -245,6 +245,7 @@ class CallRinging(Event):
     call_id: int = 0
     caller_id: int = 0
     kind: str = "video"
+    caller_name: str = ""  # a group's ringing shows who calls under the group's name
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +273,17 @@ class CallEnded(Event):
 
     call_id: int = 0
     outcome: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GroupCallChanged(Event):
+    """Someone joined or left the group's call: `count` are in it now (0: none runs). Told to every
+    member of the group: a tab in the call re-reads its tiles, a tab showing the group shows the
+    banner with Join."""
+
+    call_id: int = 0
+    kind: str = "video"
+    count: int = 0
 
 
 def all_event_types() -> list[type[Event]]:

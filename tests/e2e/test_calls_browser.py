@@ -5,6 +5,7 @@ the chat records it; across a block the server refuses the call and nothing ring
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -21,14 +22,20 @@ MEDIA_FLAGS = [*FLAGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-
                "--autoplay-policy=no-user-gesture-required"]
 
 
-@pytest.fixture(scope="module")
-def two_browsers():
-    """Two browser processes, as two people on two machines."""
+@contextlib.contextmanager
+def media_browsers(n: int):
+    """`n` browser processes with fake cameras and microphones, as `n` people on `n` machines."""
     with sync_playwright() as pw:
-        browsers = [pw.chromium.launch(executable_path=CHROMIUM, args=MEDIA_FLAGS) for _ in range(2)]
+        browsers = [pw.chromium.launch(executable_path=CHROMIUM, args=MEDIA_FLAGS) for _ in range(n)]
         yield browsers
         for b in browsers:
             b.close()
+
+
+@pytest.fixture(scope="module")
+def two_browsers():
+    with media_browsers(2) as browsers:
+        yield browsers
 
 
 def _pages(browsers, urls: list[str]) -> list:

@@ -121,6 +121,7 @@ def shown(c: w.ReflexClient) -> dict:
             "can_delete_others": v.get("can_delete_others"), "draft": v.get("draft"),
             "has_older": v.get("has_older"), "has_newer": v.get("has_newer"),
             "members": v.get("room_members_label"),
+            "call_banner": (v.get("room_call_count"), v.get("room_call_label")),  # a group's call, Join
             "bubbles": _bubbles(v),
         }
     if v.get("card_open"):
@@ -467,15 +468,17 @@ async def call_ringing(x: World) -> None:
     await x.until("O's tabs ring", on_open=_ringing, on_list=_ringing)
 
 
-async def call_accepted(x: World) -> None:
-    """O answers in a third tab: the watched tabs stop ringing (a fresh tab does not ring either)."""
+async def call_accepted(x: World, banner: int = 0) -> None:
+    """O answers in a third tab: the watched tabs stop ringing (a fresh tab does not ring either).
+    In a group's call (GroupCallChanged), the open tab's banner then counts `banner` in it."""
     answering = await x.tab(x.o)
     await _ring_o(x)
     await x.until("O's tabs ring", on_open=_ringing, on_list=_ringing)
     frames = await answering.call(H("accept_call"))
     assert not w.ReflexClient.error_toasts(frames), w.ReflexClient.error_toasts(frames)
     silent = lambda s: s["call"]["call_phase"] == ""  # noqa: E731
-    await x.until("the ringing stops", on_open=silent, on_list=silent)
+    await x.until("the ringing stops", on_list=silent,
+                  on_open=lambda s: silent(s) and (not banner or s["room"]["call_banner"][0] == banner))
 
 
 async def call_media_changed(x: World) -> None:
@@ -538,6 +541,7 @@ SCENARIOS: dict[type[ev.Event], Case] = {
     ev.CallAccepted: Case(call_accepted),
     ev.CallEnded: Case(call_ended),
     ev.CallMediaChanged: Case(call_media_changed),
+    ev.GroupCallChanged: Case(functools.partial(call_accepted, banner=2), group=True),
 }
 # More positions for some event types (each id names its event type first).
 VARIANTS: dict[str, Case] = {

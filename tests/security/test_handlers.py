@@ -359,12 +359,13 @@ HANDLERS: dict[tuple[type, str], dict[str, str]] = {
     (ChatState, "remove_photo"): {},
     (ChatState, "start_call"): {"room_id": "room", "kind": "call_kind"},
     (ChatState, "accept_call"): {},
+    (ChatState, "join_room_call"): {},
     (ChatState, "decline_call"): {},
     (ChatState, "hang_up"): {},
     (ChatState, "toggle_mic"): {},
     (ChatState, "toggle_camera"): {},
     (ChatState, "call_bridge"): {"state": "bridge_state"},
-    (ChatState, "remote_media"): {"state": "remote_state"},
+    (ChatState, "remote_media"): {"state": "remote_state", "peer_id": "peer"},
     (ChatState, "toggle_screen"): {},
     (ChatState, "screen_state"): {"sharing": "bool"},
     (SettingsState, "load_settings_page"): {},
@@ -414,6 +415,7 @@ def target_value(world: World, kind: str, *, own: bool) -> Any:
         "rejections": [{"file": {"path": "a.txt"}, "errors": [{"code": "file-invalid-type", "message": "no"}]}],
         "avatar_answer": {"avatar_id": uuid.uuid4().hex},  # not hers: NotFound
         "call_kind": "video", "bridge_state": "connected", "remote_state": {"video": True, "audio": True},
+        "peer": "cc" + uuid.uuid4().hex,
         # The recorder (state/chat/recorder.py). An upload id the recorder did not ask for is
         # discarded if it is the caller's own unsent file: a fresh id here, so world.own_file stays.
         "rec_kind": "voice", "ms": 1500, "percent": 50, "rec_code": "network", "blob_url": "blob:http://x/1",
@@ -524,6 +526,7 @@ def bad_values(world: World, kind: str) -> list:
         "role": ["owner", "root", "", HUGE],
         "panel_tab": ["admin", "", HUGE], "log_action": ["message", "", HUGE],
         "call_kind": ["fax", "", "VIDEO", HUGE], "bridge_state": ["hacked", "", HUGE],
+        "peer": ["", "cc" + "g" * 32, "../x", HUGE],
         "rec_kind": ["audio", "", "VOICE", HUGE], "rec_code": [HUGE, "x" * 41],
         "blob_url": ["javascript:alert(1)", "https://evil.example/x.webm", "", "blob:" + HUGE],
         "log_person": [str(world.carol.user_id), "", "abc", HUGE],  # only someone this tab's log showed

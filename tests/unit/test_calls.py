@@ -9,9 +9,16 @@ import pytest
 from sqlalchemy import text
 
 from corpchat import db, system_views
-from corpchat.services import calls, rooms
+from corpchat.services import calls, group_calls, rooms
 from corpchat.services.errors import Conflict, Forbidden, Invalid, NotFound
-from corpchat.services.events import CallAccepted, CallEnded, CallMediaChanged, CallRinging, MessageSent
+from corpchat.services.events import (
+    CallAccepted,
+    CallEnded,
+    CallMediaChanged,
+    CallRinging,
+    GroupCallChanged,
+    MessageSent,
+)
 from tests.factories import block, make_group, make_user
 
 
@@ -46,9 +53,9 @@ def test_ring_accept_hang_up_records_the_duration(pair):
     assert seat.peer_id.startswith("cc") and len(seat.peer_token) >= 24 and seat.remote_peers == ()
     (ring,) = seat.pushes
     assert ring.audience == (boris,) and ring.event == CallRinging(room, call_id=seat.call_id, caller_id=anna,
-                                                                   kind="video")
+                                                                   kind="video", caller_name="anna")
     assert calls.live_call(boris) == {"call_id": seat.call_id, "room_id": room, "kind": "video",
-                                      "caller_id": anna, "ringing": True}
+                                      "caller_id": anna, "caller_name": "anna", "ringing": True}
     joined = calls.accept(boris, seat.call_id)
     assert joined.remote_peers == (seat.peer_id,) and joined.peer_id != seat.peer_id
     assert joined.pushes[0].event == CallAccepted(room, call_id=seat.call_id, user_id=boris)
@@ -177,14 +184,44 @@ def test_group_call_up_to_six(db_clean):
     people = [make_user(f"user{i}") for i in range(8)]
     room = make_group(people[0], *people[1:])
     seat = calls.start(people[0], room, "video")
-    assert set(seat.pushes[-1].audience) == set(people[1:])
+    ring = next(p for p in seat.pushes if isinstance(p.event, CallRinging))
+    assert set(ring.audience) == set(people[1:])
     for u in people[1:6]:
         calls.accept(u, seat.call_id)
     with pytest.raises(Conflict) as err:
         calls.accept(people[6], seat.call_id)
     assert err.value.key == "err.call_full"
-    assert calls.leave_room(people[5], room) == []  # a removed member leaves; four are left
+    [news] = calls.leave_room(people[5], room)  # a removed member leaves; five are left
+    assert news.event == GroupCallChanged(room, call_id=seat.call_id, kind="video", count=5)
     assert len(calls.call_peers(seat.call_id)) == 5
+
+
+def test_group_call_banner_join_and_tiles(db_clean):
+    """Every member hears how many are in the group's call; one who declined joins from the banner;
+    the tiles name the others with their camera and microphone; a block keeps a joiner out."""
+    anna, boris, vera, gleb = (make_user(n) for n in ("anna", "boris", "vera", "gleb"))
+    room = make_group(anna, boris, vera, gleb)
+    seat = calls.start(anna, room, "video")
+    news = seat.pushes[-1]
+    assert set(news.audience) == {anna, boris, vera, gleb} and news.event.count == 1
+    assert group_calls.room_call(gleb, room) == {"call_id": seat.call_id, "kind": "video", "count": 1}
+    joined = calls.accept(boris, seat.call_id)
+    assert joined.remote_peers == (seat.peer_id,) and joined.pushes[-1].event.count == 2
+    assert seat.group and joined.group
+    calls.decline(vera, seat.call_id)
+    calls.set_media(boris, seat.call_id, False, False)
+    again = calls.accept(vera, seat.call_id)  # declined, then joined from the banner
+    tiles = group_calls.participants(vera, seat.call_id)
+    assert [(t["user_id"], t["mic"], t["camera"]) for t in tiles] == [(anna, True, True), (boris, False, False)]
+    assert group_calls.participants(gleb, seat.call_id) == []  # not in it: nothing
+    block(gleb, boris)
+    with pytest.raises(Forbidden):
+        calls.accept(gleb, seat.call_id)
+    [left] = calls.hang_up(vera, seat.call_id)
+    assert left.event.count == 2
+    ended = calls.hang_up(boris, seat.call_id)  # anna alone: over for everyone, the banner goes
+    assert [p.event.count for p in ended if isinstance(p.event, GroupCallChanged)] == [0]
+    assert group_calls.room_call(gleb, room) is None and again.peer_id
 
 
 def test_ice_servers_with_a_turn_secret(monkeypatch):
@@ -226,3 +263,20 @@ def test_the_server_ends_an_unanswered_ring_by_itself(pair, monkeypatch):
     assert [type(p.event) for p in told] == [CallEnded, MessageSent]
     assert set(told[0].audience) == {anna, boris} and told[0].event.outcome == "missed"
     assert _call(seat.call_id) == ("ended", "missed")
+
+
+def test_a_group_call_stops_ringing_those_who_never_answered(db_clean, monkeypatch):
+    from dataclasses import replace
+
+    from corpchat.config import settings
+
+    anna, boris, vera = make_user("anna"), make_user("boris"), make_user("vera")
+    room = make_group(anna, boris, vera)
+    seat = calls.start(anna, room, "video")
+    calls.accept(boris, seat.call_id)
+    assert calls.expire(seat.call_id) == []  # before its time
+    monkeypatch.setattr(calls, "settings", replace(settings, call_ring_seconds=0))
+    [stop] = calls.expire(seat.call_id)
+    assert stop.audience == (vera,) and isinstance(stop.event, CallEnded)
+    assert calls.live_call(vera) is None and len(calls.call_peers(seat.call_id)) == 2
+    calls.accept(vera, seat.call_id)  # the banner still lets her in

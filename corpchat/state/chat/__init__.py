@@ -144,6 +144,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
         self.panel_open = False
         self.shown_room = ""
         self.room_other_id = 0
+        self._set_room_call(0, "video", 0)
         self.can_delete_others = False
         self._show_members(0)
         self._set_settled(())
@@ -203,6 +204,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
         self._show_members(int(row.get("members") or 0) if item["kind"] == "group" else 0)
         if item["kind"] == "group":
             await self._count_online()
+        await self._show_room_call()
         self.has_older, self.has_newer = more, False
         self.editing_id, self.editing_text = 0, ""
         self._reset_confirm()

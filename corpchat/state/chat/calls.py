@@ -10,7 +10,8 @@ answer, never a push. The browsers' SDP and ICE go over api/signalling.py, never
 from __future__ import annotations
 
 import asyncio
-import time
+import re
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import reflex as rx
@@ -20,7 +21,7 @@ from corpchat.api.signalling import PATH
 from corpchat.config import settings
 from corpchat.realtime import hub
 from corpchat.realtime.appliers import on
-from corpchat.services import calls
+from corpchat.services import calls, group_calls
 from corpchat.services.errors import ServiceError
 from corpchat.services.events import (
     BlockChanged,
@@ -28,12 +29,16 @@ from corpchat.services.events import (
     CallEnded,
     CallMediaChanged,
     CallRinging,
+    GroupCallChanged,
     RemovedFromChat,
     pushes,
 )
 from corpchat.state.base import authed, in_thread
 
-BRIDGE_STATES = ("open", "connected", "ended", "error")
+# "ended": a connection closed; "lost": one failed, or a peer dialled is gone. The end of a 1:1
+# call; in a group, one participant fewer at most, and the server says who is in.
+BRIDGE_STATES = ("open", "connected", "ended", "lost", "error")
+PEER_ID = re.compile(r"cc[0-9a-f]{32}")  # services.calls._new_peer
 _rings: set[asyncio.Task] = set()  # the loop keeps only weak references to tasks
 
 
@@ -55,6 +60,7 @@ class CallsMixin(rx.State, mixin=True):
     call_room_id: int = 0
     call_with: str = ""  # the chat's title: the other person, or the group
     call_with_initials: str = ""
+    call_caller: str = ""  # ringing in a group: who calls
     call_peer_id: str = ""  # issued to this tab only
     call_peer_token: str = ""
     call_dial: list[str] = []
@@ -65,12 +71,23 @@ class CallsMixin(rx.State, mixin=True):
     call_remote_video: bool = True  # the other side's picture: its camera is on and frames come
     call_remote_mic: bool = True
     call_remote_frames: bool = True  # the bridge: the remote video track is live (not muted by the network)
-    call_since_ms: int = 0
+    call_since: str = ""  # when the call connected, ISO (the timer counts from it in the browser)
+    call_group: bool = False  # a group call: a tile per other participant
+    # The others in a group call: peer_id, user_id, name, initials, avatar, mic, camera, frames
+    # (frames: the bridge says their picture comes); their peer ids for the bridge.
+    call_tiles: list[dict] = []
+    call_peers: list[str] = []
+    # The open group's running call (its banner with Join), 0 when none runs.
+    room_call_id: int = 0
+    room_call_kind: str = "video"
+    room_call_count: int = 0
+    room_call_label: str = ""  # "Video call in progress · 3 participants"
     _call_id: int = 0
     _call_other: int = 0  # in a one-to-one call: the other person (a block between us ends it)
 
     if TYPE_CHECKING:
         room_id: int
+        room_kind: str
         _user_id: int
 
         def _chat(self, room_id: int) -> dict | None: ...
@@ -98,6 +115,18 @@ class CallsMixin(rx.State, mixin=True):
         if not seat.peer_id:  # rang past its time: the service ended it as missed
             await self._emit(seat.pushes)
             self._call_reset()
+            return rx.toast.error(self._t("err.call_over"))
+        self._seat(seat, "connecting")
+        await self._emit(seat.pushes)
+
+    @authed
+    async def join_room_call(self):
+        """Join from the open group's banner: the call the server says runs there, nothing else."""
+        if self._call_id or not self.room_call_id or not self.room_id:
+            return
+        seat = await in_thread(calls.accept, self._user_id, self.room_call_id)
+        if not seat.peer_id:
+            await self._emit(seat.pushes)
             return rx.toast.error(self._t("err.call_over"))
         self._seat(seat, "connecting")
         await self._emit(seat.pushes)
@@ -148,8 +177,13 @@ class CallsMixin(rx.State, mixin=True):
         """What the bridge reports (its peer opened, the remote stream came, the call closed)."""
         if state not in BRIDGE_STATES or not self.call_peer_id:
             return
+        if self.call_group and state in ("ended", "lost"):
+            return  # GroupCallChanged says who is still in
+        if state == "lost":
+            state = "error"
         if state == "connected" and self.call_phase in ("calling", "connecting"):
-            self.call_phase, self.call_since_ms = "active", int(time.time() * 1000)
+            self.call_phase = "active"
+            self.call_since = datetime.now(UTC).isoformat(timespec="milliseconds")
         elif state in ("ended", "error") and self.call_phase in ("connecting", "active"):
             failed = state == "error"
             call_id = self._call_id
@@ -159,9 +193,41 @@ class CallsMixin(rx.State, mixin=True):
                 return rx.toast.error(self._t("call.failed"))
 
     @authed
-    async def remote_media(self, state: dict):
-        if self.call_peer_id and isinstance(state, dict) and isinstance(state.get("video"), bool):
+    async def remote_media(self, state: dict, peer_id: str):
+        """The bridge: whether a remote picture comes (per peer; in a 1:1 call, the one other)."""
+        if not (self.call_peer_id and isinstance(state, dict) and isinstance(state.get("video"), bool)
+                and isinstance(peer_id, str) and PEER_ID.fullmatch(peer_id)):
+            return
+        if not self.call_group:
             self.call_remote_frames = state["video"]
+        elif peer_id in self.call_peers:
+            self.call_tiles = [{**t, "frames": state["video"]} if t["peer_id"] == peer_id else t
+                               for t in self.call_tiles]
+
+    async def _load_tiles(self) -> None:
+        if not (self.call_group and self._call_id and self.call_peer_id):
+            return
+        frames = {t["peer_id"]: t["frames"] for t in self.call_tiles}
+        rows = await in_thread(group_calls.participants, self._user_id, self._call_id)
+        self.call_tiles = [{"peer_id": r["peer_id"], "user_id": r["user_id"], "name": r["name"],
+                            "initials": views.initials(r["name"]), "avatar": views.avatar_url(r["avatar_id"]),
+                            "mic": r["mic"], "camera": r["camera"], "frames": frames.get(r["peer_id"], True)}
+                           for r in rows]
+        self.call_peers = [t["peer_id"] for t in self.call_tiles]
+
+    async def _show_room_call(self) -> None:
+        """The open chat's banner: a group's running call, read when the chat opens."""
+        group = self.room_kind == "group"
+        live = await in_thread(group_calls.room_call, self._user_id, self.room_id) if group else None
+        self._set_room_call(live["call_id"] if live else 0, live["kind"] if live else "video",
+                            live["count"] if live else 0)
+
+    def _set_room_call(self, call_id: int, kind: str, count: int) -> None:
+        if not count:
+            call_id, kind = 0, "video"
+        self.room_call_id, self.room_call_kind, self.room_call_count = call_id, kind, count
+        self.room_call_label = (f"{self._t(f'call.{kind}_running')} · {self._t('call.participants', n=count)}"
+                                if count else "")
 
     async def _restore_call(self) -> None:
         """A tab loaded while a call rings me rings too (a tab already in a call keeps it)."""
@@ -170,7 +236,7 @@ class CallsMixin(rx.State, mixin=True):
         live = await in_thread(calls.live_call, self._user_id)
         if live and live["ringing"]:
             self._on_call_ringing(CallRinging(live["room_id"], call_id=live["call_id"], caller_id=live["caller_id"],
-                                              kind=live["kind"]))
+                                              kind=live["kind"], caller_name=live["caller_name"]))
 
     def _seat(self, seat: calls.Seat, phase: str) -> None:
         chat = self._chat(seat.room_id) or {}
@@ -180,14 +246,19 @@ class CallsMixin(rx.State, mixin=True):
         self.call_phase, self.call_mic, self.call_camera = phase, True, seat.kind == "video"
         self.call_with = chat.get("title") or self.call_with
         self.call_with_initials = chat.get("initials") or views.initials(self.call_with)
+        self.call_group = seat.group
+        self.call_tiles, self.call_peers = [], []
 
     def _call_reset(self) -> None:
-        self._call_id = self._call_other = self.call_room_id = self.call_since_ms = 0
+        self._call_id = self._call_other = self.call_room_id = 0
+        self.call_since = ""
         self.call_phase = self.call_peer_id = self.call_peer_token = self.call_with = self.call_with_initials = ""
+        self.call_caller = ""
         self.call_kind = "video"
         self.call_dial, self.call_ice = [], []
         self.call_remote_video = self.call_remote_mic = self.call_remote_frames = True
-        self.call_screen = False
+        self.call_screen = self.call_group = False
+        self.call_tiles, self.call_peers = [], []
 
     @on(CallRinging)
     def _on_call_ringing(self, event: CallRinging) -> None:
@@ -196,6 +267,7 @@ class CallsMixin(rx.State, mixin=True):
         chat = self._chat(event.room_id) or {}
         self._call_id, self.call_room_id, self.call_kind = event.call_id, event.room_id, event.kind
         self._call_other = event.caller_id if chat.get("kind", "private") == "private" else 0
+        self.call_caller = event.caller_name if chat.get("kind") == "group" else ""
         self.call_with = chat.get("title") or ""
         self.call_with_initials = chat.get("initials") or views.initials(self.call_with)
         self.call_phase = "ringing"
@@ -213,6 +285,15 @@ class CallsMixin(rx.State, mixin=True):
     def _on_call_media(self, event: CallMediaChanged) -> None:
         if event.call_id == self._call_id and self.call_peer_id and event.user_id != self._user_id:
             self.call_remote_video, self.call_remote_mic = event.camera, event.mic
+            self.call_tiles = [{**t, "mic": event.mic, "camera": event.camera} if t["user_id"] == event.user_id
+                               else t for t in self.call_tiles]
+
+    @on(GroupCallChanged)
+    async def _on_group_call(self, event: GroupCallChanged) -> None:
+        if event.room_id == self.room_id:
+            self._set_room_call(event.call_id, event.kind, event.count)
+        if event.call_id == self._call_id:
+            await self._load_tiles()
 
     @on(CallEnded)
     def _on_call_ended(self, event: CallEnded) -> None:
