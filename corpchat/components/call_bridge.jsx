@@ -3,7 +3,8 @@
 // owns everything shown (its <video> elements, found by id: remoteVideoId in a 1:1 call, else
 // "call-remote-" + the peer id) and every decision (whom to dial and to keep: the server's). Props
 // in: the peer id and token issued to this tab, ICE servers, signalling path, peers to dial and to
-// keep, video or voice, mic, camera and screen wanted. Events out name the remote peer if any.
+// keep, video or voice, mic, camera, screen and full screen wanted. Events out name the remote peer
+// if any.
 import { useEffect, useRef } from "react";
 import { Peer } from "peerjs";
 
@@ -131,6 +132,19 @@ export function CallBridge(props) {
     return () => { cancelled = true; };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [screen, peerId]);
+
+  // Full screen is the browser's own: asked for while the button's click still counts as the user's
+  // gesture; left by Esc too, and on hang-up (unmount). Python hears of every change (onFull).
+  useEffect(() => {
+    const el = document.getElementById(props.fullId);
+    if (props.full && !document.fullscreenElement && el) el.requestFullscreen().catch(() => handlers.current.onFull(false));
+    else if (!props.full && document.fullscreenElement) document.exitFullscreen().catch(() => {});
+  }, [props.full]);
+  useEffect(() => {
+    const tell = () => handlers.current.onFull && handlers.current.onFull(!!document.fullscreenElement);
+    document.addEventListener("fullscreenchange", tell);
+    return () => { document.removeEventListener("fullscreenchange", tell); if (document.fullscreenElement) document.exitFullscreen().catch(() => {}); };
+  }, []);
 
   // Python shows the <video> elements when it wants (a tile appears when the server names its
   // participant): attach the streams to whatever elements are there now, after every render.

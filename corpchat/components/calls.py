@@ -36,6 +36,8 @@ class CallBridge(rx.NoSSRComponent):
     screen: rx.Var[bool]
     phase: rx.Var[str]  # only to re-render (and so re-attach the streams) when the screen changes
     local_video_id: rx.Var[str]
+    full: rx.Var[bool]  # the call screen in the browser's full screen
+    full_id: rx.Var[str]
     remote_video_id: rx.Var[str]  # a 1:1 call's one remote <video> ("": a group's, by peer id)
 
     # Each names the remote peer it concerns ("" for the Peer's own errors).
@@ -44,6 +46,7 @@ class CallBridge(rx.NoSSRComponent):
     on_remote: rx.EventHandler[passthrough_event_spec(str, dict)]
     on_left: rx.EventHandler[passthrough_event_spec(str)]
     on_screen: rx.EventHandler[passthrough_event_spec(bool)]
+    on_full: rx.EventHandler[passthrough_event_spec(bool)]
     on_error: rx.EventHandler[passthrough_event_spec(str, str)]
 
 
@@ -54,6 +57,7 @@ def _bridge() -> rx.Component:
         video=ChatState.call_kind == "video",
         mic=ChatState.call_mic, camera=ChatState.call_camera, screen=ChatState.call_screen,
         phase=ChatState.call_phase + ChatState.call_tiles.length().to(str),
+        full=ChatState.call_full, full_id="call-screen", on_full=ChatState.full_state,
         local_video_id=LOCAL_VIDEO, remote_video_id=rx.cond(ChatState.call_group, "", REMOTE_VIDEO),
         on_open=lambda _id: ChatState.call_bridge("open"),
         on_connected=lambda _peer: ChatState.call_bridge("connected"),
@@ -142,6 +146,9 @@ def _in_call() -> rx.Component:
                     rx.cond(ChatState.call_screen,
                             _round("monitor-off", "call.screen_off", ChatState.toggle_screen, "blue", SHARE),
                             _round("monitor-up", "call.screen_on", ChatState.toggle_screen, "gray", SHARE))),
+            rx.cond(ChatState.call_full,
+                    _round("minimize", "call.full_off", ChatState.toggle_full, "blue", "call-full"),
+                    _round("maximize", "call.full_on", ChatState.toggle_full, "gray", "call-full")),
             _round("phone-off", "call.hang_up", ChatState.hang_up, "red", "call-hang-up"),
             spacing="5", class_name="call-buttons"),
         class_name="call-stage", id="call-stage",

@@ -14,8 +14,10 @@ REMOTE_PREFIX = "call-remote-"  # + the peer id: call_bridge.jsx finds a group's
 
 
 def call_banner() -> rx.Component:
-    """Under the group's header, for members not in the call (those in it see the call screen)."""
-    return rx.cond((ChatState.room_call_count > 0) & (ChatState.call_phase == ""), rx.hstack(
+    """Under the group's header, for members not in the call (those in it see the call screen, and
+    their other tabs nothing: joining there would take them out of their own call)."""
+    shown = (ChatState.room_call_count > 0) & (ChatState.call_phase == "") & ~ChatState.room_call_mine
+    return rx.cond(shown, rx.hstack(
         rx.icon(rx.cond(ChatState.room_call_kind == "video", "video", "phone"), size=18),
         rx.text(ChatState.room_call_label, size="2", flex="1", min_width="0", id="room-call-label"),
         rx.button(tr("call.join"), size="2", color_scheme="green", on_click=ChatState.join_room_call,

@@ -291,6 +291,8 @@ STRINGS = {
     "call.failed": "The call could not connect.",
     "call.screen_on": "Share screen",
     "call.screen_off": "Stop sharing",
+    "call.full_on": "Full screen",
+    "call.full_off": "Exit full screen",
     "call.video_running": "Video call in progress",
     "call.voice_running": "Voice call in progress",
     "call.participants": {"one": "{n} participant", "other": "{n} participants"},

@@ -307,6 +307,8 @@ STRINGS = {
     "call.failed": "Не удалось соединиться.",
     "call.screen_on": "Показать экран",
     "call.screen_off": "Остановить показ экрана",
+    "call.full_on": "Во весь экран",
+    "call.full_off": "Выйти из полноэкранного режима",
     "call.video_running": "Идёт видеозвонок",
     "call.voice_running": "Идёт голосовой звонок",
     "call.participants": {

@@ -307,6 +307,8 @@ STRINGS = {
     "call.failed": "Не вдалося з'єднатися.",
     "call.screen_on": "Показати екран",
     "call.screen_off": "Зупинити показ екрана",
+    "call.full_on": "На весь екран",
+    "call.full_off": "Вийти з повноекранного режиму",
     "call.video_running": "Триває відеодзвінок",
     "call.voice_running": "Триває голосовий дзвінок",
     "call.participants": {

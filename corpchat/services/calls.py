@@ -51,6 +51,7 @@ class Seat:
     remote_peers: tuple[str, ...]  # the peers already in the call, for this tab to dial
     pushes: list[Push] = field(default_factory=list)
     group: bool = False  # a group's call (tiles; the tab's chat list may not hold the chat)
+    since: datetime | None = None  # joining a call that runs: when it was first answered (the timer's start)
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,8 @@ def accept(actor_id: int, call_id) -> Seat:
             s.exec(text("UPDATE calls SET state = 'active', answered_at = now() WHERE id = :c"), params={"c": call.id})
         told = Push(_members(s, call.id), CallAccepted(call.room_id, call_id=call.id, user_id=actor_id))
         news = group_calls.news(s, call)
-    return Seat(call.id, call.room_id, call.kind, peer_id, token, tuple(joined), [told, *news], group=bool(news))
+    return Seat(call.id, call.room_id, call.kind, peer_id, token, tuple(joined), [told, *news], group=bool(news),
+                since=call.answered_at)
 
 
 def decline(actor_id: int, call_id) -> list[Push]:

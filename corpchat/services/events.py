@@ -284,6 +284,7 @@ class GroupCallChanged(Event):
     call_id: int = 0
     kind: str = "video"
     count: int = 0
+    inside: tuple = ()  # who is in it (user ids): their other tabs show no Join
 
 
 def all_event_types() -> list[type[Event]]:

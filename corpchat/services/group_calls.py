@@ -32,17 +32,19 @@ def participants(actor_id: int, call_id) -> list[dict]:
 
 
 def room_call(actor_id: int, room_id) -> dict | None:
-    """The call running in a group of mine, for its banner: {call_id, kind, count}; None when none
-    runs (or the chat is a private one: its calls ring, they have no banner)."""
+    """The call running in a group of mine, for its banner: {call_id, kind, count, mine} (mine: I am
+    in it, from another tab); None when none runs (or the chat is a private one: its calls ring,
+    they have no banner)."""
     with db.session() as s:
         room, _ = access_room(s, actor_id, room_id)
         if room.kind == "private":
             return None
         row = s.exec(text(
-            "SELECT c.id, c.kind, count(m.user_id) FILTER (WHERE m.state = 'joined') AS n FROM calls c "
+            "SELECT c.id, c.kind, count(m.user_id) FILTER (WHERE m.state = 'joined') AS n, "
+            "bool_or(m.user_id = :u AND m.state = 'joined') AS mine FROM calls c "
             "LEFT JOIN call_members m ON m.call_id = c.id WHERE c.room_id = :r AND c.state <> 'ended' "
-            "GROUP BY c.id ORDER BY c.id DESC LIMIT 1"), params={"r": room.id}).first()
-    return {"call_id": row.id, "kind": row.kind, "count": row.n} if row and row.n else None
+            "GROUP BY c.id ORDER BY c.id DESC LIMIT 1"), params={"r": room.id, "u": actor_id}).first()
+    return {"call_id": row.id, "kind": row.kind, "count": row.n, "mine": bool(row.mine)} if row and row.n else None
 
 
 # ----- inside calls.py's transaction -------------------------------------------------------
@@ -63,9 +65,9 @@ def news(s, call) -> list[Push]:
     """A group call's members changed: every member of the group hears how many are in it now."""
     if _kind(s, call.room_id) == "private":
         return []
-    count = len(_inside(s, call.id)) if call.state != "ended" else 0
-    return [Push(room_members(s, call.room_id),
-                 GroupCallChanged(call.room_id, call_id=call.id, kind=call.kind, count=count))]
+    inside = tuple(_inside(s, call.id)) if call.state != "ended" else ()
+    return [Push(room_members(s, call.room_id), GroupCallChanged(call.room_id, call_id=call.id, kind=call.kind,
+                                                                 count=len(inside), inside=inside))]
 
 
 def _kind(s, room_id: int) -> str:

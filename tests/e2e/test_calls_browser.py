@@ -135,10 +135,13 @@ def _call(pair, shots: Shots, toggles: bool = True) -> None:
     shots(boris_page, "boris-in-call")
     if toggles:
         _toggle_camera_and_mic(anna_page, boris_page, anna, shots)
+        _full_screen(anna_page, boris_page)
 
     boris_page.click("#call-hang-up")
     for page in (anna_page, boris_page):
         expect(page.locator("#call-screen")).to_have_count(0)
+    if toggles:  # the call ended in full screen: the page is back in its window
+        anna_page.wait_for_function("() => document.fullscreenElement === null")
     expect(anna_page.locator(".message").last).to_contain_text(f"{anna} called · 0:")
     shots(anna_page, "anna-after")
 
@@ -169,6 +172,22 @@ def _toggle_camera_and_mic(anna_page, boris_page, anna: str, shots: Shots) -> No
     anna_page.click("#call-screen-share")
     expect(anna_page.locator("#call-screen-share")).to_have_attribute("aria-label", "Share screen")
     boris_page.wait_for_function(f"() => {width} === {camera_width}")
+
+
+FULL = "() => (document.fullscreenElement || {}).id === 'call-screen'"
+
+
+def _full_screen(anna_page, boris_page) -> None:
+    """The browser's own full screen for the call screen, and back; left in it for the hang-up."""
+    expect(boris_page.locator("#call-full")).to_have_attribute("aria-label", "На весь екран")
+    anna_page.click("#call-full")
+    anna_page.wait_for_function(FULL)
+    expect(anna_page.locator("#call-full")).to_have_attribute("aria-label", "Exit full screen")
+    anna_page.click("#call-full")
+    anna_page.wait_for_function("() => document.fullscreenElement === null")
+    expect(anna_page.locator("#call-full")).to_have_attribute("aria-label", "Full screen")
+    anna_page.click("#call-full")
+    anna_page.wait_for_function(FULL)
 
 
 def test_a_call_across_a_block_is_refused(pair, request):

@@ -368,6 +368,8 @@ HANDLERS: dict[tuple[type, str], dict[str, str]] = {
     (ChatState, "remote_media"): {"state": "remote_state", "peer_id": "peer"},
     (ChatState, "toggle_screen"): {},
     (ChatState, "screen_state"): {"sharing": "bool"},
+    (ChatState, "toggle_full"): {},
+    (ChatState, "full_state"): {"on": "bool"},
     (SettingsState, "load_settings_page"): {},
     (SettingsState, "change_language"): {"lang": "lang"},
     (ProfileState, "load_profile_page"): {},

@@ -192,7 +192,8 @@ def test_group_call_up_to_six(db_clean):
         calls.accept(people[6], seat.call_id)
     assert err.value.key == "err.call_full"
     [news] = calls.leave_room(people[5], room)  # a removed member leaves; five are left
-    assert news.event == GroupCallChanged(room, call_id=seat.call_id, kind="video", count=5)
+    assert news.event == GroupCallChanged(room, call_id=seat.call_id, kind="video", count=5,
+                                          inside=tuple(people[:5]))
     assert len(calls.call_peers(seat.call_id)) == 5
 
 
@@ -204,13 +205,20 @@ def test_group_call_banner_join_and_tiles(db_clean):
     seat = calls.start(anna, room, "video")
     news = seat.pushes[-1]
     assert set(news.audience) == {anna, boris, vera, gleb} and news.event.count == 1
-    assert group_calls.room_call(gleb, room) == {"call_id": seat.call_id, "kind": "video", "count": 1}
+    assert group_calls.room_call(gleb, room) == {"call_id": seat.call_id, "kind": "video", "count": 1,
+                                                 "mine": False}
+    # Anna's other tabs show no Join: she is in it.
+    assert group_calls.room_call(anna, room)["mine"] and news.event.inside == (anna,)
     joined = calls.accept(boris, seat.call_id)
     assert joined.remote_peers == (seat.peer_id,) and joined.pushes[-1].event.count == 2
     assert seat.group and joined.group
+    assert joined.since is None  # the first answer: the call's clock starts now
     calls.decline(vera, seat.call_id)
     calls.set_media(boris, seat.call_id, False, False)
     again = calls.accept(vera, seat.call_id)  # declined, then joined from the banner
+    with db.session() as s:
+        answered = s.exec(text("SELECT answered_at FROM calls WHERE id = :c"), params={"c": seat.call_id}).scalar()
+    assert again.since == answered  # a late joiner's timer counts from the call's start, not from joining
     tiles = group_calls.participants(vera, seat.call_id)
     assert [(t["user_id"], t["mic"], t["camera"]) for t in tiles] == [(anna, True, True), (boris, False, False)]
     assert group_calls.participants(gleb, seat.call_id) == []  # not in it: nothing

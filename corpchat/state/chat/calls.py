@@ -82,8 +82,11 @@ class CallsMixin(rx.State, mixin=True):
     room_call_kind: str = "video"
     room_call_count: int = 0
     room_call_label: str = ""  # "Video call in progress · 3 participants"
+    call_full: bool = False  # the call screen fills the display (the browser's full screen)
+    room_call_mine: bool = False  # I am in it in another tab: no Join here
     _call_id: int = 0
     _call_other: int = 0  # in a one-to-one call: the other person (a block between us ends it)
+    _call_started: str = ""  # joining a running call: when it was first answered (the timer counts from it)
 
     if TYPE_CHECKING:
         room_id: int
@@ -163,6 +166,17 @@ class CallsMixin(rx.State, mixin=True):
             self.call_screen = not self.call_screen
 
     @authed
+    async def toggle_full(self):
+        if self.call_peer_id:
+            self.call_full = not self.call_full
+
+    @authed
+    async def full_state(self, on: bool):
+        """The bridge: the browser entered or left full screen (Esc, or a refusal)."""
+        if self.call_peer_id and isinstance(on, bool):
+            self.call_full = on
+
+    @authed
     async def screen_state(self, sharing: bool):
         """The bridge: sharing started, or stopped (refused, or from the browser's own bar)."""
         if self.call_peer_id and isinstance(sharing, bool):
@@ -183,7 +197,7 @@ class CallsMixin(rx.State, mixin=True):
             state = "error"
         if state == "connected" and self.call_phase in ("calling", "connecting"):
             self.call_phase = "active"
-            self.call_since = datetime.now(UTC).isoformat(timespec="milliseconds")
+            self.call_since = self._call_started or datetime.now(UTC).isoformat(timespec="milliseconds")
         elif state in ("ended", "error") and self.call_phase in ("connecting", "active"):
             failed = state == "error"
             call_id = self._call_id
@@ -220,12 +234,13 @@ class CallsMixin(rx.State, mixin=True):
         group = self.room_kind == "group"
         live = await in_thread(group_calls.room_call, self._user_id, self.room_id) if group else None
         self._set_room_call(live["call_id"] if live else 0, live["kind"] if live else "video",
-                            live["count"] if live else 0)
+                            live["count"] if live else 0, live["mine"] if live else False)
 
-    def _set_room_call(self, call_id: int, kind: str, count: int) -> None:
+    def _set_room_call(self, call_id: int, kind: str, count: int, mine: bool = False) -> None:
         if not count:
-            call_id, kind = 0, "video"
+            call_id, kind, mine = 0, "video", False
         self.room_call_id, self.room_call_kind, self.room_call_count = call_id, kind, count
+        self.room_call_mine = mine
         self.room_call_label = (f"{self._t(f'call.{kind}_running')} · {self._t('call.participants', n=count)}"
                                 if count else "")
 
@@ -248,10 +263,12 @@ class CallsMixin(rx.State, mixin=True):
         self.call_with_initials = chat.get("initials") or views.initials(self.call_with)
         self.call_group = seat.group
         self.call_tiles, self.call_peers = [], []
+        self._call_started = seat.since.isoformat(timespec="milliseconds") if seat.since else ""
 
     def _call_reset(self) -> None:
         self._call_id = self._call_other = self.call_room_id = 0
-        self.call_since = ""
+        self.call_since = self._call_started = ""
+        self.call_full = False
         self.call_phase = self.call_peer_id = self.call_peer_token = self.call_with = self.call_with_initials = ""
         self.call_caller = ""
         self.call_kind = "video"
@@ -291,7 +308,7 @@ class CallsMixin(rx.State, mixin=True):
     @on(GroupCallChanged)
     async def _on_group_call(self, event: GroupCallChanged) -> None:
         if event.room_id == self.room_id:
-            self._set_room_call(event.call_id, event.kind, event.count)
+            self._set_room_call(event.call_id, event.kind, event.count, self._user_id in event.inside)
         if event.call_id == self._call_id:
             await self._load_tiles()
 
