@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import reflex as rx
 from reflex_base.event import no_args_event_spec, passthrough_event_spec
+from reflex_base.vars import Var
+from reflex_base.vars.function import FunctionStringVar, FunctionVar
+from reflex_base.vars.object import ObjectVar
 
 from corpchat.components import upload_bridge  # noqa: F401  (attachments.jsx imports upload.js)
 from corpchat.components.common import tr
@@ -150,16 +153,24 @@ def _voice(f, url, has_url, want) -> rx.Component:
     )
 
 
+def _play_or_pause(element_id: Var[str]) -> rx.event.EventSpec:
+    """Tap to play or pause a round video. A <video> has no prop for it, only its play() and
+    pause() methods: called the way rx.scroll_to calls scrollIntoView, compiled into the page
+    (no script string, no eval), run in the tap itself: no round trip to the server, and the
+    tab's own player, not a state other tabs or a reload would replay."""
+    video = FunctionStringVar.create("document.getElementById").call(element_id).to(ObjectVar)
+    return rx.run_script(rx.cond(video.paused, video.play.to(FunctionVar).call(),
+                                 video.pause.to(FunctionVar).call()))
+
+
 def _circle(f, url, thumb, has_url, want) -> rx.Component:
-    # Tap to play or pause: the one line of script a bubble needs (a file id is [A-Za-z0-9_-]).
-    toggle = "(v => v && (v.paused ? v.play() : v.pause()))(document.getElementById('circle-" + \
-        f["id"].to(str) + "'))"
+    video_id = "circle-" + f["id"].to(str)
     round_ = {"width": "220px", "height": "220px", "border_radius": "50%"}
     return rx.box(
         rx.cond(has_url,
                 Video.create(src=url, poster=thumb, plays_inline=True, preload="metadata", class_name="circle-video",
                              on_error=want, object_fit="cover", cursor="pointer", display="block",
-                             id="circle-" + f["id"].to(str), on_click=rx.call_script(toggle),
+                             id=video_id, on_click=_play_or_pause(video_id),
                              background="var(--gray-a4)", **round_),
                 _placeholder(f["id"], **round_)),
         rx.text("▶ ", f["duration"], size="1", position="absolute", left="12px", bottom="12px", padding="1px 6px",

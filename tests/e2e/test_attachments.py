@@ -206,6 +206,9 @@ def test_voice_and_round_video_messages(new_page, app_server, shots):
         circle.click()
         _wait_true(boris, "() => { const v = document.querySelector('.circle-video'); "
                           "return v.duration > 0 && v.currentTime > 0.3 }")
+        circle.evaluate("v => { v.loop = true; }")  # not paused by its end before the second tap
+        circle.click()  # a second tap pauses it
+        _wait_true(boris, "() => document.querySelector('.circle-video').paused")
         radius = boris.evaluate("() => getComputedStyle(document.querySelector('.circle-video')).borderRadius")
         assert radius == "50%"
         shots(boris, "boris-voice-and-circle-uk")
