@@ -1,53 +1,39 @@
 // Bridge (issue 21): browser File objects cannot cross a Reflex event, so they stay here, under
 // a key; Python (state/chat/attachments.py) owns the list, the caps, the errors and the markup.
-// Props in: the file input's and the drop/paste target's ids, and `commands` [[n, op, key]]
-// ("upload" / "forget"). Events out: added, drag, progress (≤ 5/s a file), uploaded, failed.
+// Props in: the file input's and the paste target's ids, the files dropped on the chat pane
+// (Reflex's upload map, filled by rx.upload's react-dropzone) and `commands` [[n, op, key]]
+// ("upload" / "forget"). Events out: added, progress (<= 5/s a file), uploaded, failed.
 import { useEffect, useRef } from "react";
 import { clientId, uploadFile } from "../upload_bridge/upload.js";
 
-// recorder.jsx still shows its own upload errors; it goes when the recorder moves to Python.
-export function errorText(labels, code) {
-  return (labels && (labels["file.err_" + code] || labels["file.failed"])) || code;
-}
-
-const hasFiles = (e) => e.dataTransfer && Array.from(e.dataTransfer.types || []).includes("Files");
-// Per page, not per mount: a re-rendered room pane keeps its files. After a reload the list is
-// empty, and an upload Python still waits for is reported "gone".
+// Per page, not per mount: a re-rendered room pane keeps its files (and does not take the last
+// drop again). After a reload the list is empty, and an upload Python still waits for is "gone".
 const files = {};
-let seen = 0;
+let seen = 0, lastDrop = null;
 
-export function AttachBridge({ input, target, commands, onAdded, onDrag, onProgress, onUploaded, onFailed }) {
+export function AttachBridge({ input, target, dropped, commands, onAdded, onProgress, onUploaded, onFailed }) {
   const out = useRef({});
-  out.current = { onAdded, onDrag, onProgress, onUploaded, onFailed };
+  out.current = { onAdded, onProgress, onUploaded, onFailed };
+  const add = (list) => {
+    const picked = Array.from(list || []);
+    if (!picked.length) return;
+    out.current.onAdded(picked.map((file) => {
+      const key = clientId().slice(0, 16);
+      const preview = file.type.startsWith("image/") ? URL.createObjectURL(file) : "";
+      files[key] = { file, preview, up: null };
+      return { key, name: file.name || "file", size: file.size, preview };
+    }));
+  };
 
+  useEffect(() => { if (dropped && dropped !== lastDrop) { lastDrop = dropped; add(dropped); } }, [dropped]);
+  // react-dropzone has no paste; the attach button labels our own file input, by its id.
   useEffect(() => {
-    const picker = document.getElementById(input);
-    const pane = document.getElementById(target);
-    let dragging = false;
-    const drag = (on) => { if (on !== dragging) { dragging = on; out.current.onDrag(on); } };
-    const add = (list) => {
-      const picked = Array.from(list || []);
-      if (!picked.length) return;
-      out.current.onAdded(picked.map((file) => {
-        const key = clientId().slice(0, 16);
-        const preview = file.type.startsWith("image/") ? URL.createObjectURL(file) : "";
-        files[key] = { file, preview, up: null };
-        return { key, name: file.name || "file", size: file.size, preview };
-      }));
-    };
-    const on = {
-      change: (e) => { add(e.target.files); e.target.value = ""; },
-      dragover: (e) => { if (hasFiles(e)) { e.preventDefault(); drag(true); } },
-      dragleave: (e) => { if (!pane.contains(e.relatedTarget)) drag(false); },
-      drop: (e) => { if (hasFiles(e)) { e.preventDefault(); drag(false); add(e.dataTransfer.files); } },
-      paste: (e) => { const f = e.clipboardData && e.clipboardData.files; if (f && f.length) { e.preventDefault(); add(f); } },
-    };
-    if (picker) picker.addEventListener("change", on.change);
-    ["dragover", "dragleave", "drop", "paste"].forEach((t) => pane && pane.addEventListener(t, on[t]));
-    return () => {
-      if (picker) picker.removeEventListener("change", on.change);
-      ["dragover", "dragleave", "drop", "paste"].forEach((t) => pane && pane.removeEventListener(t, on[t]));
-    };
+    const picker = document.getElementById(input), pane = document.getElementById(target);
+    const pick = (e) => { add(e.target.files); e.target.value = ""; };
+    const paste = (e) => { const f = e.clipboardData?.files; if (f?.length) { e.preventDefault(); add(f); } };
+    picker?.addEventListener("change", pick);
+    pane?.addEventListener("paste", paste);
+    return () => { picker?.removeEventListener("change", pick); pane?.removeEventListener("paste", paste); };
   }, [input, target]);
 
   useEffect(() => {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from corpchat.components.attachments import DROP_TARGET, attach_panel, file_view
+from corpchat.components.attachments import DROP_TARGET, attach_panel, drop_zone, file_view
 from corpchat.components.calls import call_buttons
 from corpchat.components.common import avatar, tr
 from corpchat.components.composer import composer, edit_box
@@ -254,7 +254,7 @@ def _to_divider() -> rx.Component:
 
 
 def room_pane() -> rx.Component:
-    return rx.vstack(
+    return drop_zone(rx.vstack(
         header(),
         _to_divider(),
         # column-reverse keeps the view pinned to the newest message as the list grows
@@ -280,7 +280,7 @@ def room_pane() -> rx.Component:
         ),
         rx.cond(room_blocked(), block_banner(), rx.fragment(attach_panel(), composer())),
         height="100%", width="100%", spacing="0", id=DROP_TARGET,
-    )
+    ), height="100%", width="100%")
 
 
 def empty_pane() -> rx.Component:

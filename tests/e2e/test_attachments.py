@@ -104,15 +104,21 @@ def test_file_with_caption_and_inline_image(new_page, app_server, shots, tmp_pat
         assert boris.locator(".file-image").get_attribute("href").startswith("/api/media/")
         shots(boris, "boris-file-and-image")
 
-        # Dropped onto the chat: two files at once, one message each.
+        # Dropped onto the chat: two files at once, one message each; "drop here" while dragging.
         anna.evaluate("""() => {
             const dt = new DataTransfer();
             dt.items.add(new File(["a,b\\n1,2\\n"], "table.csv", { type: "text/csv" }));
             dt.items.add(new File(["PK\\x03\\x04zip"], "archive.zip", { type: "application/zip" }));
+            window.dropped = dt;
             const target = document.getElementById("room-pane");
+            target.dispatchEvent(new DragEvent("dragenter", { dataTransfer: dt, bubbles: true, cancelable: true }));
             target.dispatchEvent(new DragEvent("dragover", { dataTransfer: dt, bubbles: true, cancelable: true }));
-            target.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
         }""")
+        expect(anna.locator(".drop-overlay")).to_be_visible()
+        shots(anna, "anna-drop-overlay")
+        anna.evaluate("""() => document.getElementById("room-pane").dispatchEvent(
+            new DragEvent("drop", { dataTransfer: window.dropped, bubbles: true, cancelable: true }))""")
+        expect(anna.locator(".drop-overlay")).to_be_hidden()
         expect(anna.locator("#attach-panel .attach-item[data-status=done]")).to_have_count(2)
         anna.click("#attach-send")
         expect(boris.locator(".file-name", has_text="table.csv")).to_be_visible()

@@ -323,7 +323,6 @@ HANDLERS: dict[tuple[type, str], dict[str, str]] = {
     (ChatState, "attach_retry"): {"key": "attach_key"},
     (ChatState, "attach_remove"): {"key": "attach_key"},
     (ChatState, "attach_cancel"): {},
-    (ChatState, "attach_drag"): {"on": "bool"},
     (ChatState, "attach_send"): {"form_data": "caption_form"},
     (ChatState, "rename_group"): {"room_id": "room", "new_name": "group_name"},
     (ChatState, "remove_member"): {"room_id": "room", "user_id": "user"},
