@@ -4,7 +4,7 @@
 // (Reflex's upload map, filled by rx.upload's react-dropzone) and `commands` [[n, op, key]]
 // ("upload" / "forget"). Events out: added, progress (<= 5/s a file), uploaded, failed.
 import { useEffect, useRef } from "react";
-import { clientId, uploadFile } from "../upload_bridge/upload.js";
+import { uploadFile } from "../upload_bridge/upload.js";
 
 // Per page, not per mount: a re-rendered room pane keeps its files (and does not take the last
 // drop again). After a reload the list is empty, and an upload Python still waits for is "gone".
@@ -18,7 +18,8 @@ export function AttachBridge({ input, target, dropped, commands, onAdded, onProg
     const picked = Array.from(list || []);
     if (!picked.length) return;
     out.current.onAdded(picked.map((file) => {
-      const key = clientId().slice(0, 16);
+      const bytes = crypto.getRandomValues(new Uint8Array(8));  // not randomUUID: that needs https
+      const key = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
       const preview = file.type.startsWith("image/") ? URL.createObjectURL(file) : "";
       files[key] = { file, preview, up: null };
       return { key, name: file.name || "file", size: file.size, preview };

@@ -2,12 +2,6 @@
 // body through XMLHttpRequest, the one browser API that reports upload progress. Our routes,
 // not Reflex's /_upload (which takes the tab token alone), check the session cookie, the Origin
 // and the size while reading: POST /api/upload (attachments, recordings) and the avatar routes.
-export function clientId() {
-  // crypto.randomUUID needs a secure context; an intranet deployment may be plain http.
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 function post(url, body, onProgress) {
   const xhr = new XMLHttpRequest();
   const promise = new Promise((resolve, reject) => {
