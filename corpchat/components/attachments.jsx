@@ -1,8 +1,9 @@
 // Bridge (issue 21): browser File objects cannot cross a Reflex event, so they stay here, under
 // a key; Python (state/chat/attachments.py) owns the list, the caps, the errors and the markup.
-// Props in: the file input's and the paste target's ids, the files dropped on the chat pane
-// (Reflex's upload map, filled by rx.upload's react-dropzone) and `commands` [[n, op, key]]
-// ("upload" / "forget"). Events out: added, progress (<= 5/s a file), uploaded, failed.
+// Props in: the files picked or dropped on the chat pane (Reflex's upload map, filled by
+// rx.upload's react-dropzone), the file input's id (emptied, so the same file can be picked
+// again), the paste target's id and `commands` [[n, op, key]] ("upload" / "forget").
+// Events out: added, progress (<= 5/s a file), uploaded, failed.
 import { useEffect, useRef } from "react";
 import { uploadFile } from "../upload_bridge/upload.js";
 
@@ -26,16 +27,18 @@ export function AttachBridge({ input, target, dropped, commands, onAdded, onProg
     }));
   };
 
-  useEffect(() => { if (dropped && dropped !== lastDrop) { lastDrop = dropped; add(dropped); } }, [dropped]);
-  // react-dropzone has no paste; the attach button labels our own file input, by its id.
   useEffect(() => {
-    const picker = document.getElementById(input), pane = document.getElementById(target);
-    const pick = (e) => { add(e.target.files); e.target.value = ""; };
+    if (dropped && dropped !== lastDrop) { lastDrop = dropped; add(dropped); }
+    const picker = document.getElementById(input);
+    if (picker) picker.value = "";
+  }, [dropped]);
+  // react-dropzone has no paste.
+  useEffect(() => {
+    const pane = document.getElementById(target);
     const paste = (e) => { const f = e.clipboardData?.files; if (f?.length) { e.preventDefault(); add(f); } };
-    picker?.addEventListener("change", pick);
     pane?.addEventListener("paste", paste);
-    return () => { picker?.removeEventListener("change", pick); pane?.removeEventListener("paste", paste); };
-  }, [input, target]);
+    return () => pane?.removeEventListener("paste", paste);
+  }, [target]);
 
   useEffect(() => {
     (commands || []).forEach(([n, op, key]) => {

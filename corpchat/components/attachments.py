@@ -73,31 +73,31 @@ class _DropZone(Upload):
     _memoization_mode = MemoizationMode(recursive=True)
 
     @classmethod
-    def create(cls, *children, **props) -> rx.Component:
+    def create(cls, *children, input_id: str = "", **props) -> rx.Component:
         zone = super().create(*children, **props)
-        # Its own <input type=file> goes: with no_click nothing opens it (the 📎 labels ours),
-        # and compiled apart from the zone it would hold a second dropzone.
-        zone.children[0].children = zone.children[0].children[1:]
+        # Its own <input type=file>, opened by a label (📎): picked files take the dropped
+        # files' road, into the upload map, even before the bridge has loaded. (Compiled apart
+        # from the zone, it holds a dropzone of its own, with the same options and on_drop.)
+        zone.children[0].children[0].id = input_id
         return zone
 
 
 def drop_zone(*children, **props) -> rx.Component:
-    """Files dropped anywhere on `children` go to Reflex's upload map under DROP_ID."""
-    return _DropZone.create(*children, id=DROP_ID, no_click=True, no_keyboard=True, multiple=True,
+    """Files dropped anywhere on `children`, or picked with the 📎, go to Reflex's upload map
+    under DROP_ID."""
+    return _DropZone.create(*children, id=DROP_ID, input_id=INPUT_ID, no_click=True, no_keyboard=True, multiple=True,
                             drag_active_style={"& .drop-overlay": {"display": "flex"}}, **props)
 
 
 def attacher() -> rx.Component:
-    """The 📎 button: a label of the hidden file input (attach_panel), so no script opens the picker."""
+    """The 📎 button: a label of drop_zone's hidden file input, so no script opens the picker."""
     return rx.icon_button(rx.el.label("📎", html_for=INPUT_ID, cursor="pointer"), as_child=True, variant="ghost",
                           id="attach-button", aria_label=tr("file.attach"), title=tr("file.attach"),
                           font_size="18px")
 
 
 def _bridge() -> rx.Component:
-    """The file input and the bridge: outside the composer's form, whose data they are not."""
     return rx.fragment(
-        rx.el.input(type="file", multiple=True, id=INPUT_ID, display="none"),
         AttachBridge.create(input=INPUT_ID, target=DROP_TARGET, commands=ChatState.attach_commands,
                             dropped=Var(f"filesById[{DROP_ID!r}]", _var_data=get_upload_files_context_var_data()),
                             on_added=ChatState.attach_added,

@@ -124,6 +124,15 @@ def test_file_with_caption_and_inline_image(new_page, app_server, shots, tmp_pat
         expect(boris.locator(".file-name", has_text="table.csv")).to_be_visible()
         expect(boris.locator(".file-name", has_text="archive.zip")).to_be_visible()
 
+        # 📎 opens the browser's file chooser (it labels the drop zone's input), again after a cancel.
+        for _ in range(2):
+            with anna.expect_file_chooser() as chooser:
+                anna.click("#attach-button")
+            chooser.value.set_files(str(pdf))
+            expect(anna.locator("#attach-panel .attach-item[data-status=done]")).to_have_count(1)
+            anna.click("#attach-cancel")
+            expect(anna.locator("#attach-panel")).to_have_count(0)
+
         # Caption edited by its sender; deleting the message ends access to the file.
         mine = anna.locator(".message", has=anna.locator(".file-name", has_text="Quarterly report.pdf"))
         mine.hover()
