@@ -1,54 +1,44 @@
 // Bridge (issue 21): browser File objects cannot cross a Reflex event, so they stay here, under
 // a key; Python (state/chat/attachments.py) owns the list, the caps, the errors and the markup.
-// Props in: the file input's and the drop/paste target's ids, and `commands` [[n, op, key]]
-// ("upload" / "forget"). Events out: added, drag, progress (≤ 5/s a file), uploaded, failed.
+// Props in: the files picked or dropped on the chat pane (Reflex's upload map, filled by
+// rx.upload's react-dropzone), the file input's id (emptied, so the same file can be picked
+// again), the paste target's id and `commands` [[n, op, key]] ("upload" / "forget").
+// Events out: added, progress (<= 5/s a file), uploaded, failed.
 import { useEffect, useRef } from "react";
-import { clientId, uploadFile } from "../upload_bridge/upload.js";
+import { uploadFile } from "../upload_bridge/upload.js";
 
-// recorder.jsx still shows its own upload errors; it goes when the recorder moves to Python.
-export function errorText(labels, code) {
-  return (labels && (labels["file.err_" + code] || labels["file.failed"])) || code;
-}
-
-const hasFiles = (e) => e.dataTransfer && Array.from(e.dataTransfer.types || []).includes("Files");
-// Per page, not per mount: a re-rendered room pane keeps its files. After a reload the list is
-// empty, and an upload Python still waits for is reported "gone".
+// Per page, not per mount: a re-rendered room pane keeps its files (and does not take the last
+// drop again). After a reload the list is empty, and an upload Python still waits for is "gone".
 const files = {};
-let seen = 0;
+let seen = 0, lastDrop = null;
 
-export function AttachBridge({ input, target, commands, onAdded, onDrag, onProgress, onUploaded, onFailed }) {
+export function AttachBridge({ input, target, dropped, commands, onAdded, onProgress, onUploaded, onFailed }) {
   const out = useRef({});
-  out.current = { onAdded, onDrag, onProgress, onUploaded, onFailed };
+  out.current = { onAdded, onProgress, onUploaded, onFailed };
+  const add = (list) => {
+    const picked = Array.from(list || []);
+    if (!picked.length) return;
+    out.current.onAdded(picked.map((file) => {
+      const bytes = crypto.getRandomValues(new Uint8Array(8));  // not randomUUID: that needs https
+      const key = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+      const preview = file.type.startsWith("image/") ? URL.createObjectURL(file) : "";
+      files[key] = { file, preview, up: null };
+      return { key, name: file.name || "file", size: file.size, preview };
+    }));
+  };
 
   useEffect(() => {
+    if (dropped && dropped !== lastDrop) { lastDrop = dropped; add(dropped); }
     const picker = document.getElementById(input);
+    if (picker) picker.value = "";
+  }, [dropped]);
+  // react-dropzone has no paste.
+  useEffect(() => {
     const pane = document.getElementById(target);
-    let dragging = false;
-    const drag = (on) => { if (on !== dragging) { dragging = on; out.current.onDrag(on); } };
-    const add = (list) => {
-      const picked = Array.from(list || []);
-      if (!picked.length) return;
-      out.current.onAdded(picked.map((file) => {
-        const key = clientId().slice(0, 16);
-        const preview = file.type.startsWith("image/") ? URL.createObjectURL(file) : "";
-        files[key] = { file, preview, up: null };
-        return { key, name: file.name || "file", size: file.size, preview };
-      }));
-    };
-    const on = {
-      change: (e) => { add(e.target.files); e.target.value = ""; },
-      dragover: (e) => { if (hasFiles(e)) { e.preventDefault(); drag(true); } },
-      dragleave: (e) => { if (!pane.contains(e.relatedTarget)) drag(false); },
-      drop: (e) => { if (hasFiles(e)) { e.preventDefault(); drag(false); add(e.dataTransfer.files); } },
-      paste: (e) => { const f = e.clipboardData && e.clipboardData.files; if (f && f.length) { e.preventDefault(); add(f); } },
-    };
-    if (picker) picker.addEventListener("change", on.change);
-    ["dragover", "dragleave", "drop", "paste"].forEach((t) => pane && pane.addEventListener(t, on[t]));
-    return () => {
-      if (picker) picker.removeEventListener("change", on.change);
-      ["dragover", "dragleave", "drop", "paste"].forEach((t) => pane && pane.removeEventListener(t, on[t]));
-    };
-  }, [input, target]);
+    const paste = (e) => { const f = e.clipboardData?.files; if (f?.length) { e.preventDefault(); add(f); } };
+    pane?.addEventListener("paste", paste);
+    return () => pane?.removeEventListener("paste", paste);
+  }, [target]);
 
   useEffect(() => {
     (commands || []).forEach(([n, op, key]) => {

@@ -3,7 +3,9 @@ message's part of a bubble: thumbnail, players, or a card with a download button
 
 All of it is Python (state/chat/attachments.py); the only JS is the bridge `AttachBridge`
 (attachments.jsx): it holds the browser's File objects, which cannot cross a Reflex event, and
-uploads them through upload.js when the state tells it to.
+uploads them through upload.js when the state tells it to. Drag-and-drop is Reflex's
+react-dropzone (`drop_zone`, around the chat pane): the dropped files land in Reflex's upload
+map, where the bridge takes them; the drop overlay is CSS on the zone's drag-active class.
 
 Why POST /api/upload and not Reflex's `/_upload` (issue 21 item 3): `/_upload` authenticates
 by the tab's client token alone, while our route checks the session cookie and Origin, caps the
@@ -14,7 +16,12 @@ a single-use upload ticket and a second copy of those checks, for no gain the fi
 from __future__ import annotations
 
 import reflex as rx
+from reflex_base.constants import MemoizationMode
 from reflex_base.event import no_args_event_spec, passthrough_event_spec
+from reflex_base.vars import Var
+from reflex_base.vars.function import FunctionStringVar, FunctionVar
+from reflex_base.vars.object import ObjectVar
+from reflex_components_core.core.upload import Upload, get_upload_files_context_var_data
 
 from corpchat.components import upload_bridge  # noqa: F401  (attachments.jsx imports upload.js)
 from corpchat.components.common import tr
@@ -25,6 +32,7 @@ from corpchat.state.chat import ChatState
 
 ASSET = rx.asset("attachments.jsx", shared=True)
 DROP_TARGET = "room-pane"
+DROP_ID = "attach-drop"  # the chat pane's dropped files in Reflex's upload map
 INPUT_ID = "attach-input"
 
 
@@ -34,10 +42,10 @@ class AttachBridge(rx.NoSSRComponent):
 
     input: rx.Var[str]
     target: rx.Var[str]
+    dropped: rx.Var[list]
     commands: rx.Var[list]
     # [{key, name, size, preview}]
     on_added: rx.EventHandler[passthrough_event_spec(list)]
-    on_drag: rx.EventHandler[passthrough_event_spec(bool)]
     on_progress: rx.EventHandler[passthrough_event_spec(str, float)]
     on_uploaded: rx.EventHandler[passthrough_event_spec(str, str)]
     on_failed: rx.EventHandler[passthrough_event_spec(str, str)]
@@ -57,19 +65,42 @@ class Audio(rx.el.Audio):
     on_error: rx.EventHandler[no_args_event_spec]
 
 
+class _DropZone(Upload):
+    """`rx.upload.root` whose children compile as anywhere else. Upload is a memoization leaf:
+    around the chat pane it would compile the whole pane, messages and all, into one component,
+    whose mount hooks would run once for the pane (messages._to_divider relies on its own)."""
+
+    _memoization_mode = MemoizationMode(recursive=True)
+
+    @classmethod
+    def create(cls, *children, input_id: str = "", **props) -> rx.Component:
+        zone = super().create(*children, **props)
+        # Its own <input type=file>, opened by a label (📎): picked files take the dropped
+        # files' road, into the upload map, even before the bridge has loaded. (Compiled apart
+        # from the zone, it holds a dropzone of its own, with the same options and on_drop.)
+        zone.children[0].children[0].id = input_id
+        return zone
+
+
+def drop_zone(*children, **props) -> rx.Component:
+    """Files dropped anywhere on `children`, or picked with the 📎, go to Reflex's upload map
+    under DROP_ID."""
+    return _DropZone.create(*children, id=DROP_ID, input_id=INPUT_ID, no_click=True, no_keyboard=True, multiple=True,
+                            drag_active_style={"& .drop-overlay": {"display": "flex"}}, **props)
+
+
 def attacher() -> rx.Component:
-    """The 📎 button: a label of the hidden file input (attach_panel), so no script opens the picker."""
+    """The 📎 button: a label of drop_zone's hidden file input, so no script opens the picker."""
     return rx.icon_button(rx.el.label("📎", html_for=INPUT_ID, cursor="pointer"), as_child=True, variant="ghost",
                           id="attach-button", aria_label=tr("file.attach"), title=tr("file.attach"),
                           font_size="18px")
 
 
 def _bridge() -> rx.Component:
-    """The file input and the bridge: outside the composer's form, whose data they are not."""
     return rx.fragment(
-        rx.el.input(type="file", multiple=True, id=INPUT_ID, display="none"),
         AttachBridge.create(input=INPUT_ID, target=DROP_TARGET, commands=ChatState.attach_commands,
-                            on_added=ChatState.attach_added, on_drag=ChatState.attach_drag,
+                            dropped=Var(f"filesById[{DROP_ID!r}]", _var_data=get_upload_files_context_var_data()),
+                            on_added=ChatState.attach_added,
                             on_progress=ChatState.attach_progress, on_uploaded=ChatState.attach_uploaded,
                             on_failed=ChatState.attach_failed),
     )
@@ -105,7 +136,7 @@ def _attached_row(it) -> rx.Component:
 
 def attach_panel() -> rx.Component:
     """The files being attached, above the composer (outside its form: Enter in the caption
-    sends the files, not the composer's text); and the drop overlay."""
+    sends the files, not the composer's text); and the drop overlay (shown by drop_zone)."""
     panel = rx.card(
         rx.form(
             rx.vstack(
@@ -126,11 +157,11 @@ def attach_panel() -> rx.Component:
         width="min(440px, calc(100vw - 24px))", background="var(--color-panel-solid)", box_shadow="var(--shadow-5)",
     )
     overlay = rx.center(
-        tr("file.drop_here"), class_name="drop-overlay", position="fixed", inset="0", z_index="50",
+        tr("file.drop_here"), class_name="drop-overlay", display="none", position="fixed", inset="0", z_index="50",
         pointer_events="none", background="var(--accent-a4)", border="3px dashed var(--accent-9)", font_size="20px",
     )
     return rx.box(_bridge(), rx.cond(ChatState.attached.length() > 0, panel),
-                  rx.cond(ChatState.attach_dragging, overlay), position="relative", width="100%", height="0")
+                  overlay, position="relative", width="100%", height="0")
 
 
 def _placeholder(file_id, **size) -> rx.Component:
@@ -150,16 +181,24 @@ def _voice(f, url, has_url, want) -> rx.Component:
     )
 
 
+def _play_or_pause(element_id: Var[str]) -> rx.event.EventSpec:
+    """Tap to play or pause a round video. A <video> has no prop for it, only its play() and
+    pause() methods: called the way rx.scroll_to calls scrollIntoView, compiled into the page
+    (no script string, no eval), run in the tap itself: no round trip to the server, and the
+    tab's own player, not a state other tabs or a reload would replay."""
+    video = FunctionStringVar.create("document.getElementById").call(element_id).to(ObjectVar)
+    return rx.run_script(rx.cond(video.paused, video.play.to(FunctionVar).call(),
+                                 video.pause.to(FunctionVar).call()))
+
+
 def _circle(f, url, thumb, has_url, want) -> rx.Component:
-    # Tap to play or pause: the one line of script a bubble needs (a file id is [A-Za-z0-9_-]).
-    toggle = "(v => v && (v.paused ? v.play() : v.pause()))(document.getElementById('circle-" + \
-        f["id"].to(str) + "'))"
+    video_id = "circle-" + f["id"].to(str)
     round_ = {"width": "220px", "height": "220px", "border_radius": "50%"}
     return rx.box(
         rx.cond(has_url,
                 Video.create(src=url, poster=thumb, plays_inline=True, preload="metadata", class_name="circle-video",
                              on_error=want, object_fit="cover", cursor="pointer", display="block",
-                             id="circle-" + f["id"].to(str), on_click=rx.call_script(toggle),
+                             id=video_id, on_click=_play_or_pause(video_id),
                              background="var(--gray-a4)", **round_),
                 _placeholder(f["id"], **round_)),
         rx.text("▶ ", f["duration"], size="1", position="absolute", left="12px", bottom="12px", padding="1px 6px",

@@ -11,8 +11,8 @@ How the picture travels (issue 21), with as little JS as there can be:
   pixels of the upright image, at the end of each gesture, and `crop` (debounced; it also
   follows zooming, whose own event fires before the zoom is applied) after a pause. A file
   the browser cannot show fires the image's `on_error`: `on_error("err.avatar_not_image")`.
-- saving: `avatar_post.js` (the bridge) posts the untouched file with the box Python holds
-  to POST /api/avatar, which checks the session cookie, the Origin and the size while
+- saving: `postAvatar` of `upload.js` (the one upload bridge) posts the untouched file with
+  the box Python holds to POST /api/avatar, which checks the session cookie, the Origin and the size while
   reading, crops and re-encodes on the server; its answer goes to `on_saved`.
 
 Why not Reflex's /_upload: it runs the handler under the tab token sent in a header, and
@@ -33,9 +33,10 @@ from reflex_base.utils.imports import ImportVar
 from reflex_base.vars import Var, VarData
 from reflex_components_core.core.upload import get_upload_files_context_var_data
 
+from corpchat.components import upload_bridge
 from corpchat.config import settings
 
-_POST_JS = f"$/public{rx.asset('avatar_post.js', shared=True)}"
+_POST_JS = f"$/public{upload_bridge.ASSET}"
 # What the server decodes (services/avatars.py); the browser's type check is a convenience.
 ACCEPT = {"image/png": [".png"], "image/jpeg": [".jpg", ".jpeg"], "image/webp": [".webp"], "image/gif": [".gif"]}
 PREVIEW_CLASS = "corpchat-avatar-preview"

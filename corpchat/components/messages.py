@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from corpchat.components.attachments import DROP_TARGET, attach_panel, file_view
+from corpchat.components.attachments import DROP_TARGET, attach_panel, drop_zone, file_view
 from corpchat.components.calls import call_buttons
 from corpchat.components.common import avatar, tr
 from corpchat.components.composer import composer, edit_box
@@ -15,6 +15,7 @@ from corpchat.components.people import block_banner, block_menu_item, person_ava
 from corpchat.realtime.ring import CHUNKS, chunk_var
 from corpchat.state.chat import ChatState
 
+DIVIDER_ID = "new-divider"
 QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏", "🔥", "🎉"]
 
 
@@ -205,7 +206,7 @@ def message_row(m, show_day, new_divider=False) -> rx.Component:
                                     width="100%", class_name="day-separator")),
         rx.cond(new_divider, rx.hstack(
             rx.separator(flex="1"), rx.text(tr("chat.new_messages"), size="1", color="var(--accent-11)"),
-            rx.separator(flex="1"), align="center", width="100%", class_name="new-divider",
+            rx.separator(flex="1"), align="center", width="100%", class_name="new-divider", id=DIVIDER_ID,
             data_room=ChatState.room_id, scroll_margin_top="36px")),  # a glimpse of what was read
         rx.cond(m["kind"] == "system", system_line(m), bubble(m)),
     )
@@ -243,10 +244,21 @@ def live_messages() -> rx.Component:
     )
 
 
+def _to_divider() -> rx.Component:
+    """A chat with unread messages opens at the first of them, as Telegram does. The divider's own
+    on_mount cannot do it (a mount hook in a message loop runs once, for the whole list); this one
+    mounts in the same render as the divider, and again for each chat and divider (the key)."""
+    return rx.el.div(
+        rx.cond(ChatState.divider_seq > 0, rx.fragment(on_mount=rx.scroll_to(DIVIDER_ID))),
+        key=ChatState.room_id.to_string() + ":" + ChatState.divider_seq.to_string(), display="none",
+    )
+
+
 def room_pane() -> rx.Component:
-    return rx.vstack(
+    return drop_zone(rx.vstack(
         header(),
         call_banner(),
+        _to_divider(),
         # column-reverse keeps the view pinned to the newest message as the list grows
         rx.box(
             rx.vstack(
@@ -270,7 +282,7 @@ def room_pane() -> rx.Component:
         ),
         rx.cond(room_blocked(), block_banner(), rx.fragment(attach_panel(), composer())),
         height="100%", width="100%", spacing="0", id=DROP_TARGET,
-    )
+    ), height="100%", width="100%")
 
 
 def empty_pane() -> rx.Component:

@@ -16,6 +16,12 @@ from corpchat.state.chat import ChatState
 
 ASSET = rx.asset("recorder.js", shared=True)
 PREVIEW_ID = "circle-live"
+# What MediaRecorder is asked to make, best first (the server sniffs and probes what it gets).
+FORMATS = {
+    "voice": ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/webm"],
+    "video": ["video/webm;codecs=vp8,opus", "video/webm;codecs=vp9,opus", "video/webm", "video/mp4"],
+}
+PROGRESS_MS = 250  # upload progress reaches the state at most this often
 RING = {"width": "min(240px, 70vw)", "height": "min(240px, 70vw)", "border_radius": "50%",
         "object_fit": "cover", "background": "black", "display": "block"}
 
@@ -24,15 +30,16 @@ class RecorderBridge(rx.NoSSRComponent):
     library = f"$/public{ASSET}"
     tag = "RecorderBridge"
 
-    wanted: rx.Var[str]
-    kind: rx.Var[str]
+    wanted: rx.Var[str]  # record | review | anything else: off
+    preview_id: rx.Var[str]  # the live preview to record from; "": the microphone alone
+    types: rx.Var[list[str]]  # MIME types to try, best first
+    name: rx.Var[str]  # the upload's file name
     max_ms: rx.Var[int]
-    preview_id: rx.Var[str]
     upload_try: rx.Var[int]
 
     on_tick: rx.EventHandler[passthrough_event_spec(int)]
     on_stopped: rx.EventHandler[passthrough_event_spec(int, int, str)]
-    on_progress: rx.EventHandler[passthrough_event_spec(int)]
+    on_progress: rx.EventHandler[passthrough_event_spec(float)]
     on_uploaded: rx.EventHandler[passthrough_event_spec(str)]
     on_failed: rx.EventHandler[passthrough_event_spec(str)]
 
@@ -49,14 +56,19 @@ class Webcam(rx.NoSSRComponent):
     mirrored: rx.Var[bool]
     video_constraints: rx.Var[dict]
 
+    on_user_media: rx.EventHandler[no_args_event_spec]
     on_user_media_error: rx.EventHandler[no_args_event_spec]
 
 
 def recorder_bridge() -> rx.Component:
+    video = ChatState.rec_kind == "video"
     return RecorderBridge.create(
-        wanted=ChatState.rec_wanted, kind=ChatState.rec_kind, max_ms=ChatState.rec_max_ms, preview_id=PREVIEW_ID,
+        wanted=ChatState.rec_wanted, preview_id=rx.cond(video, PREVIEW_ID, ""),
+        types=rx.cond(video, FORMATS["video"], FORMATS["voice"]),
+        name=rx.cond(video, "circle.webm", "voice.webm"), max_ms=ChatState.rec_max_ms,
         upload_try=ChatState.rec_upload_try,
-        on_tick=ChatState.rec_tick, on_stopped=ChatState.rec_stopped, on_progress=ChatState.rec_progress_at,
+        on_tick=ChatState.rec_tick, on_stopped=ChatState.rec_stopped,
+        on_progress=ChatState.rec_progress_at.throttle(PROGRESS_MS),
         on_uploaded=ChatState.rec_uploaded, on_failed=ChatState.rec_failed,
     )
 
@@ -111,7 +123,7 @@ def _circle_view() -> rx.Component:
     live = Webcam.create(
         id=PREVIEW_ID, audio=True, muted=True, mirrored=True,
         video_constraints={"width": {"ideal": 480}, "height": {"ideal": 480}, "facingMode": "user"},
-        on_user_media_error=ChatState.rec_failed("no_camera"), style=RING,
+        on_user_media=ChatState.rec_camera_ready, on_user_media_error=ChatState.rec_failed("no_camera"), style=RING,
     )
     review = rx.el.video(src=ChatState.rec_url, controls=True, plays_inline=True, id="circle-review", style=RING)
     return rx.cond((_phase == "recording") | (_phase == "stopping"), live,

@@ -1,5 +1,6 @@
 """The one upload transport (`upload.js`): file bytes to POST /api/upload with progress and
-abort. Attachments and recordings both import it; Python gets back only file ids."""
+abort (attachments and recordings; Python gets back only file ids), and the chosen picture
+with its crop box to the avatar routes (cropper.py)."""
 
 from __future__ import annotations
 

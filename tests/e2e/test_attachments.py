@@ -104,19 +104,34 @@ def test_file_with_caption_and_inline_image(new_page, app_server, shots, tmp_pat
         assert boris.locator(".file-image").get_attribute("href").startswith("/api/media/")
         shots(boris, "boris-file-and-image")
 
-        # Dropped onto the chat: two files at once, one message each.
+        # Dropped onto the chat: two files at once, one message each; "drop here" while dragging.
         anna.evaluate("""() => {
             const dt = new DataTransfer();
             dt.items.add(new File(["a,b\\n1,2\\n"], "table.csv", { type: "text/csv" }));
             dt.items.add(new File(["PK\\x03\\x04zip"], "archive.zip", { type: "application/zip" }));
+            window.dropped = dt;
             const target = document.getElementById("room-pane");
+            target.dispatchEvent(new DragEvent("dragenter", { dataTransfer: dt, bubbles: true, cancelable: true }));
             target.dispatchEvent(new DragEvent("dragover", { dataTransfer: dt, bubbles: true, cancelable: true }));
-            target.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
         }""")
+        expect(anna.locator(".drop-overlay")).to_be_visible()
+        shots(anna, "anna-drop-overlay")
+        anna.evaluate("""() => document.getElementById("room-pane").dispatchEvent(
+            new DragEvent("drop", { dataTransfer: window.dropped, bubbles: true, cancelable: true }))""")
+        expect(anna.locator(".drop-overlay")).to_be_hidden()
         expect(anna.locator("#attach-panel .attach-item[data-status=done]")).to_have_count(2)
         anna.click("#attach-send")
         expect(boris.locator(".file-name", has_text="table.csv")).to_be_visible()
         expect(boris.locator(".file-name", has_text="archive.zip")).to_be_visible()
+
+        # 📎 opens the browser's file chooser (it labels the drop zone's input), again after a cancel.
+        for _ in range(2):
+            with anna.expect_file_chooser() as chooser:
+                anna.click("#attach-button")
+            chooser.value.set_files(str(pdf))
+            expect(anna.locator("#attach-panel .attach-item[data-status=done]")).to_have_count(1)
+            anna.click("#attach-cancel")
+            expect(anna.locator("#attach-panel")).to_have_count(0)
 
         # Caption edited by its sender; deleting the message ends access to the file.
         mine = anna.locator(".message", has=anna.locator(".file-name", has_text="Quarterly report.pdf"))
@@ -206,6 +221,9 @@ def test_voice_and_round_video_messages(new_page, app_server, shots):
         circle.click()
         _wait_true(boris, "() => { const v = document.querySelector('.circle-video'); "
                           "return v.duration > 0 && v.currentTime > 0.3 }")
+        circle.evaluate("v => { v.loop = true; }")  # not paused by its end before the second tap
+        circle.click()  # a second tap pauses it
+        _wait_true(boris, "() => document.querySelector('.circle-video').paused")
         radius = boris.evaluate("() => getComputedStyle(document.querySelector('.circle-video')).borderRadius")
         assert radius == "50%"
         shots(boris, "boris-voice-and-circle-uk")

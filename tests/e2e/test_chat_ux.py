@@ -153,6 +153,24 @@ def test_first_unread_on_a_phone(new_page, shots):
     _check_opens_at_divider(page, anna, 70, shots, "phone-divider")
 
 
+def test_switching_between_two_unread_chats_opens_each_at_its_divider(new_page, shots):
+    anna, boris = _unread_room(40)
+    olena = _seed_users("uo")[0]
+    room = rooms.open_private(olena.user_id, boris.user_id)
+    rooms.mark_read(boris.user_id, room, _say(olena.user_id, room, "olena read")["seq"])
+    for i in range(1, 41):
+        _say(olena.user_id, room, f"olena unread {i:03d}")
+    page = new_page()
+    login(page, boris.login)
+    _check_opens_at_divider(page, anna, 40, shots, "first-chat")
+    # The same divider position in the next chat: the scroll is not left to the first one's.
+    _open_listed(page, olena.login)
+    expect(page.locator(".new-divider")).to_be_in_viewport()
+    expect(_bubble(page, "olena unread 001")).to_be_in_viewport()
+    expect(_bubble(page, "olena unread 040")).not_to_be_in_viewport()
+    shots(page, "second-chat")
+
+
 def test_a_chat_never_opened_opens_at_its_first_message(new_page, shots):
     anna, boris = _unread_room(64, read_before=False)
     page = new_page()

@@ -46,11 +46,6 @@ log = logging.getLogger(__name__)
 LOAD_RETRY_SECONDS = 2.0
 UNREACHABLE_TOAST = "db-unreachable"
 UNREAD_CONTEXT = 10  # read messages loaded above the first unread one
-# The divider is rendered a frame or two after the state arrives: look for it until then.
-SCROLL_TO_DIVIDER = """(() => { let n = 0; const go = () => {
-  const d = document.querySelector('.new-divider[data-room="%d"]');
-  if (d) d.scrollIntoView({block: 'start'}); else if (n++ < 30) requestAnimationFrame(go); };
-  requestAnimationFrame(go); })()"""
 
 
 def _room_of(stored) -> int:
@@ -170,9 +165,7 @@ class ChatState(ChatListMixin, WindowMixin, ComposerMixin, DraftsMixin, MessageA
 
     @authed
     async def open_room(self, room_id: int):
-        await self._open(room_id)
-        if self.divider_seq:  # open at the first unread message, as Telegram does
-            return rx.call_script(SCROLL_TO_DIVIDER % self.room_id)
+        await self._open(room_id)  # scrolled to the first unread by the pane (messages._to_divider)
 
     @authed
     async def close_room(self):

@@ -60,7 +60,6 @@ class AttachmentsMixin(rx.State, mixin=True):
     media_urls: dict[str, str] = {}
     _media_expiry: dict = {}  # file id -> when its URLs stop working (insertion order: oldest first)
     attached: list[Attached] = []
-    attach_dragging: bool = False
     attach_commands: list[list] = []  # [n, "upload" | "forget", key] for the bridge
     _attach_n: int = 0
     _attach_ids: dict = {}  # key -> uploaded file id
@@ -161,10 +160,6 @@ class AttachmentsMixin(rx.State, mixin=True):
     @authed
     async def attach_cancel(self):
         await self._drop_attached()
-
-    @authed
-    async def attach_drag(self, on: bool):
-        self.attach_dragging = on is True
 
     @rx.var
     def attach_ready(self) -> bool:

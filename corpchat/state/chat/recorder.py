@@ -1,11 +1,12 @@
 """Voice (🎤) and round-video (⏺) messages: the recorder's phases, timer, cap and errors.
 
 The browser part is a bridge without markup (components/recorder.js): it does what
-`rec_wanted` says (record / stop for review / drop everything), reports the time twice a
-second (`rec_tick`), hands over the recording as an object URL to play in review
-(`rec_stopped`), uploads it at once through POST /api/upload and reports the file id
-(`rec_uploaded`) or an error code (`rec_failed`). A Blob cannot travel in a Reflex event, so
-the bytes stay there; everything a user sees is decided here.
+`rec_wanted` says (record / stop for review / drop everything; "camera": nothing yet, the
+round video's preview is still asking for the camera, `rec_camera_ready`), reports the time
+twice a second (`rec_tick`), hands over the recording as an object URL to play in review
+(`rec_stopped`), uploads it at once through POST /api/upload and reports the progress
+(`rec_progress_at`) and the file id (`rec_uploaded`) or an error code (`rec_failed`). A Blob
+cannot travel in a Reflex event, so the bytes stay there; everything a user sees is decided here.
 
 Phases: idle -> recording -> (stopping) -> review -> sending -> idle; error from any of them.
 A voice message can also go straight from recording to sending (Send while recording).
@@ -53,7 +54,7 @@ def _count(value, top: int = 24 * 3600 * 1000) -> int:
 class RecorderMixin(rx.State, mixin=True):
     rec_kind: str = ""  # "" while idle, else voice | video
     rec_phase: str = "idle"  # idle | recording | stopping | review | sending | error
-    rec_wanted: str = "off"  # what the bridge does: off | record | review
+    rec_wanted: str = "off"  # what the bridge does: off | camera (wait for it) | record | review
     rec_clock: str = "0:00"  # the timer text; a round video also shows its cap
     rec_url: str = ""  # the recording, as an object URL of this browser (review playback)
     rec_progress: int = 0  # percent uploaded, shown while sending
@@ -81,7 +82,9 @@ class RecorderMixin(rx.State, mixin=True):
         self._rec_reset()
 
     def _rec_begin(self) -> None:
-        self.rec_phase, self.rec_wanted, self.rec_error = "recording", "record", ""
+        # A round video records the preview's stream: not before the preview has the camera.
+        self.rec_phase, self.rec_error = "recording", ""
+        self.rec_wanted = "camera" if self.rec_kind == "video" else "record"
         self.rec_url, self.rec_progress, self._rec_send = "", 0, False
         self.rec_clock = self._rec_clock(0)
 
@@ -106,6 +109,12 @@ class RecorderMixin(rx.State, mixin=True):
         self._rec_begin()
 
     @authed
+    def rec_camera_ready(self):
+        """The round video's preview has the camera: record from it."""
+        if self.rec_phase == "recording" and self.rec_wanted == "camera":
+            self.rec_wanted = "record"
+
+    @authed
     async def rec_tick(self, elapsed_ms: int):
         """The bridge's time; at the cap the recording stops for review. Another chat opened
         meanwhile (the voice bar leaves the sidebar usable) ends it unsent."""
@@ -122,8 +131,8 @@ class RecorderMixin(rx.State, mixin=True):
 
     @authed
     def rec_stop(self):
-        """Stop and review before sending."""
-        if self.rec_phase == "recording":
+        """Stop and review before sending (once something is being recorded)."""
+        if self.rec_phase == "recording" and self.rec_wanted == "record":
             self.rec_phase, self.rec_wanted = "stopping", "review"
 
     @authed
@@ -140,10 +149,12 @@ class RecorderMixin(rx.State, mixin=True):
             self.rec_phase = "review"
 
     @authed
-    def rec_progress_at(self, percent: int):
-        percent = _count(percent, 100)
+    def rec_progress_at(self, fraction: float):
+        # bool is an int in Python; NaN and infinities are no fraction.
+        if type(fraction) not in (int, float) or not 0 <= fraction <= 1:
+            raise Invalid()
         if self.rec_phase in ("review", "sending"):
-            self.rec_progress = percent
+            self.rec_progress = int(fraction * 100)
 
     @authed
     async def rec_uploaded(self, file_id: str):
