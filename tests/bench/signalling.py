@@ -17,14 +17,17 @@ with the N calls running. Relay latency: from just before a message is written t
 socket to its arrival at the peer's socket (one process, one clock). Chat latency: a separate
 pair in its own process (so the call load's client work does not delay its readings), one
 message at a time every CHAT_GAP, measured as the `latency` scenario does; its samples are
-split by the phase they were sent in. The verdict per step is the running window's chat p99.
-Calls end with a hang-up from the caller's tab; every socket is closed (the users go with the
-bench database).
+split by the phase they were sent in. The verdict per step is the running window's chat p99
+(and every call up, every message delivered). After the ramp, with every call ended, one more
+window measures the chat pair alone again, and each window says how much of the machine other
+processes used: on a shared machine a miss may be a neighbour's. Calls end with a hang-up from
+the caller's tab; every socket is closed (the users go with the bench database).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import multiprocessing as mp
 import random
@@ -182,9 +185,8 @@ class Sock:
 
     async def close(self) -> None:
         self.closing = True
-        for task in (self.beat, self.reader):
-            if task is not None:
-                task.cancel()
+        for task in filter(None, (self.beat, self.reader)):
+            task.cancel()
         await self.ws.close()
 
 
@@ -240,10 +242,8 @@ async def _set_up(load: Load, http, call: Call) -> None:
 
 async def _end(call: Call) -> None:
     if call.tabs and call.tabs[0].connected:
-        try:
+        with contextlib.suppress(Exception):
             await call.tabs[0].call(common.handler("hang_up"), timeout=10)
-        except Exception:
-            pass
     await asyncio.gather(*(s.close() for s in call.socks), return_exceptions=True)
     await common.close_tabs(call.tabs)
 
@@ -266,10 +266,6 @@ async def _add_calls(load: Load, http, calls: list[Call], live: list[Call], fail
         await asyncio.sleep(max(0.0, t0 + i / SETUP_RATE - time.monotonic()))
         tasks.append(asyncio.get_running_loop().create_task(one(call)))
     await asyncio.gather(*tasks)
-
-
-def _chat_stats(samples: list, t0: float, t1: float) -> dict:
-    return common.summary_ms([lat for t, lat in samples if t0 <= t < t1])
 
 
 async def _window(bench: common.Bench, app, parent, seconds: float, name: str) -> tuple[float, float, list]:
@@ -353,11 +349,9 @@ async def run(bench: common.Bench, res: common.Result, steps: list[int] | None =
         out.append(after)
         _print(after)
     finally:
-        try:
+        with contextlib.suppress(Exception):
             parent.send("stop")
             parent.poll(15) and parent.recv()
-        except Exception:
-            pass
         chat.join(10)
         if chat.is_alive():
             chat.kill()
@@ -369,7 +363,8 @@ def _step(load: Load, n: int, calls: list[Call], failed: list[str], live: list[C
     c = load.counts
     setup, running = f"setup{n}", f"run{n}"
     relay = common.summary_ms(load.relay.get(setup, []) + load.relay.get(running, []))
-    chat_setup, chat_run = _chat_stats(samples, t_s, t_r), _chat_stats(samples, t_r, t_e)
+    chat_setup, chat_run = (common.summary_ms([lat for t, lat in samples if a <= t < b]) for a, b in
+                            ((t_s, t_r), (t_r, t_e)))
     up = sum(1 for x in live if x.done.is_set())
     lost = sum(c.get((p, w), 0) for p in (setup, running) for w in ("expired", "sockets lost"))
     tripped = []
