@@ -37,12 +37,12 @@ from dataclasses import dataclass, field
 
 from tests.bench import common
 
-STEPS = [0, 10, 25, 50, 100, 200, 400]
-WINDOW = 12.0
+STEPS = [0, 10, 50, 100, 200, 400]
+WINDOW = 10.0
 SETUP_RATE = 5.0  # new calls a second
 MAX_SETTING_UP = 40  # calls in set-up at once, so a slow server backs the arrivals up, not piles them
-BUDGET = 120.0  # seconds of load for the whole scenario
-CHAT_GAP = 0.02  # ~40 samples a second: a p99 over a 12 s window is not one hiccup
+BUDGET = 120.0  # seconds of load for the whole scenario (a shared machine: runs stay short)
+CHAT_GAP = 0.02  # ~40 samples a second: a p99 over a 10 s window is not one hiccup
 TARGET_P99_MS = 25.0
 HEARTBEAT_S = 5.0  # peerjs's default pingInterval
 SDP_BYTES = 4200
@@ -332,9 +332,10 @@ async def run(bench: common.Bench, res: common.Result, steps: list[int] | None =
                     step = _step(load, n, calls, failed, live, samples, t_s, t_r, time.monotonic(), cpu, foreign)
                     out.append(step)
                     _print(step)
-                    # two in a row: one noisy window on a shared machine does not end the ramp
-                    if step["tripped"] and len(out) > 1 and out[-2]["tripped"]:
-                        stop_reason = f"{n} calls: {step['tripped']} (and the step before)"
+                    # A chat miss does not end the ramp (the budget does): on a shared machine one
+                    # window may be a neighbour's, and the steps above it still tell.
+                    if step["calls_up"] < n or step["failed"] or step["lost"]:
+                        stop_reason = f"{n} calls: {step['tripped']}"
                         break
             finally:
                 await asyncio.gather(*(_end(c) for c in live), return_exceptions=True)
@@ -408,7 +409,8 @@ def _report(res: common.Result, out: list[dict], stop_reason: str, window: float
                        sdp_bytes=SDP_BYTES, candidates_per_side=len(CANDIDATE_AT), heartbeat_s=HEARTBEAT_S)
     for s in out:
         ok = s["chat_running"]["p99_ms"] <= TARGET_P99_MS and not s["tripped"]
-        res.add(f"{_label(s)} running: chat p50/p99 (others' CPU {s['foreign_cpu_pct_running']:g} %)",
+        res.add(f"{_label(s)} running: chat p50/p99 (server CPU {s['server_cpu_pct_running']:g} %, others "
+                f"{s['foreign_cpu_pct_running']:g} % of the machine)",
                 f"{s['chat_running']['p50_ms']}/{s['chat_running']['p99_ms']}", "ms",
                 f"p99 <= {TARGET_P99_MS:g}", ok)
         if s["new_calls"]:
