@@ -315,7 +315,7 @@ async def run(bench: common.Bench, res: common.Result, steps: list[int] | None =
                     new = pairs[len(live):n]
                     per_call = max(1 / SETUP_RATE, max((s["setup_phase_s"] / s["new_calls"] for s in out
                                                         if s["new_calls"]), default=0.0))
-                    estimate = len(new) * per_call * 1.2 + 2 * window + 5  # + the baseline after
+                    estimate = len(new) * per_call * 1.2 + 2 * window + 15  # + the baseline after
                     if out and time.monotonic() - t_begin + estimate > budget:
                         stop_reason = f"time budget ({budget:g} s) would be exceeded by the {n}-call step"
                         break
@@ -340,8 +340,11 @@ async def run(bench: common.Bench, res: common.Result, steps: list[int] | None =
             finally:
                 await asyncio.gather(*(_end(c) for c in live), return_exceptions=True)
         # The same window with every call gone: what the machine gives the chat pair now, so a
-        # miss above can be told from a neighbour's load that came meanwhile.
-        await asyncio.sleep(2)
+        # miss above can be told from a neighbour's load that came meanwhile. It waits out the
+        # server's clean-up of closed peers (RECONNECT_SECONDS) and tabs (the grace period).
+        from corpchat.api.signalling import RECONNECT_SECONDS
+
+        await asyncio.sleep(RECONNECT_SECONDS + 2)
         load.phase, t_r = "after", time.monotonic()
         cpu, foreign, got = await _window(bench, app, parent, window, "signalling-after")
         samples += got
