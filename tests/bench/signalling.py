@@ -20,7 +20,8 @@ message at a time every CHAT_GAP, measured as the `latency` scenario does; its s
 split by the phase they were sent in. The verdict per step is the running window's chat p99
 (and every call up, every message delivered). After the ramp, with every call ended, one more
 window measures the chat pair alone again, and each window says how much of the machine other
-processes used: on a shared machine a miss may be a neighbour's. Calls end with a hang-up from
+processes used: a window in which they used more than BUSY_PCT is measured again (up to RETRIES,
+the quietest counts) and, if still busy, reported but not judged. Calls end with a hang-up from
 the caller's tab; every socket is closed (the users go with the bench database).
 """
 
@@ -28,14 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import multiprocessing as mp
-import random
 import resource
 import time
 from dataclasses import dataclass, field
 
 from tests.bench import common
+from tests.bench.peerclient import CANDIDATE_AT, HEARTBEAT_S, SDP_BYTES, Load, Sock, sdp
 
 STEPS = [0, 10, 50, 100, 200, 400]
 WINDOW = 10.0
@@ -44,39 +44,12 @@ MAX_SETTING_UP = 40  # calls in set-up at once, so a slow server backs the arriv
 BUDGET = 130.0  # seconds of load for the whole scenario (a shared machine: runs stay short)
 CHAT_GAP = 0.02  # ~40 samples a second: a p99 over a 10 s window is not one hiccup
 TARGET_P99_MS = 25.0
-HEARTBEAT_S = 5.0  # peerjs's default pingInterval
-SDP_BYTES = 4200
-CANDIDATE_AT = [0.0, 0.005, 0.01, 0.03, 0.06, 0.12, 0.25, 0.4]  # s after the SDP: host, srflx, relay
+# A window in which other processes used more of the machine than this is not judged against the
+# target: on this shared 2-core machine their load alone put the chat pair's p99 at 40-300 ms with
+# no call running (the baselines), so such a miss says nothing about the calls.
+BUSY_PCT = 30.0
+RETRIES = 3  # windows at most per step
 QUICK = {"steps": [0, 5, 10], "window": 5.0, "budget": 60.0}
-
-
-def _sdp(kind: str) -> str:
-    """A Chrome-like audio+video SDP of about SDP_BYTES (codec sections repeated to size)."""
-    ufrag, pwd = "".join(random.choices("abcdefghijklmnop", k=4)), "x" * 24
-    head = ["v=0", f"o=- {random.randrange(10**18)} 2 IN IP4 127.0.0.1", "s=-", "t=0 0",
-            "a=group:BUNDLE 0 1", "a=extmap-allow-mixed", "a=msid-semantic: WMS stream"]
-    media = []
-    for mid, (m, pts) in enumerate([("audio", "111 63 9 0 8 13 110 126"), ("video", "96 97 102 103 104 105")]):
-        media += [f"m={m} 9 UDP/TLS/RTP/SAVPF {pts}", "c=IN IP4 0.0.0.0", "a=rtcp:9 IN IP4 0.0.0.0",
-                  f"a=ice-ufrag:{ufrag}", f"a=ice-pwd:{pwd}", "a=ice-options:trickle",
-                  "a=fingerprint:sha-256 " + ":".join(["AB"] * 32),
-                  f"a=setup:{'actpass' if kind == 'offer' else 'active'}", f"a=mid:{mid}",
-                  "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level", "a=sendrecv",
-                  f"a=msid:stream track{mid}", "a=rtcp-mux", "a=rtcp-rsize"]
-    pt = 96
-    while len("\r\n".join(head + media)) < SDP_BYTES:
-        media += [f"a=rtpmap:{pt} VP8/90000", f"a=rtcp-fb:{pt} goog-remb", f"a=rtcp-fb:{pt} transport-cc",
-                  f"a=rtcp-fb:{pt} ccm fir", f"a=rtcp-fb:{pt} nack", f"a=rtcp-fb:{pt} nack pli",
-                  f"a=rtpmap:{pt + 1} rtx/90000", f"a=fmtp:{pt + 1} apt={pt}"]
-        pt += 2
-    return "\r\n".join(head + media) + "\r\n"
-
-
-def _candidate(i: int) -> dict:
-    typ = ("host", "srflx", "relay")[min(2, i // 3)]
-    return {"candidate": f"candidate:{random.randrange(10**9)} 1 udp {2122260223 - i * 1000} 203.0.113.{i} "
-                         f"{50000 + i} typ {typ} raddr 10.0.0.5 rport {50000 + i} generation 0 ufrag abcd "
-                         "network-id 1 network-cost 10", "sdpMid": "0", "sdpMLineIndex": 0, "usernameFragment": "abcd"}
 
 
 def _chat_main(conn, url: str, users: list) -> None:
@@ -115,82 +88,6 @@ async def _chat(conn, url: str, users: list) -> None:
 
 
 @dataclass
-class Load:
-    url: str
-    phase: str = ""
-    seq: int = 0
-    sent_at: dict = field(default_factory=dict)
-    relay: dict = field(default_factory=dict)  # phase -> [latency s]
-    counts: dict = field(default_factory=dict)  # (phase, what) -> n
-
-    def count(self, what: str) -> None:
-        self.counts[(self.phase, what)] = self.counts.get((self.phase, what), 0) + 1
-
-
-class Sock:
-    """One peer's signalling socket."""
-
-    def __init__(self, load: Load, ws, call: Call):
-        self.load, self.ws, self.call = load, ws, call
-        self.opened, self.got_offer = asyncio.Event(), asyncio.Event()
-        self.closing = False
-        self.reader = asyncio.get_running_loop().create_task(self._read())
-        self.beat: asyncio.Task | None = None
-
-    async def _read(self) -> None:
-        import aiohttp
-
-        async for msg in self.ws:
-            if msg.type != aiohttp.WSMsgType.TEXT:
-                break
-            m = json.loads(msg.data)
-            if m["type"] == "OPEN":
-                self.opened.set()
-            elif m["type"] == "EXPIRE":
-                self.load.count("expired")
-            else:
-                t0 = self.load.sent_at.pop((m.get("payload") or {}).get("bench"), None)
-                if t0 is not None:
-                    self.load.relay.setdefault(self.load.phase, []).append(time.monotonic() - t0)
-                self.load.count("relayed")
-                self.call.got += 1
-                if self.call.got == self.call.expected:
-                    self.call.done.set()
-                if m["type"] == "OFFER":
-                    self.got_offer.set()
-        if not self.closing:
-            self.load.count("sockets lost")
-
-    async def send(self, kind: str, dst: str | None = None, payload: dict | None = None) -> None:
-        if kind == "HEARTBEAT":
-            self.load.count("heartbeats")
-            await self.ws.send_str('{"type":"HEARTBEAT"}')
-            return
-        self.load.seq += 1
-        self.load.sent_at[self.load.seq] = time.monotonic()
-        self.load.count("sent")
-        await self.ws.send_str(json.dumps({"type": kind, "dst": dst, "payload": {**payload, "bench": self.load.seq}}))
-
-    async def trickle(self, dst: str) -> None:
-        t0 = time.monotonic()
-        for i, at in enumerate(CANDIDATE_AT):
-            await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
-            await self.send("CANDIDATE", dst, {"candidate": _candidate(i), "type": "media", "connectionId": "mc_b"})
-
-    async def heartbeats(self) -> None:
-        await asyncio.sleep(random.uniform(0, HEARTBEAT_S))
-        while not self.ws.closed:
-            await self.send("HEARTBEAT")
-            await asyncio.sleep(HEARTBEAT_S)
-
-    async def close(self) -> None:
-        self.closing = True
-        for task in filter(None, (self.beat, self.reader)):
-            task.cancel()
-        await self.ws.close()
-
-
-@dataclass
 class Call:
     users: list  # [(id, login)] caller, callee
     room: int
@@ -226,11 +123,11 @@ async def _set_up(load: Load, http, call: Call) -> None:
     await asyncio.wait_for(asyncio.gather(*(s.opened.wait() for s in call.socks)), 10)
     (a, b), (pa, pb) = call.socks, [p for p, _ in seats]
     # the acceptor dials (it got the caller's peer id), as the app's bridge does
-    await b.send("OFFER", pa, {"sdp": {"type": "offer", "sdp": _sdp("offer")}, "type": "media",
+    await b.send("OFFER", pa, {"sdp": {"type": "offer", "sdp": sdp("offer")}, "type": "media",
                                "connectionId": "mc_b", "browser": "chrome", "metadata": {}})
     trickle = asyncio.get_running_loop().create_task(b.trickle(pa))
     await asyncio.wait_for(a.got_offer.wait(), 10)
-    await a.send("ANSWER", pb, {"sdp": {"type": "answer", "sdp": _sdp("answer")}, "type": "media",
+    await a.send("ANSWER", pb, {"sdp": {"type": "answer", "sdp": sdp("answer")}, "type": "media",
                                 "connectionId": "mc_b", "browser": "chrome"})
     await a.trickle(pb)
     await trickle
@@ -280,13 +177,14 @@ async def _window(bench: common.Bench, app, parent, seconds: float, name: str) -
     got = parent.recv() if await asyncio.to_thread(parent.poll, 30) else []
     if isinstance(got, tuple):
         raise RuntimeError(f"chat pair: {got[1]}")
-    return common.cpu_percent_between(u0, u1), _foreign_cpu(c0, c1, u1.t - u0.t), got
+    return common.cpu_percent_between(u0, u1), _foreign_cpu(c0, c1, u1.t - u0.t), got, u0.t, u1.t
 
 
 async def run(bench: common.Bench, res: common.Result, steps: list[int] | None = None, window: float = WINDOW,
               budget: float = BUDGET) -> None:
     from corpchat.services import rooms
     from tests.bench.client import new_http
+    from tests.bench.run import _cpu, _foreign_cpu
 
     steps = steps or STEPS
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -311,11 +209,12 @@ async def run(bench: common.Bench, res: common.Result, steps: list[int] | None =
         t_begin = time.monotonic()  # the load starts here (the budget is of load, not of set-up)
         async with new_http() as http:
             try:
-                for n in steps:
+                for i, n in enumerate(steps):
                     new = pairs[len(live):n]
                     per_call = max(1 / SETUP_RATE, max((s["setup_phase_s"] / s["new_calls"] for s in out
                                                         if s["new_calls"]), default=0.0))
                     estimate = len(new) * per_call * 1.2 + 2 * window + 15  # + the baseline after
+                    then = (steps[i + 1] - n) * per_call * 1.2 + window if i + 1 < len(steps) else 0.0
                     if out and time.monotonic() - t_begin + estimate > budget:
                         stop_reason = f"time budget ({budget:g} s) would be exceeded by the {n}-call step"
                         break
@@ -323,15 +222,25 @@ async def run(bench: common.Bench, res: common.Result, steps: list[int] | None =
                         lambda new=new: [Call(list(p), rooms.open_private(p[0][0], p[1][0])) for p in new])
                     failed: list[str] = []
                     load.phase = f"setup{n}"
-                    t_s = time.monotonic()
+                    t_s, c_s = time.monotonic(), _cpu(bench)
                     await _add_calls(load, http, calls, live, failed)
-                    t_r = time.monotonic()
+                    t_r, busy_setup = time.monotonic(), _foreign_cpu(c_s, _cpu(bench), time.monotonic() - t_s)
                     load.phase = f"run{n}"
-                    cpu, foreign, got = await _window(bench, app, parent, window, f"signalling{n}")
-                    samples += got
-                    step = _step(load, n, calls, failed, live, samples, t_s, t_r, time.monotonic(), cpu, foreign)
+                    # A window the neighbours took is taken again (the quietest one counts), while that
+                    # leaves time for the next step.
+                    windows: list[tuple] = []
+                    while not windows or (min(windows)[0] > BUSY_PCT and len(windows) < RETRIES
+                                          and time.monotonic() - t_begin + 2 * window + 15 + then < budget):
+                        cpu, foreign, got, w0, w1 = await _window(bench, app, parent, window, f"signalling{n}")
+                        samples += got
+                        windows.append((foreign, cpu, w0, w1))
+                    foreign, cpu, w0, w1 = min(windows)
+                    step = _step(load, n, calls, failed, live, samples, (t_s, t_r, time.monotonic()), (w0, w1),
+                                 cpu, foreign)
+                    step["windows"] = len(windows)
+                    step["foreign_cpu_pct_setup"] = busy_setup
                     out.append(step)
-                    _print(step)
+                    _rows(res, step)
                     # A chat miss does not end the ramp (the budget does): on a shared machine one
                     # window may be a neighbour's, and the steps above it still tell.
                     if step["calls_up"] < n or step["failed"] or step["lost"]:
@@ -346,12 +255,12 @@ async def run(bench: common.Bench, res: common.Result, steps: list[int] | None =
 
         await asyncio.sleep(RECONNECT_SECONDS + 2)
         load.phase, t_r = "after", time.monotonic()
-        cpu, foreign, got = await _window(bench, app, parent, window, "signalling-after")
+        cpu, foreign, got, w0, w1 = await _window(bench, app, parent, window, "signalling-after")
         samples += got
-        after = _step(load, 0, [], [], [], samples, t_r, t_r, time.monotonic(), cpu, foreign)
+        after = _step(load, 0, [], [], [], samples, (t_r, t_r, w1), (w0, w1), cpu, foreign)
         after["after"] = True
         out.append(after)
-        _print(after)
+        _rows(res, after)
     finally:
         with contextlib.suppress(Exception):
             parent.send("stop")
@@ -363,17 +272,20 @@ async def run(bench: common.Bench, res: common.Result, steps: list[int] | None =
 
 
 def _step(load: Load, n: int, calls: list[Call], failed: list[str], live: list[Call], samples: list,
-          t_s: float, t_r: float, t_e: float, cpu: float, foreign: float) -> dict:
+          phases: tuple, judged_window: tuple, cpu: float, foreign: float) -> dict:
+    """One step's figures: set-up from t_s to t_r, running to t_e, the chat judged in judged_window."""
+    (t_s, t_r, t_e), (w0, w1) = phases, judged_window
     c = load.counts
     setup, running = f"setup{n}", f"run{n}"
     relay = common.summary_ms(load.relay.get(setup, []) + load.relay.get(running, []))
     chat_setup, chat_run = (common.summary_ms([lat for t, lat in samples if a <= t < b]) for a, b in
-                            ((t_s, t_r), (t_r, t_e)))
+                            ((t_s, t_r), (w0, w1)))
     up = sum(1 for x in live if x.done.is_set())
     lost = sum(c.get((p, w), 0) for p in (setup, running) for w in ("expired", "sockets lost"))
-    tripped = []
+    tripped, judged = [], foreign <= BUSY_PCT
     if chat_run["p99_ms"] > TARGET_P99_MS:
-        tripped.append(f"chat p99 {chat_run['p99_ms']} ms > {TARGET_P99_MS:g} ms")
+        tripped.append(f"chat p99 {chat_run['p99_ms']} ms > {TARGET_P99_MS:g} ms"
+                       + ("" if judged else f" (not judged: others used {foreign:g} % of the machine)"))
     if up < n or failed or lost:
         tripped.append(f"{up} of {n} calls up, {len(failed)} failed set-ups, {lost} expired/lost")
     setup_s = max(1e-9, t_r - t_s)
@@ -386,9 +298,10 @@ def _step(load: Load, n: int, calls: list[Call], failed: list[str], live: list[C
         "heartbeats_per_s_running": round(c.get((running, "heartbeats"), 0) / (t_e - t_r), 1),
         "relay": relay, "chat_setup": chat_setup, "chat_running": chat_run, "lost": lost,
         # when in the window the slow ones came (periodic or not tells a timer from a neighbour)
-        "chat_slow_running": [(round(t - t_r, 2), round(lat * 1000, 1)) for t, lat in samples
-                              if t_r <= t < t_e and lat * 1000 > TARGET_P99_MS][:40],
-        "server_cpu_pct_running": round(cpu, 1), "foreign_cpu_pct_running": foreign, "tripped": "; ".join(tripped),
+        "chat_slow_running": [(round(t - w0, 2), round(lat * 1000, 1)) for t, lat in samples
+                              if w0 <= t < w1 and lat * 1000 > TARGET_P99_MS][:40],
+        "server_cpu_pct_running": round(cpu, 1), "foreign_cpu_pct_running": foreign, "judged": judged,
+        "tripped": "; ".join(tripped),
     }
 
 
@@ -396,43 +309,42 @@ def _label(s: dict) -> str:
     return "0 calls (after the ramp)" if s.get("after") else f"{s['calls']} calls"
 
 
-def _print(s: dict) -> None:
-    print(f"  [signalling] {_label(s):>9} ({s['calls_up']} up, {s['new_calls']} new in {s['setup_phase_s']} s, "
-          f"set-up p50 {s['call_setup']['p50_ms']} ms): relayed {s['relayed_per_s_setup']}/s while setting up, "
-          f"{s['relayed_per_s_running']}/s + {s['heartbeats_per_s_running']} heartbeats/s running; relay p50/p99 "
-          f"{s['relay']['p50_ms']}/{s['relay']['p99_ms']} ms (n={s['relay']['n']}); chat p50/p99 running "
-          f"{s['chat_running']['p50_ms']}/{s['chat_running']['p99_ms']} ms (n={s['chat_running']['n']}), while "
-          f"setting up {s['chat_setup']['p50_ms']}/{s['chat_setup']['p99_ms']} ms (n={s['chat_setup']['n']}); "
-          f"server CPU {s['server_cpu_pct_running']} %, other processes {s['foreign_cpu_pct_running']} % of the "
-          f"machine{'  <- ' + s['tripped'] if s['tripped'] else ''}", flush=True)
+def _rows(res: common.Result, s: dict) -> None:
+    """The step's lines of the table, printed as the step ends."""
+    ok = (s["chat_running"]["p99_ms"] <= TARGET_P99_MS and not s["tripped"]) if s["judged"] else None
+    quietest = f", quietest of {s['windows']} windows" if s.get("windows", 1) > 1 else ""
+    res.add(f"{_label(s)} running: chat p50/p99 (server CPU {s['server_cpu_pct_running']:g} %, others "
+            f"{s['foreign_cpu_pct_running']:g} % of the machine{quietest}; "
+            f"{s['heartbeats_per_s_running']:g} heartbeats/s)",
+            f"{s['chat_running']['p50_ms']}/{s['chat_running']['p99_ms']}", "ms",
+            f"p99 <= {TARGET_P99_MS:g}" if s["judged"] else "busy: not judged", ok)
+    if s["new_calls"]:
+        res.add(f"{_label(s)}: {s['calls_up']} up ({s['new_calls']} new at {SETUP_RATE:g}/s, others "
+                f"{s['foreign_cpu_pct_setup']:g} %): chat p50/p99 | relay p50/p99 | relayed/s",
+                f"{s['chat_setup']['p50_ms']}/{s['chat_setup']['p99_ms']} | {s['relay']['p50_ms']}/"
+                f"{s['relay']['p99_ms']} | {s['relayed_per_s_setup']:g}", "ms | ms | msg/s")
+    if s["tripped"] and (s["judged"] or s["lost"] or s["failed"] or s["calls_up"] < s["calls"]):
+        res.note(f"{_label(s)}: {s['tripped']}")
 
 
 def _report(res: common.Result, out: list[dict], stop_reason: str, window: float) -> None:
     res.details.update(steps=out, stop_reason=stop_reason, window_s=window, setup_rate_per_s=SETUP_RATE,
                        sdp_bytes=SDP_BYTES, candidates_per_side=len(CANDIDATE_AT), heartbeat_s=HEARTBEAT_S)
-    for s in out:
-        ok = s["chat_running"]["p99_ms"] <= TARGET_P99_MS and not s["tripped"]
-        res.add(f"{_label(s)} running: chat p50/p99 (server CPU {s['server_cpu_pct_running']:g} %, others "
-                f"{s['foreign_cpu_pct_running']:g} % of the machine)",
-                f"{s['chat_running']['p50_ms']}/{s['chat_running']['p99_ms']}", "ms",
-                f"p99 <= {TARGET_P99_MS:g}", ok)
-        if s["new_calls"]:
-            res.add(f"{_label(s)}: {s['calls_up']} up ({s['new_calls']} new at {SETUP_RATE:g}/s): "
-                    "chat p50/p99 | relay p50/p99 | relayed/s",
-                    f"{s['chat_setup']['p50_ms']}/{s['chat_setup']['p99_ms']} | {s['relay']['p50_ms']}/"
-                    f"{s['relay']['p99_ms']} | {s['relayed_per_s_setup']:g}", "ms | ms | msg/s")
     ramp = [s for s in out if not s.get("after")]
-    best = max((s["calls"] for s in ramp if not s["tripped"]), default=None)
-    res.add("max concurrent calls with chat p99 <= 25 ms (running)", best if best is not None else "none", "calls")
-    if best is not None and (below := [s["calls"] for s in ramp if s["tripped"] and s["calls"] < best]):
+    best = max((s["calls"] for s in ramp if s["judged"] and not s["tripped"]), default=None)
+    judged = any(s["judged"] for s in ramp)
+    res.add("max concurrent calls with chat p99 <= 25 ms (running)",
+            best if best is not None else "none" if judged else "not judged (machine busy)", "calls")
+    if not_judged := [s["calls"] for s in ramp if not s["judged"]]:
+        res.note(f"not judged (others used > {BUSY_PCT:g} % of the machine in their window): {not_judged} calls")
+    if best is not None and (below := [s["calls"] for s in ramp if s["judged"] and s["tripped"]
+                                       and s["calls"] < best]):
         res.note(f"steps below {best} calls missed ({below}): a noisy window, or a real limit; see details")
     during = [s["calls"] for s in ramp if s["new_calls"] and s["chat_setup"]["p99_ms"] <= TARGET_P99_MS
-              and s["calls_up"] == s["calls"]]
-    res.add(f"max calls with chat p99 <= 25 ms while calls set up at {SETUP_RATE:g}/s",
-            max(during, default="none"), "calls")
-    if any(s["foreign_cpu_pct_running"] > 15 for s in out):
-        res.note("other processes used > 15 % of the machine in some windows (see 'others' CPU'): chat p99 "
-                 "there measures the neighbours too; compare the baselines (0 calls, before and after)")
+              and s["calls_up"] == s["calls"] and s.get("foreign_cpu_pct_setup", 100) <= BUSY_PCT]
+    res.add(f"max calls with chat p99 <= 25 ms while calls set up at {SETUP_RATE:g}/s", max(during, default="none")
+            if any(s.get("foreign_cpu_pct_setup", 100) <= BUSY_PCT for s in ramp) else "not judged (machine busy)",
+            "calls")
     res.note(f"stopped: {stop_reason}; each step ran {window:g} s with its calls up; a running call sends only "
              f"HEARTBEAT (every {HEARTBEAT_S:g} s a socket, not relayed), so relays come from set-ups "
              f"(OFFER/ANSWER of ~{SDP_BYTES // 1000} KB SDP, {len(CANDIDATE_AT)} CANDIDATEs a side)")
