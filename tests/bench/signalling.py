@@ -46,8 +46,9 @@ CHAT_GAP = 0.02  # ~40 samples a second: a p99 over a 10 s window is not one hic
 TARGET_P99_MS = 25.0
 # A window in which other processes used more of the machine than this is not judged against the
 # target: on this shared 2-core machine their load alone put the chat pair's p99 at 40-300 ms with
-# no call running (the baselines), so such a miss says nothing about the calls.
-BUSY_PCT = 30.0
+# no call running (the baselines), and 28 % of it already at 34 ms, so such a miss says nothing
+# about the calls (with under 3 % the p99 stayed at 6-9 ms up to 200 calls).
+BUSY_PCT = 20.0
 RETRIES = 3  # windows at most per step
 QUICK = {"steps": [0, 5, 10], "window": 5.0, "budget": 60.0}
 
