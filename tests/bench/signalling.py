@@ -283,7 +283,8 @@ def _step(load: Load, n: int, calls: list[Call], failed: list[str], live: list[C
                             ((t_s, t_r), (w0, w1)))
     up = sum(1 for x in live if x.done.is_set())
     lost = sum(c.get((p, w), 0) for p in (setup, running) for w in ("expired", "sockets lost"))
-    tripped, judged = [], foreign <= BUSY_PCT
+    # a pass on a busy machine is a pass; only a miss there may be the neighbours'
+    tripped, judged = [], foreign <= BUSY_PCT or chat_run["p99_ms"] <= TARGET_P99_MS
     if chat_run["p99_ms"] > TARGET_P99_MS:
         tripped.append(f"chat p99 {chat_run['p99_ms']} ms > {TARGET_P99_MS:g} ms"
                        + ("" if judged else f" (not judged: others used {foreign:g} % of the machine)"))
@@ -346,10 +347,10 @@ def _report(res: common.Result, out: list[dict], stop_reason: str, window: float
                                        and s["calls"] < best]):
         res.note(f"steps below {best} calls missed ({below}): a noisy window, or a real limit; see details")
     during = [s["calls"] for s in ramp if s["new_calls"] and s["chat_setup"]["p99_ms"] <= TARGET_P99_MS
-              and s["calls_up"] == s["calls"] and s.get("foreign_cpu_pct_setup", 100) <= BUSY_PCT]
-    res.add(f"max calls with chat p99 <= 25 ms while calls set up at {SETUP_RATE:g}/s", max(during, default="none")
-            if any(s.get("foreign_cpu_pct_setup", 100) <= BUSY_PCT for s in ramp) else "not judged (machine busy)",
-            "calls")
+              and s["calls_up"] == s["calls"]]
+    quiet = any(s.get("foreign_cpu_pct_setup", 100) <= BUSY_PCT for s in ramp)
+    res.add(f"max calls with chat p99 <= 25 ms while calls set up at {SETUP_RATE:g}/s",
+            max(during, default="none" if quiet else "not judged (machine busy)"), "calls")
     res.note(f"stopped: {stop_reason}; each step ran {window:g} s with its calls up; a running call sends only "
              f"HEARTBEAT (every {HEARTBEAT_S:g} s a socket, not relayed), so relays come from set-ups "
              f"(OFFER/ANSWER of ~{SDP_BYTES // 1000} KB SDP, {len(CANDIDATE_AT)} CANDIDATEs a side)")
