@@ -339,7 +339,7 @@ def _report(res: common.Result, out: list[dict], stop_reason: str, window: float
     judged = any(s["judged"] for s in ramp)
     shown = best if best is not None else "none" if judged else "not judged (machine busy)"
     if best is not None and best == ramp[-1]["calls"]:
-        shown = f">= {best} (the top step: the time budget, not the chat, ended the ramp)"
+        shown = f">= {best} (the top step run: the chat did not end the ramp)"
     res.add("max concurrent calls with chat p99 <= 25 ms (running)", shown, "calls")
     if not_judged := [s["calls"] for s in ramp if not s["judged"]]:
         res.note(f"not judged (others used > {BUSY_PCT:g} % of the machine in their window): {not_judged} calls")
