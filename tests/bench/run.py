@@ -39,7 +39,7 @@ from tests.bench import common
 
 SCENARIOS = [
     "latency", "fanout", "removal", "biggroup", "throughput", "history", "chatlist", "capacity", "workers",
-    "presence", "files", "calls"]
+    "presence", "files", "calls", "signalling"]
 RESULTS_DIR = common.ROOT / "bench-results"
 FOREIGN_CPU_WARN = 15.0  # % of the machine used by processes that are not this bench's (flagged above)
 
