@@ -16,11 +16,7 @@ The call's record in the chat is one system message, written when it ends (its d
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import secrets
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -269,24 +265,6 @@ def call_peers(call_id: int) -> set[str]:
     """The peer ids that may exchange messages in this call now (empty once it ended)."""
     with db.session() as s:
         return set(_joined_peers(s, call_id))
-
-
-def ice_servers() -> list[dict]:
-    """The ICE servers for a browser; TURN with credentials valid for `turn_ttl_seconds` when a
-    secret is set (coturn's REST API scheme: user = expiry, credential = HMAC-SHA1 of it)."""
-    servers: list[dict] = []
-    stun = [u.strip() for u in settings.stun_urls.split(",") if u.strip()]
-    turn = [u.strip() for u in settings.turn_urls.split(",") if u.strip()]
-    if stun:
-        servers.append({"urls": stun})
-    if turn:
-        entry: dict = {"urls": turn}
-        if settings.turn_secret:
-            user = str(int(time.time()) + settings.turn_ttl_seconds)
-            mac = hmac.new(settings.turn_secret.encode(), user.encode(), hashlib.sha1).digest()
-            entry |= {"username": user, "credential": base64.b64encode(mac).decode()}
-        servers.append(entry)
-    return servers
 
 
 # ----- inside a transaction -----------------------------------------------------------------

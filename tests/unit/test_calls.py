@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from corpchat import db, system_views
-from corpchat.services import calls, group_calls, rooms
+from corpchat.services import calls, group_calls, ice, rooms
 from corpchat.services.errors import Conflict, Forbidden, Invalid, NotFound
 from corpchat.services.events import (
     CallAccepted,
@@ -237,10 +237,10 @@ def test_ice_servers_with_a_turn_secret(monkeypatch):
 
     from corpchat.config import settings
 
-    monkeypatch.setattr(calls, "settings", replace(
+    monkeypatch.setattr(ice, "settings", replace(
         settings, stun_urls="stun:stun.example:3478", turn_secret="s3cret",
         turn_urls="turn:turn.example:3478?transport=udp, turns:turn.example:5349"))
-    stun, turn = calls.ice_servers()
+    stun, turn = ice.ice_servers()
     assert stun == {"urls": ["stun:stun.example:3478"]}
     assert turn["urls"] == ["turn:turn.example:3478?transport=udp", "turns:turn.example:5349"]
     assert int(turn["username"]) > 0 and len(turn["credential"]) == 28

@@ -21,7 +21,7 @@ from corpchat.api.signalling import PATH
 from corpchat.config import settings
 from corpchat.realtime import hub
 from corpchat.realtime.appliers import on
-from corpchat.services import calls, group_calls
+from corpchat.services import calls, group_calls, ice
 from corpchat.services.errors import ServiceError
 from corpchat.services.events import (
     BlockChanged,
@@ -257,7 +257,7 @@ class CallsMixin(rx.State, mixin=True):
         chat = self._chat(seat.room_id) or {}
         self._call_id, self.call_room_id, self.call_kind = seat.call_id, seat.room_id, seat.kind
         self.call_peer_id, self.call_peer_token = seat.peer_id, seat.peer_token
-        self.call_dial, self.call_ice = list(seat.remote_peers), calls.ice_servers()
+        self.call_dial, self.call_ice = list(seat.remote_peers), ice.ice_servers()
         self.call_phase, self.call_mic, self.call_camera = phase, True, seat.kind == "video"
         self.call_with = chat.get("title") or self.call_with
         self.call_with_initials = chat.get("initials") or views.initials(self.call_with)
