@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import secrets
 import signal
@@ -101,10 +102,12 @@ def _run_until_stopped(cmd: list[str], env: dict, ping: str, open_at: str) -> in
 
 
 def _answers(url: str) -> bool:
+    """Whether Reflex itself answers: another listener that briefly held the port (an SPA
+    server answers every path with 200) or a socket connected to itself is not the app."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
+            return response.status == 200 and response.read(64).strip() == b'"pong"'
+    except (OSError, http.client.HTTPException):
         return False
 
 
