@@ -56,7 +56,8 @@ export function CallBridge(props) {
         emit("onConnected", other);
       });
       call.on("close", () => {
-        if (conns.current[other] && conns.current[other].call === call) delete conns.current[other];
+        if (!conns.current[other] || conns.current[other].call !== call) return;  // replaced: a reloaded peer redialled
+        delete conns.current[other];
         emit("onLeft", other);
       });
       call.on("error", (e) => emit("onError", String((e && e.type) || "call"), other));

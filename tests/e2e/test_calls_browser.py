@@ -135,6 +135,12 @@ def _call(pair, shots: Shots, toggles: bool = True) -> None:
     shots(boris_page, "boris-in-call")
     if toggles:
         _toggle_camera_and_mic(anna_page, boris_page, anna, shots)
+        # Boris reloads his page: it keeps the call and dials Anna again; pictures move both ways.
+        boris_page.reload()
+        expect(boris_page.locator("#call-stage")).to_be_visible()
+        for page in (anna_page, boris_page):
+            _frames_flow(page)
+        expect(anna_page.locator("#call-timer")).to_have_text(re.compile(r"^0:\d\d$"))
         _full_screen(anna_page, boris_page)
 
     boris_page.click("#call-hang-up")

@@ -26,11 +26,13 @@ def three_browsers():
 
 
 @pytest.fixture
-def trio(three_browsers, app_server):
-    """Anna and Boris on laptops in English, Vera on a phone in Ukrainian."""
+def trio(three_browsers, app_server, request):
+    """Anna and Boris on laptops, Vera on a phone, in the languages the test names with
+    `@pytest.mark.parametrize("trio", [locales], indirect=True)`: English, English, Ukrainian if not."""
+    locales = getattr(request, "param", ("en-US", "en-US", "uk-UA"))
     pages = []
     for b, viewport, locale in zip(three_browsers, ({"width": 1000, "height": 700}, {"width": 900, "height": 700},
-                                                    PHONE), ("en-US", "en-US", "uk-UA"), strict=True):
+                                                    PHONE), locales, strict=True):
         ctx = b.new_context(viewport=viewport, locale=locale, base_url=app_server.url,
                             permissions=["camera", "microphone"])
         page = ctx.new_page()
@@ -58,6 +60,39 @@ def _pictures_move(page, count: int) -> None:
         ".every((v, i) => v.currentTime > t0[i] + 0.5)", arg=times, timeout=30_000)
 
 
+def _sound_flows(page, count: int) -> None:
+    """`count` remote tiles, all showing avatars (a voice call has no pictures), each playing a live
+    microphone track whose time advances."""
+    expect(_remote_tiles(page)).to_have_count(count)
+    expect(page.locator("#call-grid .call-tile[data-peer][data-picture='off'] .tile-avatar")).to_have_count(count)
+    media = "[...document.querySelectorAll('#call-grid .call-tile[data-peer] video')]"
+    page.wait_for_function(
+        f"() => {{ const vs = {media}; return vs.length === {count} && vs.every(v => v.srcObject"
+        " && v.srcObject.getAudioTracks().some(t => t.readyState === 'live')"
+        " && v.srcObject.getVideoTracks().length === 0 && v.currentTime > 0); }", timeout=30_000)
+    times = page.evaluate(f"{media}.map(v => v.currentTime)")
+    page.wait_for_function(f"(t0) => {media}.every((v, i) => v.currentTime > t0[i] + 0.5)", arg=times,
+                           timeout=30_000)
+
+
+def _group_of_three(trio, name: str) -> tuple[str, str, str]:
+    """The three register; Anna makes the group `name` with the two others; all three open it."""
+    logins = unique("ca"), unique("cb"), unique("cv")
+    for page, login in zip(trio, logins, strict=True):
+        register(page, login)
+    anna = trio[0]
+    anna.click("#new-group")
+    anna.fill("#new-group-name", name)
+    pick_person(anna, logins[1])
+    pick_person(anna, logins[2])
+    anna.click("#new-group-create")
+    expect(anna.locator("#room-title")).to_have_text(name)
+    for page in trio[1:]:
+        page.locator(".chat-entry", has_text=name).click()
+        expect(page.locator("#room-title")).to_have_text(name)
+    return logins
+
+
 def _tile(page, name: str):
     return _remote_tiles(page).filter(has_text=name)
 
@@ -66,19 +101,7 @@ def _tile(page, name: str):
 def test_a_group_video_call_of_three(trio, request):
     shots = Shots(request.node.name)
     anna, boris, vera = trio
-    a, b, v = unique("ca"), unique("cb"), unique("cv")
-    for page, login in zip(trio, (a, b, v), strict=True):
-        register(page, login)
-
-    anna.click("#new-group")
-    anna.fill("#new-group-name", "Standup")
-    pick_person(anna, b)
-    pick_person(anna, v)
-    anna.click("#new-group-create")
-    expect(anna.locator("#room-title")).to_have_text("Standup")
-    for page in (boris, vera):
-        page.locator(".chat-entry", has_text="Standup").click()
-        expect(page.locator("#room-title")).to_have_text("Standup")
+    a, b, v = _group_of_three(trio, "Standup")
 
     # Anna calls the group; Boris answers the ring, Vera declines it and sees the banner instead.
     anna.click("#call-video")
@@ -167,3 +190,37 @@ def test_a_group_video_call_of_three(trio, request):
     expect(vera.locator("#room-call-banner")).to_have_count(0)
     expect(anna.locator(".message").last).to_contain_text(f"{a} called · 0:")
     shots(anna, "anna-after")
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("trio", [("en-US", "ru-RU", "en-US")], indirect=True, ids=["boris-ru"])
+def test_a_group_voice_call_and_a_reload(trio, request):
+    """A voice-only call: no pictures anywhere, every microphone heard. Boris (Russian) reloads his
+    page in the middle and is back in the call with both."""
+    shots = Shots(request.node.name)
+    anna, boris, vera = trio
+    a, b, v = _group_of_three(trio, "Sync")
+
+    anna.click("#call-voice")
+    expect(boris.locator("#call-ringing")).to_be_visible()
+    boris.click("#call-accept")
+    expect(vera.locator("#call-ringing")).to_be_visible()
+    vera.click("#call-decline")
+    expect(vera.locator("#room-call-banner")).to_contain_text("Voice call in progress · 2 participants")
+    vera.click("#room-call-join")
+    for page in trio:
+        _sound_flows(page, 2)
+    expect(anna.locator("#call-camera")).to_have_count(0)  # nothing to turn on in a voice call
+    shots(boris, "boris-voice-call-ru")
+
+    # Boris reloads: the page keeps its call; he dials both again and they answer.
+    boris.reload()
+    expect(boris.locator("#call-screen")).to_be_visible()
+    for page in trio:
+        _sound_flows(page, 2)
+    shots(boris, "boris-after-reload-ru")
+
+    for page in (anna, vera):
+        page.click("#call-hang-up")
+    expect(boris.locator("#call-screen")).to_have_count(0)
+    expect(boris.locator(".message").last).to_contain_text(re.compile(rf"{a} звонил\S* · 0:"))

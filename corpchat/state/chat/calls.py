@@ -191,20 +191,21 @@ class CallsMixin(rx.State, mixin=True):
         """What the bridge reports (its peer opened, the remote stream came, the call closed)."""
         if state not in BRIDGE_STATES or not self.call_peer_id:
             return
-        if self.call_group and state in ("ended", "lost"):
-            return  # GroupCallChanged says who is still in
+        # A connection closed: the server says what that means (a hang-up ends the call with CallEnded;
+        # a page gone for good gives up its seat after signalling.RECONNECT_SECONDS), and a reloaded
+        # page dials again in the meantime. A failed one ("lost") ends a 1:1 call now.
+        if state == "ended" or (self.call_group and state == "lost"):
+            return
         if state == "lost":
             state = "error"
         if state == "connected" and self.call_phase in ("calling", "connecting"):
             self.call_phase = "active"
             self.call_since = self._call_started or datetime.now(UTC).isoformat(timespec="milliseconds")
-        elif state in ("ended", "error") and self.call_phase in ("connecting", "active"):
-            failed = state == "error"
+        elif state == "error" and self.call_phase in ("connecting", "active"):
             call_id = self._call_id
             self._call_reset()
             await self._emit(await in_thread(calls.hang_up, self._user_id, call_id))
-            if failed:
-                return rx.toast.error(self._t("call.failed"))
+            return rx.toast.error(self._t("call.failed"))
 
     @authed
     async def remote_media(self, state: dict, peer_id: str):
@@ -245,8 +246,18 @@ class CallsMixin(rx.State, mixin=True):
                                 if count else "")
 
     async def _restore_call(self) -> None:
-        """A tab loaded while a call rings me rings too (a tab already in a call keeps it)."""
+        """A tab loaded while a call rings me rings too. A reloaded tab keeps its state, so its call:
+        it dials everyone in it again (those who dialled it before answer the new connection), unless
+        its seat was given up meanwhile (its connection stayed away too long), which ends it here."""
         if self._call_id:
+            if self.call_peer_id:
+                peers = await in_thread(calls.call_peers, self._call_id)
+                if self.call_peer_id not in peers:
+                    self._call_reset()
+                    await self._show_room_call()
+                    return
+                self.call_dial = sorted(peers - {self.call_peer_id})
+                await self._load_tiles()
             return
         live = await in_thread(calls.live_call, self._user_id)
         if live and live["ringing"]:
