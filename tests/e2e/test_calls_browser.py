@@ -211,3 +211,21 @@ def test_a_call_across_a_block_is_refused(pair, request):
     expect(boris_page.locator("#call-screen")).to_have_count(0)
     expect(anna_page.locator("#call-screen")).to_have_count(0)
     shots(anna_page, "anna-refused")
+
+
+def test_a_page_gone_mid_call_ends_it_for_the_other(pair, request):
+    """Anna's page goes (closed, or a network that does not come back) in a voice call: her closed
+    connection alone ends nothing (a reload would dial again), the server does once her page is gone
+    for good, and Boris, on a phone in Ukrainian, gets the call's line in the chat."""
+    shots = Shots(request.node.name)
+    anna_page, boris_page = pair
+    anna, _ = _acquainted(pair)
+    anna_page.click("#call-voice")
+    boris_page.click("#call-accept")
+    for page in (anna_page, boris_page):
+        expect(page.locator("#call-timer")).to_be_visible()
+    anna_page.close()
+    expect(boris_page.locator("#call-screen")).to_have_count(0, timeout=30_000)
+    boris_page.locator(".chat-entry", has_text=anna).click()
+    expect(boris_page.locator(".message").last).to_contain_text(re.compile(rf"{anna} \S+ · 0:"))
+    shots(boris_page, "boris-after-uk")
