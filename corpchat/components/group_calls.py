@@ -49,7 +49,10 @@ def group_stage(local_video: rx.Component, placeholder: rx.Component) -> rx.Comp
         ChatState.call_tiles.length() > 0,
         rx.box(
             rx.box(local_video,
-                   rx.cond(~mine_shown, rx.icon("video-off", size=36, color="var(--gray-9)")),
+                   # No picture of mine: the camera is off, or a voice call has none at all.
+                   rx.cond(~mine_shown, rx.cond(
+                       ChatState.call_kind == "video", rx.icon("video-off", size=36, color="var(--gray-9)"),
+                       rx.icon("user", size=44, color="var(--gray-9)", class_name="tile-voice"))),
                    rx.hstack(rx.cond(~ChatState.call_mic, rx.icon("mic-off", size=14, class_name="tile-muted")),
                              rx.text(tr("call.you"), size="2"), spacing="1", align="center", class_name="tile-name"),
                    class_name="call-tile mine"),

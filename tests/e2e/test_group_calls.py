@@ -211,6 +211,7 @@ def test_a_group_voice_call_and_a_reload(trio, request):
     for page in trio:
         _sound_flows(page, 2)
     expect(anna.locator("#call-camera")).to_have_count(0)  # nothing to turn on in a voice call
+    expect(anna.locator("#call-grid .call-tile.mine .tile-voice")).to_be_visible()  # not "camera off"
     shots(boris, "boris-voice-call-ru")
 
     # Boris reloads: the page keeps its call; he dials both again and they answer.
